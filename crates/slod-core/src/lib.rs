@@ -1,0 +1,17 @@
+//! slod's pure domain: validated types, the downtime engine and the SLO
+//! arithmetic.
+//!
+//! Nothing here does I/O or reads the clock: every function that depends on
+//! time takes `now`/`at` as a parameter. The binary loads state through a
+//! store, calls into this crate, and writes the results back.
+//!
+//! - [`model`]: ids, systems, objectives and downtime events (SPEC §1, §2).
+//! - [`engine`]: health reports to downtime-event changes (SPEC §3).
+//! - [`status`]: availability, error budget and burn rates (SPEC §4).
+//! - [`time`]: millisecond UTC timestamps.
+
+pub mod engine;
+pub mod graph;
+pub mod model;
+pub mod status;
+pub mod time;

@@ -1,0 +1,338 @@
+//! Validated domain types (SPEC §1, §2).
+//!
+//! Everything here is parsed from raw input once, at the edge, and cannot be
+//! invalid afterwards: a `SystemId` always matches the id alphabet, an
+//! `Objective` always has a finite target in 0..=100 and a window that cannot
+//! overflow date arithmetic.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{Timestamp, MINUTE_MS};
+
+/// A bad field, in the caller's terms: which field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// A system id: 1–200 characters of `A-Z a-z 0-9 . _ : -`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SystemId(String);
+
+impl SystemId {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, ValidationError> {
+        if raw.is_empty() || raw.chars().count() > 200 {
+            return Err(ValidationError::new(field, "must be 1 to 200 characters"));
+        }
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+        {
+            return Err(ValidationError::new(
+                field,
+                format!("contains {bad:?}; only A-Z a-z 0-9 . _ : - are allowed"),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Wraps a value read back from storage, which was validated on the way in.
+    pub fn from_trusted(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SystemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A system's display name: trimmed, 1–200 characters, not blank.
+pub fn parse_system_name(raw: &str, field: &str) -> Result<String, ValidationError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(ValidationError::new(field, "must not be blank"));
+    }
+    if name.chars().count() > 200 {
+        return Err(ValidationError::new(field, "must be at most 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "healthy" => Some(Self::Healthy),
+            "degraded" => Some(Self::Degraded),
+            "unhealthy" => Some(Self::Unhealthy),
+            _ => None,
+        }
+    }
+
+    pub fn is_down(self) -> bool {
+        self != Self::Healthy
+    }
+}
+
+/// Who reported a health status (SPEC §1, §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportSource {
+    Healthcheck,
+    Incident,
+}
+
+impl ReportSource {
+    pub const ALL: [ReportSource; 2] = [Self::Healthcheck, Self::Incident];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthcheck => "healthcheck",
+            Self::Incident => "incident",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "healthcheck" => Some(Self::Healthcheck),
+            "incident" => Some(Self::Incident),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum DependencyExclusion {
+    #[default]
+    #[serde(rename = "strict")]
+    Strict,
+    #[serde(rename = "self-only")]
+    SelfOnly,
+}
+
+impl DependencyExclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "strict",
+            Self::SelfOnly => "self-only",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "strict" => Some(Self::Strict),
+            "self-only" => Some(Self::SelfOnly),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BurnRateThresholds {
+    pub warning_percent: f64,
+    pub critical_percent: f64,
+    pub fast_burn_multiplier: f64,
+}
+
+impl Default for BurnRateThresholds {
+    fn default() -> Self {
+        Self { warning_percent: 50.0, critical_percent: 80.0, fast_burn_multiplier: 5.0 }
+    }
+}
+
+impl BurnRateThresholds {
+    pub fn validate(self) -> Result<Self, ValidationError> {
+        for (name, value) in [
+            ("burnRateThresholds.warningPercent", self.warning_percent),
+            ("burnRateThresholds.criticalPercent", self.critical_percent),
+        ] {
+            if !value.is_finite() || !(0.0..=100.0).contains(&value) {
+                return Err(ValidationError::new(name, "must be a number from 0 to 100"));
+            }
+        }
+        if !self.fast_burn_multiplier.is_finite() || self.fast_burn_multiplier < 1.0 {
+            return Err(ValidationError::new(
+                "burnRateThresholds.fastBurnMultiplier",
+                "must be a number of at least 1",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+pub const MAX_WINDOW_DAYS: u32 = 3650;
+
+pub fn validate_target(target: f64) -> Result<f64, ValidationError> {
+    if !target.is_finite() || !(0.0..=100.0).contains(&target) {
+        return Err(ValidationError::new("target", "must be a number from 0 to 100"));
+    }
+    Ok(target)
+}
+
+pub fn validate_window_days(days: i64) -> Result<u32, ValidationError> {
+    if !(1..=i64::from(MAX_WINDOW_DAYS)).contains(&days) {
+        return Err(ValidationError::new(
+            "windowDays",
+            format!("must be a whole number of days from 1 to {MAX_WINDOW_DAYS}"),
+        ));
+    }
+    Ok(days as u32)
+}
+
+/// `createdAt` may lie in the past (importing history) but never more than
+/// five minutes ahead of `now` (SPEC §2).
+pub fn validate_created_at(created_at: Timestamp, now: Timestamp) -> Result<Timestamp, ValidationError> {
+    if created_at > now.plus_millis(5 * MINUTE_MS) {
+        return Err(ValidationError::new(
+            "createdAt",
+            "must not be more than 5 minutes in the future",
+        ));
+    }
+    Ok(created_at)
+}
+
+/// An SLO as stored and served (SPEC §2); the JSON shape is the seed's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Objective {
+    pub id: String,
+    pub system_id: SystemId,
+    pub health_check_configuration_id: Option<String>,
+    pub target: f64,
+    pub window_days: u32,
+    pub dependency_exclusion: DependencyExclusion,
+    pub excluded_dependency_ids: Vec<SystemId>,
+    pub exclude_maintenance_windows: bool,
+    pub burn_rate_thresholds: BurnRateThresholds,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Objective {
+    pub fn window_ms(&self) -> i64 {
+        i64::from(self.window_days) * crate::time::DAY_MS
+    }
+
+    /// Whether downtime while `upstream` is down may be excused as upstream's.
+    pub fn excuses(&self, upstream: &SystemId) -> bool {
+        self.dependency_exclusion == DependencyExclusion::SelfOnly
+            && !self.excluded_dependency_ids.contains(upstream)
+    }
+}
+
+/// Who a stretch of downtime is charged to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Attribution {
+    SelfCaused,
+    Upstream { system_id: SystemId, system_name: String },
+}
+
+impl Attribution {
+    pub fn type_str(&self) -> &'static str {
+        match self {
+            Self::SelfCaused => "self",
+            Self::Upstream { .. } => "upstream",
+        }
+    }
+
+    pub fn upstream_id(&self) -> Option<&SystemId> {
+        match self {
+            Self::SelfCaused => None,
+            Self::Upstream { system_id, .. } => Some(system_id),
+        }
+    }
+}
+
+/// A downtime interval `[start_time, end_time)` charged to one objective.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DowntimeEvent {
+    pub id: String,
+    pub objective_id: String,
+    pub system_id: SystemId,
+    pub start_time: Timestamp,
+    pub end_time: Option<Timestamp>,
+    pub attribution: Attribution,
+    pub source: ReportSource,
+}
+
+impl DowntimeEvent {
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.end_time.map(|end| end.millis() - self.start_time.millis())
+    }
+}
+
+/// A monitored system as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct System {
+    pub id: SystemId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_ids_follow_the_alphabet() {
+        assert!(SystemId::parse("api.prod:eu-1_a", "id").is_ok());
+        assert_eq!(SystemId::parse("", "id").unwrap_err().field, "id");
+        assert!(SystemId::parse("a b", "id").is_err());
+        assert!(SystemId::parse("é", "id").is_err());
+        assert!(SystemId::parse(&"a".repeat(200), "id").is_ok());
+        assert!(SystemId::parse(&"a".repeat(201), "id").is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_not_blank() {
+        assert_eq!(parse_system_name("  API  ", "name").unwrap(), "API");
+        assert!(parse_system_name("   ", "name").is_err());
+        assert!(parse_system_name(&"x".repeat(201), "name").is_err());
+    }
+
+    #[test]
+    fn objective_limits() {
+        assert!(validate_target(f64::NAN).is_err());
+        assert!(validate_target(100.5).is_err());
+        assert!(validate_target(-0.1).is_err());
+        assert_eq!(validate_target(100.0).unwrap(), 100.0);
+        assert!(validate_window_days(0).is_err());
+        assert!(validate_window_days(3651).is_err());
+        assert_eq!(validate_window_days(3650).unwrap(), 3650);
+        let t = BurnRateThresholds { fast_burn_multiplier: 0.5, ..Default::default() };
+        assert_eq!(t.validate().unwrap_err().field, "burnRateThresholds.fastBurnMultiplier");
+    }
+}

@@ -1,0 +1,142 @@
+//! The storage interface of slod.
+//!
+//! [`Store`] is what the service layer talks to; each database backend
+//! (`slod-store-sqlite`, `slod-store-postgres`) implements it with its own
+//! SQL and migrations. Reads run on the store directly; every change runs in
+//! a [`StoreTx`] obtained from [`Store::begin`], which the caller commits
+//! once the whole change (state and the events it causes) is written.
+//! Dropping a transaction without committing rolls it back, so an error at
+//! any step leaves nothing half-written.
+//!
+//! Serialisation: a backend guarantees that two transactions which load
+//! overlapping [`World`]s never interleave (SQLite: one writer connection;
+//! PostgreSQL: row locks on the systems loaded), so an objective never gets
+//! two open events.
+//!
+//! With the `testing` feature, [`conformance`] holds the suite every backend
+//! runs against a fresh database.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use slod_core::engine::{Changeset, World};
+use slod_core::model::{DowntimeEvent, HealthStatus, Objective, System, SystemId};
+use slod_core::status::EventSpan;
+use slod_core::time::Timestamp;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A system with its live health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemRow {
+    pub system: System,
+    pub effective_status: HealthStatus,
+    /// Since when the effective status has been down, or `None` when healthy.
+    pub down_since: Option<Timestamp>,
+    pub last_report_at: Option<Timestamp>,
+}
+
+/// `{upstream, downstream}` of one system, each with names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DependenciesRow {
+    pub upstream: Vec<System>,
+    pub downstream: Vec<System>,
+}
+
+/// The events of several objectives as spans, for status arithmetic.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanSet {
+    /// Spans per objective id (objectives without events may be absent).
+    pub spans: BTreeMap<String, Vec<EventSpan>>,
+    /// The upstream table `EventSpan::upstream` indexes (1-based).
+    pub upstreams: Vec<(SystemId, String)>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a write transaction.
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
+
+    /// The backend's name, for logs: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    async fn get_system(&self, id: &SystemId) -> StoreResult<Option<SystemRow>>;
+    /// All systems, ordered by id.
+    async fn list_systems(&self) -> StoreResult<Vec<SystemRow>>;
+    async fn dependencies(&self, id: &SystemId) -> StoreResult<DependenciesRow>;
+
+    async fn get_objective(&self, id: &str) -> StoreResult<Option<Objective>>;
+    /// Objectives ordered by (system id, created at, id); all of them, or
+    /// those of the given systems.
+    async fn list_objectives(&self, systems: Option<&[SystemId]>) -> StoreResult<Vec<Objective>>;
+
+    /// The objective's events, newest first.
+    async fn list_events(&self, objective_id: &str, limit: u32) -> StoreResult<Vec<DowntimeEvent>>;
+    /// Spans of the given objectives' events that end after `since` (or are
+    /// open) and start before `until`.
+    async fn event_spans(
+        &self,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<SpanSet>;
+    /// Which of `systems` were down at `at`, from the outage history.
+    async fn systems_down_at(
+        &self,
+        systems: &[SystemId],
+        at: Timestamp,
+    ) -> StoreResult<BTreeSet<SystemId>>;
+}
+
+/// One write transaction; rolled back when dropped uncommitted.
+#[async_trait]
+pub trait StoreTx: Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Loads (and, where the backend needs it, locks) the slice of state
+    /// that reports on `systems` may read or change: those systems, their
+    /// upstreams and downstreams, and the downstreams' upstreams, each with
+    /// edges in both directions and its objectives with their open events.
+    /// Unknown ids are skipped.
+    async fn load_world(&mut self, systems: &[SystemId]) -> StoreResult<World>;
+    /// Writes what the engine changed in a world loaded by this transaction.
+    async fn write_changes(&mut self, changes: &Changeset) -> StoreResult<()>;
+
+    /// Creates or renames a system; `true` when it was created.
+    async fn upsert_system(&mut self, id: &SystemId, name: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Deletes a system with its objectives (and their events), achievements
+    /// and edges; `false` when it did not exist.
+    async fn delete_system(&mut self, id: &SystemId) -> StoreResult<bool>;
+    /// Which of `ids` exist.
+    async fn existing_systems(&mut self, ids: &[SystemId]) -> StoreResult<BTreeSet<SystemId>>;
+    /// Every edge as (downstream, upstream).
+    async fn all_edges(&mut self) -> StoreResult<Vec<(SystemId, SystemId)>>;
+    /// Replaces the upstreams of `id`.
+    async fn set_upstreams(&mut self, id: &SystemId, upstreams: &[SystemId]) -> StoreResult<()>;
+
+    async fn get_objective(&mut self, id: &str) -> StoreResult<Option<Objective>>;
+    /// Inserts an objective and its streak row.
+    async fn insert_objective(&mut self, objective: &Objective) -> StoreResult<()>;
+    async fn update_objective(&mut self, objective: &Objective) -> StoreResult<()>;
+    /// Deletes an objective with its events, snapshots, streak and alert
+    /// state; `false` when it did not exist.
+    async fn delete_objective(&mut self, id: &str) -> StoreResult<bool>;
+}
+
+/// A fresh random id for objectives and events.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
