@@ -116,7 +116,12 @@ pub trait StoreTx: Send {
     async fn write_changes(&mut self, changes: &Changeset) -> StoreResult<()>;
 
     /// Creates or renames a system; `true` when it was created.
-    async fn upsert_system(&mut self, id: &SystemId, name: &str, now: Timestamp) -> StoreResult<bool>;
+    async fn upsert_system(
+        &mut self,
+        id: &SystemId,
+        name: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
     /// Deletes a system with its objectives (and their events), achievements
     /// and edges; `false` when it did not exist.
     async fn delete_system(&mut self, id: &SystemId) -> StoreResult<bool>;

@@ -1,0 +1,276 @@
+//! `SqliteStore`: slod's embedded default store.
+//!
+//! One database file in WAL mode with `synchronous = FULL`, so a report that
+//! was acknowledged survives `kill -9` and power loss alike. Writes go through
+//! a pool of exactly one connection: SQLite allows one writer at a time, and
+//! queueing writers in-process (instead of letting them race for the file
+//! lock) is what serialises reports for the same system. Reads use a separate
+//! pool and never wait for the writer, thanks to WAL.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let store = slod_store_sqlite::SqliteStore::connect("sqlite://slod.db").await?;
+//! # Ok(()) }
+//! ```
+
+mod rows;
+mod tx;
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use slod_core::model::{DowntimeEvent, Objective, System, SystemId};
+use slod_core::time::Timestamp;
+use slod_store::{DependenciesRow, SpanSet, Store, StoreError, StoreResult, StoreTx, SystemRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::rows::{
+    event_from_row, objective_from_row, other, push_in_list, system_row_from_row, SpanCollector,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at a `sqlite://PATH` URL and
+    /// runs the migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("`{url}` is not a valid sqlite:// URL"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening SQLite database {url}"))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .context("running SQLite migrations")?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .with_context(|| format!("opening SQLite database {url} for reading"))?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Closes both pools, flushing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+const SYSTEM_COLUMNS: &str = "id, name, created_at, healthcheck_status, incident_status, down_since, down_source, last_report_at";
+pub(crate) const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_id, target, window_days, dependency_exclusion, excluded_dependency_ids, exclude_maintenance_windows, warning_percent, critical_percent, fast_burn_multiplier, created_at, updated_at";
+pub(crate) const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, attribution_type, upstream_system_id, upstream_system_name, source";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self.writer.begin().await.map_err(other)?;
+        Ok(Box::new(tx::SqliteTx { tx }))
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn get_system(&self, id: &SystemId) -> StoreResult<Option<SystemRow>> {
+        let sql = format!("SELECT {SYSTEM_COLUMNS} FROM systems WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(other)?;
+        row.map(|r| system_row_from_row(&r)).transpose()
+    }
+
+    async fn list_systems(&self) -> StoreResult<Vec<SystemRow>> {
+        let sql = format!("SELECT {SYSTEM_COLUMNS} FROM systems ORDER BY id");
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(other)?;
+        rows.iter().map(system_row_from_row).collect()
+    }
+
+    async fn dependencies(&self, id: &SystemId) -> StoreResult<DependenciesRow> {
+        let rows = sqlx::query(
+            "SELECT 'up', s.id, s.name, s.created_at FROM dependencies d JOIN systems s ON s.id = d.upstream_id WHERE d.downstream_id = ?1
+             UNION ALL
+             SELECT 'down', s.id, s.name, s.created_at FROM dependencies d JOIN systems s ON s.id = d.downstream_id WHERE d.upstream_id = ?1
+             ORDER BY 2",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        let mut deps = DependenciesRow::default();
+        for row in rows {
+            let direction: String = row.try_get(0).map_err(other)?;
+            let system = System {
+                id: SystemId::from_trusted(row.try_get(1).map_err(other)?),
+                name: row.try_get(2).map_err(other)?,
+                created_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
+            };
+            if direction == "up" {
+                deps.upstream.push(system);
+            } else {
+                deps.downstream.push(system);
+            }
+        }
+        Ok(deps)
+    }
+
+    async fn get_objective(&self, id: &str) -> StoreResult<Option<Objective>> {
+        let sql = format!("SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(other)?;
+        row.map(|r| objective_from_row(&r)).transpose()
+    }
+
+    async fn list_objectives(&self, systems: Option<&[SystemId]>) -> StoreResult<Vec<Objective>> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives"));
+        if let Some(systems) = systems {
+            if systems.is_empty() {
+                return Ok(Vec::new());
+            }
+            qb.push(" WHERE system_id IN ");
+            push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
+        }
+        qb.push(" ORDER BY system_id, created_at, id");
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(other)?;
+        rows.iter().map(objective_from_row).collect()
+    }
+
+    async fn list_events(&self, objective_id: &str, limit: u32) -> StoreResult<Vec<DowntimeEvent>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM slo_downtime_events WHERE objective_id = ?
+             ORDER BY start_time DESC, end_time IS NULL DESC, end_time DESC, id DESC LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(objective_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(other)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn event_spans(
+        &self,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<SpanSet> {
+        if objective_ids.is_empty() {
+            return Ok(SpanSet::default());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT objective_id, start_time, end_time, upstream_system_id, upstream_system_name
+             FROM slo_downtime_events WHERE (end_time IS NULL OR end_time > ",
+        );
+        qb.push_bind(since.millis());
+        qb.push(") AND start_time < ");
+        qb.push_bind(until.millis());
+        // A long IN list costs more than it saves; past a few hundred ids,
+        // read every objective's events and keep the wanted ones.
+        let wanted: Option<BTreeSet<&str>> = if objective_ids.len() > 500 {
+            Some(objective_ids.iter().map(String::as_str).collect())
+        } else {
+            qb.push(" AND objective_id IN ");
+            push_in_list(&mut qb, objective_ids.iter().map(String::as_str));
+            None
+        };
+        let mut collector = SpanCollector::default();
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(other)?;
+        for row in &rows {
+            let objective: &str = row.try_get(0).map_err(other)?;
+            if wanted.as_ref().is_some_and(|w| !w.contains(objective)) {
+                continue;
+            }
+            collector.push(
+                objective,
+                row.try_get(1).map_err(other)?,
+                row.try_get(2).map_err(other)?,
+                row.try_get(3).map_err(other)?,
+                row.try_get(4).map_err(other)?,
+            );
+        }
+        Ok(collector.finish())
+    }
+
+    async fn systems_down_at(
+        &self,
+        systems: &[SystemId],
+        at: Timestamp,
+    ) -> StoreResult<BTreeSet<SystemId>> {
+        if systems.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT DISTINCT system_id FROM system_outages WHERE start_time <= ",
+        );
+        qb.push_bind(at.millis());
+        qb.push(" AND (end_time IS NULL OR end_time > ");
+        qb.push_bind(at.millis());
+        qb.push(") AND system_id IN ");
+        push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<String, _>(0)
+                    .map(SystemId::from_trusted)
+                    .map_err(other)
+            })
+            .collect()
+    }
+}
+
+/// Maps a uniqueness violation to `Conflict`, anything else to `Other`.
+pub(crate) fn write_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        _ => other(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use slod_store::Store;
+
+    async fn fresh() -> (Box<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("conformance.db");
+        let store = super::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("connect");
+        (Box::new(store), dir)
+    }
+
+    async fn cleanup(_store: Box<dyn Store>, _dir: tempfile::TempDir) {}
+
+    slod_store::conformance_suite!(fresh, cleanup);
+}

@@ -1,0 +1,215 @@
+//! Row decoding and small query-building helpers shared by reads and writes.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use slod_core::engine::SystemState;
+use slod_core::model::{
+    Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
+    ReportSource, System, SystemId,
+};
+use slod_core::status::{EventSpan, OPEN_END};
+use slod_core::time::Timestamp;
+use slod_store::{SpanSet, StoreError, SystemRow};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+pub(crate) fn other(err: sqlx::Error) -> StoreError {
+    StoreError::Other(anyhow::Error::new(err))
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
+}
+
+/// Appends `(?, ?, …)` binding every id.
+pub(crate) fn push_in_list<'a>(
+    qb: &mut QueryBuilder<'a, Sqlite>,
+    ids: impl Iterator<Item = &'a str>,
+) {
+    qb.push("(");
+    let mut separated = qb.separated(", ");
+    let mut any = false;
+    for id in ids {
+        separated.push_bind(id);
+        any = true;
+    }
+    if !any {
+        // `IN ()` is a syntax error in some engines; match nothing instead.
+        separated.push("NULL");
+    }
+    qb.push(")");
+}
+
+fn status(raw: &str) -> Result<HealthStatus, StoreError> {
+    HealthStatus::parse(raw).ok_or_else(|| corrupt("health status", raw))
+}
+
+fn source(raw: &str) -> Result<ReportSource, StoreError> {
+    ReportSource::parse(raw).ok_or_else(|| corrupt("report source", raw))
+}
+
+/// Decodes `SYSTEM_COLUMNS` into the engine's view of a system.
+pub(crate) fn system_state_from_row(
+    row: &SqliteRow,
+) -> Result<(SystemState, Timestamp), StoreError> {
+    let get_str = |i: usize| row.try_get::<String, _>(i).map_err(other);
+    let get_opt = |i: usize| row.try_get::<Option<i64>, _>(i).map_err(other);
+    let state = SystemState {
+        id: SystemId::from_trusted(get_str(0)?),
+        name: get_str(1)?,
+        healthcheck: status(&get_str(3)?)?,
+        incident: status(&get_str(4)?)?,
+        down_since: get_opt(5)?.map(Timestamp::from_millis),
+        down_source: row
+            .try_get::<Option<String>, _>(6)
+            .map_err(other)?
+            .map(|s| source(&s))
+            .transpose()?,
+        last_report_at: get_opt(7)?.map(Timestamp::from_millis),
+    };
+    let created_at = Timestamp::from_millis(row.try_get(2).map_err(other)?);
+    Ok((state, created_at))
+}
+
+pub(crate) fn system_row_from_row(row: &SqliteRow) -> Result<SystemRow, StoreError> {
+    let (state, created_at) = system_state_from_row(row)?;
+    Ok(SystemRow {
+        effective_status: state.effective(),
+        down_since: state.down_since,
+        last_report_at: state.last_report_at,
+        system: System {
+            id: state.id,
+            name: state.name,
+            created_at,
+        },
+    })
+}
+
+pub(crate) fn join_ids(ids: &[SystemId]) -> String {
+    ids.iter()
+        .map(SystemId::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Decodes `OBJECTIVE_COLUMNS` starting at column `offset`.
+pub(crate) fn objective_from_row_at(
+    row: &SqliteRow,
+    offset: usize,
+) -> Result<Objective, StoreError> {
+    let col = |i: usize| offset + i;
+    let exclusion: String = row.try_get(col(5)).map_err(other)?;
+    let excluded: String = row.try_get(col(6)).map_err(other)?;
+    Ok(Objective {
+        id: row.try_get(col(0)).map_err(other)?,
+        system_id: SystemId::from_trusted(row.try_get(col(1)).map_err(other)?),
+        health_check_configuration_id: row.try_get(col(2)).map_err(other)?,
+        target: row.try_get(col(3)).map_err(other)?,
+        window_days: row.try_get::<i64, _>(col(4)).map_err(other)? as u32,
+        dependency_exclusion: DependencyExclusion::parse(&exclusion)
+            .ok_or_else(|| corrupt("dependency exclusion", &exclusion))?,
+        excluded_dependency_ids: excluded
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| SystemId::from_trusted(s.to_owned()))
+            .collect(),
+        exclude_maintenance_windows: row.try_get::<i64, _>(col(7)).map_err(other)? != 0,
+        burn_rate_thresholds: BurnRateThresholds {
+            warning_percent: row.try_get(col(8)).map_err(other)?,
+            critical_percent: row.try_get(col(9)).map_err(other)?,
+            fast_burn_multiplier: row.try_get(col(10)).map_err(other)?,
+        },
+        created_at: Timestamp::from_millis(row.try_get(col(11)).map_err(other)?),
+        updated_at: Timestamp::from_millis(row.try_get(col(12)).map_err(other)?),
+    })
+}
+
+pub(crate) fn objective_from_row(row: &SqliteRow) -> Result<Objective, StoreError> {
+    objective_from_row_at(row, 0)
+}
+
+/// Decodes `EVENT_COLUMNS` starting at column `offset`.
+pub(crate) fn event_from_row_at(
+    row: &SqliteRow,
+    offset: usize,
+) -> Result<DowntimeEvent, StoreError> {
+    let col = |i: usize| offset + i;
+    let attribution_type: String = row.try_get(col(5)).map_err(other)?;
+    let upstream_id: Option<String> = row.try_get(col(6)).map_err(other)?;
+    let upstream_name: Option<String> = row.try_get(col(7)).map_err(other)?;
+    let attribution = match (attribution_type.as_str(), upstream_id) {
+        ("self", _) => Attribution::SelfCaused,
+        ("upstream", Some(id)) => Attribution::Upstream {
+            system_name: upstream_name.unwrap_or_else(|| id.clone()),
+            system_id: SystemId::from_trusted(id),
+        },
+        (other_type, _) => return Err(corrupt("attribution", other_type)),
+    };
+    let source_raw: String = row.try_get(col(8)).map_err(other)?;
+    Ok(DowntimeEvent {
+        id: row.try_get(col(0)).map_err(other)?,
+        objective_id: row.try_get(col(1)).map_err(other)?,
+        system_id: SystemId::from_trusted(row.try_get(col(2)).map_err(other)?),
+        start_time: Timestamp::from_millis(row.try_get(col(3)).map_err(other)?),
+        end_time: row
+            .try_get::<Option<i64>, _>(col(4))
+            .map_err(other)?
+            .map(Timestamp::from_millis),
+        attribution,
+        source: source(&source_raw)?,
+    })
+}
+
+pub(crate) fn event_from_row(row: &SqliteRow) -> Result<DowntimeEvent, StoreError> {
+    event_from_row_at(row, 0)
+}
+
+/// Builds a [`SpanSet`], interning upstream systems into its table.
+#[derive(Default)]
+pub(crate) struct SpanCollector {
+    set: SpanSet,
+    index: BTreeMap<String, u32>,
+}
+
+impl SpanCollector {
+    pub(crate) fn push(
+        &mut self,
+        objective_id: &str,
+        start: i64,
+        end: Option<i64>,
+        upstream_id: Option<String>,
+        upstream_name: Option<String>,
+    ) {
+        let upstream = match upstream_id {
+            None => 0,
+            Some(id) => match self.index.get(&id) {
+                Some(&n) => n,
+                None => {
+                    let name = upstream_name.unwrap_or_else(|| id.clone());
+                    self.set
+                        .upstreams
+                        .push((SystemId::from_trusted(id.clone()), name));
+                    let n = self.set.upstreams.len() as u32;
+                    self.index.insert(id, n);
+                    n
+                }
+            },
+        };
+        let span = EventSpan {
+            start,
+            end: end.unwrap_or(OPEN_END),
+            upstream,
+        };
+        match self.set.spans.get_mut(objective_id) {
+            Some(spans) => spans.push(span),
+            None => {
+                self.set.spans.insert(objective_id.to_owned(), vec![span]);
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> SpanSet {
+        self.set
+    }
+}

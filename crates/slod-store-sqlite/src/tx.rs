@@ -1,0 +1,400 @@
+//! The write transaction: everything that changes state goes through here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use slod_core::engine::{Changeset, World};
+use slod_core::model::{Attribution, DowntimeEvent, Objective, SystemId};
+use slod_core::time::Timestamp;
+use slod_store::{StoreResult, StoreTx};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+
+use crate::rows::{
+    event_from_row_at, join_ids, objective_from_row, objective_from_row_at, other, push_in_list,
+    system_state_from_row,
+};
+use crate::{write_error, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS};
+
+pub(crate) struct SqliteTx {
+    pub(crate) tx: Transaction<'static, Sqlite>,
+}
+
+impl SqliteTx {
+    /// Edges touching any of `ids`, as (downstream, upstream).
+    async fn edges_touching(
+        &mut self,
+        ids: &BTreeSet<SystemId>,
+    ) -> StoreResult<Vec<(SystemId, SystemId)>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT downstream_id, upstream_id FROM dependencies WHERE downstream_id IN ",
+        );
+        push_in_list(&mut qb, ids.iter().map(SystemId::as_str));
+        qb.push(" OR upstream_id IN ");
+        push_in_list(&mut qb, ids.iter().map(SystemId::as_str));
+        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    SystemId::from_trusted(r.try_get(0).map_err(other)?),
+                    SystemId::from_trusted(r.try_get(1).map_err(other)?),
+                ))
+            })
+            .collect()
+    }
+}
+
+fn upstream_columns(attribution: &Attribution) -> (Option<&str>, Option<&str>) {
+    match attribution {
+        Attribution::SelfCaused => (None, None),
+        Attribution::Upstream {
+            system_id,
+            system_name,
+        } => (Some(system_id.as_str()), Some(system_name.as_str())),
+    }
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(other)
+    }
+
+    async fn load_world(&mut self, systems: &[SystemId]) -> StoreResult<World> {
+        let reporting: BTreeSet<SystemId> = systems.iter().cloned().collect();
+        if reporting.is_empty() {
+            return Ok(World::default());
+        }
+        // Neighbours, then the downstreams' upstreams (SPEC §3 R2 step 2
+        // re-attributes a downstream against its other upstreams).
+        let first = self.edges_touching(&reporting).await?;
+        let downstreams: BTreeSet<SystemId> = first
+            .iter()
+            .filter(|(_, up)| reporting.contains(up))
+            .map(|(down, _)| down.clone())
+            .collect();
+        let mut scope = reporting.clone();
+        for (down, up) in &first {
+            scope.insert(down.clone());
+            scope.insert(up.clone());
+        }
+        if !downstreams.is_empty() {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT upstream_id FROM dependencies WHERE downstream_id IN ",
+            );
+            push_in_list(&mut qb, downstreams.iter().map(SystemId::as_str));
+            for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
+                scope.insert(SystemId::from_trusted(row.try_get(0).map_err(other)?));
+            }
+        }
+
+        let mut world = World::default();
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {SYSTEM_COLUMNS} FROM systems WHERE id IN "
+        ));
+        push_in_list(&mut qb, scope.iter().map(SystemId::as_str));
+        for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
+            let (state, _) = system_state_from_row(&row)?;
+            world.systems.insert(state.id.clone(), state);
+        }
+        for (down, up) in self.edges_touching(&scope).await? {
+            world.add_dependency(&down, &up);
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT o.{}, e.{} FROM slo_objectives o
+             LEFT JOIN slo_downtime_events e ON e.objective_id = o.id AND e.end_time IS NULL
+             WHERE o.system_id IN ",
+            OBJECTIVE_COLUMNS.replace(", ", ", o."),
+            EVENT_COLUMNS.replace(", ", ", e."),
+        ));
+        push_in_list(&mut qb, scope.iter().map(SystemId::as_str));
+        qb.push(" ORDER BY o.system_id, o.created_at, o.id");
+        let objective_width = OBJECTIVE_COLUMNS.split(", ").count();
+        for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
+            let objective = objective_from_row_at(&row, 0)?;
+            let has_event = row
+                .try_get::<Option<String>, _>(objective_width)
+                .map_err(other)?
+                .is_some();
+            let open_event = if has_event {
+                Some(event_from_row_at(&row, objective_width)?)
+            } else {
+                None
+            };
+            world.add_objective(objective, open_event);
+        }
+        Ok(world)
+    }
+
+    async fn write_changes(&mut self, changes: &Changeset) -> StoreResult<()> {
+        // Close and delete before inserting, so the one-open-event index
+        // never sees the old and the new open event together.
+        for id in &changes.deleted {
+            sqlx::query("DELETE FROM slo_downtime_events WHERE id = ?")
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(other)?;
+        }
+        for event in &changes.updated {
+            let (up_id, up_name) = upstream_columns(&event.attribution);
+            sqlx::query(
+                "UPDATE slo_downtime_events SET end_time = ?, attribution_type = ?, upstream_system_id = ?, upstream_system_name = ? WHERE id = ?",
+            )
+            .bind(event.end_time.map(Timestamp::millis))
+            .bind(event.attribution.type_str())
+            .bind(up_id)
+            .bind(up_name)
+            .bind(&event.id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(write_error)?;
+        }
+        // Closed pieces first, then the open ones.
+        let mut inserted: Vec<&DowntimeEvent> = changes.inserted.iter().collect();
+        inserted.sort_by_key(|e| e.end_time.is_none());
+        for event in inserted {
+            let (up_id, up_name) = upstream_columns(&event.attribution);
+            sqlx::query(&format!("INSERT INTO slo_downtime_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+                .bind(&event.id)
+                .bind(&event.objective_id)
+                .bind(event.system_id.as_str())
+                .bind(event.start_time.millis())
+                .bind(event.end_time.map(Timestamp::millis))
+                .bind(event.attribution.type_str())
+                .bind(up_id)
+                .bind(up_name)
+                .bind(event.source.as_str())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(write_error)?;
+        }
+        for system in &changes.systems {
+            sqlx::query(
+                "UPDATE systems SET healthcheck_status = ?, incident_status = ?, down_since = ?, down_source = ?, last_report_at = ? WHERE id = ?",
+            )
+            .bind(system.healthcheck.as_str())
+            .bind(system.incident.as_str())
+            .bind(system.down_since.map(Timestamp::millis))
+            .bind(system.down_source.map(|s| s.as_str()))
+            .bind(system.last_report_at.map(Timestamp::millis))
+            .bind(system.id.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        }
+        for t in &changes.transitions {
+            sqlx::query(
+                "INSERT INTO health_reports (system_id, source, status, at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(t.system_id.as_str())
+            .bind(t.source.as_str())
+            .bind(t.status.as_str())
+            .bind(t.at.millis())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        }
+        // Outages: an outage that began and ended inside this batch has a
+        // start and an end entry; count them so only the outage still open at
+        // the end of the batch gets an open row.
+        let mut balance: BTreeMap<(&SystemId, Timestamp), i64> = BTreeMap::new();
+        for (system, began, ended) in &changes.outages_ended {
+            *balance.entry((system, *began)).or_default() -= 1;
+            let closed = sqlx::query(
+                "UPDATE system_outages SET end_time = ? WHERE system_id = ? AND start_time = ? AND end_time IS NULL",
+            )
+            .bind(ended.millis())
+            .bind(system.as_str())
+            .bind(began.millis())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+            if closed.rows_affected() == 0 && ended > began {
+                sqlx::query(
+                    "INSERT INTO system_outages (system_id, start_time, end_time) VALUES (?, ?, ?)",
+                )
+                .bind(system.as_str())
+                .bind(began.millis())
+                .bind(ended.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(other)?;
+            }
+        }
+        for (system, began) in &changes.outages_started {
+            *balance.entry((system, *began)).or_default() += 1;
+        }
+        for ((system, began), count) in balance {
+            if count > 0 {
+                sqlx::query("INSERT INTO system_outages (system_id, start_time) VALUES (?, ?)")
+                    .bind(system.as_str())
+                    .bind(began.millis())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(other)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert_system(
+        &mut self,
+        id: &SystemId,
+        name: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let existed = sqlx::query("UPDATE systems SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(id.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?
+            .rows_affected()
+            > 0;
+        if !existed {
+            sqlx::query("INSERT INTO systems (id, name, created_at) VALUES (?, ?, ?)")
+                .bind(id.as_str())
+                .bind(name)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(write_error)?;
+        }
+        Ok(!existed)
+    }
+
+    async fn delete_system(&mut self, id: &SystemId) -> StoreResult<bool> {
+        // Foreign keys cascade to objectives (and their events, snapshots,
+        // streaks), achievements, edges, reports and outages.
+        let deleted = sqlx::query("DELETE FROM systems WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn existing_systems(&mut self, ids: &[SystemId]) -> StoreResult<BTreeSet<SystemId>> {
+        if ids.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM systems WHERE id IN ");
+        push_in_list(&mut qb, ids.iter().map(SystemId::as_str));
+        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<String, _>(0)
+                    .map(SystemId::from_trusted)
+                    .map_err(other)
+            })
+            .collect()
+    }
+
+    async fn all_edges(&mut self) -> StoreResult<Vec<(SystemId, SystemId)>> {
+        let rows = sqlx::query("SELECT downstream_id, upstream_id FROM dependencies ORDER BY 1, 2")
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    SystemId::from_trusted(r.try_get(0).map_err(other)?),
+                    SystemId::from_trusted(r.try_get(1).map_err(other)?),
+                ))
+            })
+            .collect()
+    }
+
+    async fn set_upstreams(&mut self, id: &SystemId, upstreams: &[SystemId]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM dependencies WHERE downstream_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        let unique: BTreeSet<&SystemId> = upstreams.iter().collect();
+        for upstream in unique {
+            sqlx::query("INSERT INTO dependencies (downstream_id, upstream_id) VALUES (?, ?)")
+                .bind(id.as_str())
+                .bind(upstream.as_str())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(write_error)?;
+        }
+        Ok(())
+    }
+
+    async fn get_objective(&mut self, id: &str) -> StoreResult<Option<Objective>> {
+        let sql = format!("SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        row.map(|r| objective_from_row(&r)).transpose()
+    }
+
+    async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&o.id)
+        .bind(o.system_id.as_str())
+        .bind(&o.health_check_configuration_id)
+        .bind(o.target)
+        .bind(i64::from(o.window_days))
+        .bind(o.dependency_exclusion.as_str())
+        .bind(join_ids(&o.excluded_dependency_ids))
+        .bind(i64::from(o.exclude_maintenance_windows))
+        .bind(o.burn_rate_thresholds.warning_percent)
+        .bind(o.burn_rate_thresholds.critical_percent)
+        .bind(o.burn_rate_thresholds.fast_burn_multiplier)
+        .bind(o.created_at.millis())
+        .bind(o.updated_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(write_error)?;
+        sqlx::query("INSERT INTO slo_streaks (objective_id) VALUES (?)")
+            .bind(&o.id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn update_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE slo_objectives SET health_check_configuration_id = ?, target = ?, window_days = ?,
+             dependency_exclusion = ?, excluded_dependency_ids = ?, exclude_maintenance_windows = ?,
+             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(&o.health_check_configuration_id)
+        .bind(o.target)
+        .bind(i64::from(o.window_days))
+        .bind(o.dependency_exclusion.as_str())
+        .bind(join_ids(&o.excluded_dependency_ids))
+        .bind(i64::from(o.exclude_maintenance_windows))
+        .bind(o.burn_rate_thresholds.warning_percent)
+        .bind(o.burn_rate_thresholds.critical_percent)
+        .bind(o.burn_rate_thresholds.fast_burn_multiplier)
+        .bind(o.updated_at.millis())
+        .bind(&o.id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        if updated.rows_affected() == 0 {
+            return Err(slod_store::StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_objective(&mut self, id: &str) -> StoreResult<bool> {
+        // Events, snapshots and the streak go with it (foreign keys).
+        let deleted = sqlx::query("DELETE FROM slo_objectives WHERE id = ?")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+}
