@@ -35,9 +35,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{
-    Attribution, DowntimeEvent, HealthStatus, Objective, ReportSource, SystemId,
-};
+use crate::model::{Attribution, DowntimeEvent, HealthStatus, Objective, ReportSource, SystemId};
 use crate::time::{Timestamp, MINUTE_MS};
 
 /// One health report, already parsed (SPEC §3).
@@ -106,6 +104,13 @@ impl SystemState {
 pub struct ObjectiveState {
     pub objective: Objective,
     pub open_event: Option<DowntimeEvent>,
+    /// The end of the objective's latest closed event (`MAX(end_time)` of
+    /// its events), if any. No event starts before it. It matters only when
+    /// reports arrive out of time order across systems: an upstream's report
+    /// can split the system's event at an instant later than the system's
+    /// own next report, and closed history never changes, so an outage the
+    /// system reports next must not be charged a second time.
+    pub charged_until: Option<Timestamp>,
 }
 
 /// The slice of state a batch of reports may read and change.
@@ -131,11 +136,24 @@ impl World {
         self.downstreams.entry(upstream.clone()).or_default().push(downstream.clone());
     }
 
+    /// Adds an objective with its open event and no closed history.
     pub fn add_objective(&mut self, objective: Objective, open_event: Option<DowntimeEvent>) {
-        self.objectives
-            .entry(objective.system_id.clone())
-            .or_default()
-            .push(ObjectiveState { objective, open_event });
+        self.add_objective_with_history(objective, open_event, None);
+    }
+
+    /// Adds an objective with its open event and the end of its latest
+    /// closed event (see [`ObjectiveState::charged_until`]).
+    pub fn add_objective_with_history(
+        &mut self,
+        objective: Objective,
+        open_event: Option<DowntimeEvent>,
+        charged_until: Option<Timestamp>,
+    ) {
+        self.objectives.entry(objective.system_id.clone()).or_default().push(ObjectiveState {
+            objective,
+            open_event,
+            charged_until,
+        });
     }
 
     fn upstreams_of(&self, id: &SystemId) -> &[SystemId] {
@@ -368,9 +386,7 @@ impl<'w, 'g> Run<'w, 'g> {
             (true, false) => {
                 let since = system.down_since.take().unwrap_or(report.at);
                 system.down_source = None;
-                self.changes
-                    .outages_ended
-                    .push((report.system_id.clone(), since, report.at));
+                self.changes.outages_ended.push((report.system_id.clone(), since, report.at));
                 self.system_recovered(&report.system_id, report.at);
             }
             // degraded <-> unhealthy, or one source changing while another
@@ -459,6 +475,9 @@ impl<'w, 'g> Run<'w, 'g> {
     // ---- primitive operations ------------------------------------------
 
     fn open(&mut self, oref: &ObjectiveRef, t: Timestamp, source: ReportSource) {
+        // Never inside closed history: the objective is already charged up
+        // to `charged_until`.
+        let t = self.state(oref).charged_until.map_or(t, |until| t.max(until));
         let id = (self.new_id)();
         let objective = self.objective(oref);
         let (attribution, pending) = self.world.attribution_at(objective, t);
@@ -494,6 +513,9 @@ impl<'w, 'g> Run<'w, 'g> {
             event.end_time = Some(end);
             self.changes.summary.events_closed.push(event.id.clone());
             self.touched.insert(event.id.clone(), event);
+            if let Some(state) = self.state_mut(oref) {
+                state.charged_until = Some(state.charged_until.map_or(end, |until| until.max(end)));
+            }
         }
         Some(end)
     }
@@ -538,6 +560,10 @@ impl<'w, 'g> Run<'w, 'g> {
         &self.world.objectives[&oref.0][oref.1]
     }
 
+    fn state_mut(&mut self, oref: &ObjectiveRef) -> Option<&mut ObjectiveState> {
+        self.world.objectives.get_mut(&oref.0).and_then(|objs| objs.get_mut(oref.1))
+    }
+
     fn objective(&self, oref: &ObjectiveRef) -> &Objective {
         &self.state(oref).objective
     }
@@ -558,13 +584,7 @@ impl<'w, 'g> Run<'w, 'g> {
         if let Some(event) = &event {
             self.touched.insert(event.id.clone(), event.clone());
         }
-        let slot = self
-            .world
-            .objectives
-            .get_mut(&oref.0)
-            .and_then(|objs| objs.get_mut(oref.1))
-            .map(|state| &mut state.open_event);
-        match slot {
+        match self.state_mut(oref).map(|state| &mut state.open_event) {
             Some(slot) => std::mem::replace(slot, event),
             None => None,
         }
@@ -600,5 +620,844 @@ impl<'w, 'g> Run<'w, 'g> {
             .filter_map(|id| self.world.systems.get(id).cloned())
             .collect();
         self.changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule of SPEC §3, on hand-built worlds. Times are minutes
+    //! after `T0`; `Harness` keeps every event the changesets ever wrote, as
+    //! a store would, so tests can look at closed history too.
+
+    use super::*;
+    use crate::model::{BurnRateThresholds, DependencyExclusion};
+
+    use DependencyExclusion::{SelfOnly, Strict};
+    use HealthStatus::{Degraded, Healthy, Unhealthy};
+    use ReportSource::{Healthcheck, Incident};
+
+    /// 2026-01-01T00:00:00Z.
+    const T0: i64 = 1_767_225_600_000;
+
+    fn at(minute: i64) -> Timestamp {
+        Timestamp::from_millis(T0 + minute * MINUTE_MS)
+    }
+
+    fn minute_of(t: Timestamp) -> i64 {
+        (t.millis() - T0) / MINUTE_MS
+    }
+
+    fn sid(raw: &str) -> SystemId {
+        SystemId::parse(raw, "id").unwrap()
+    }
+
+    fn objective(
+        id: &str,
+        system: &str,
+        mode: DependencyExclusion,
+        excluded: &[&str],
+    ) -> Objective {
+        Objective {
+            id: id.into(),
+            system_id: sid(system),
+            health_check_configuration_id: None,
+            target: 99.9,
+            window_days: 30,
+            dependency_exclusion: mode,
+            excluded_dependency_ids: excluded.iter().map(|s| sid(s)).collect(),
+            exclude_maintenance_windows: false,
+            burn_rate_thresholds: BurnRateThresholds::default(),
+            created_at: at(0),
+            updated_at: at(0),
+        }
+    }
+
+    fn report(
+        system: &str,
+        status: HealthStatus,
+        minute: i64,
+        source: ReportSource,
+    ) -> HealthReport {
+        HealthReport { system_id: sid(system), status, at: at(minute), source }
+    }
+
+    /// An event as `(start, end, attribution)` in minutes, e.g.
+    /// `(10, Some(20), "upstream:db")`.
+    type Piece = (i64, Option<i64>, String);
+
+    fn piece(event: &DowntimeEvent) -> Piece {
+        let who = match &event.attribution {
+            Attribution::SelfCaused => "self".to_owned(),
+            Attribution::Upstream { system_id, .. } => format!("upstream:{system_id}"),
+        };
+        (minute_of(event.start_time), event.end_time.map(minute_of), who)
+    }
+
+    fn p(start: i64, end: Option<i64>, who: &str) -> Piece {
+        (start, end, who.to_owned())
+    }
+
+    struct Harness {
+        world: World,
+        next_id: usize,
+        /// Every event ever written: inserted, replaced when updated, removed
+        /// when deleted.
+        events: BTreeMap<String, DowntimeEvent>,
+        now: Timestamp,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Self { world: World::default(), next_id: 0, events: BTreeMap::new(), now: at(100_000) }
+        }
+
+        fn system(&mut self, id: &str, name: &str) {
+            self.world.add_system(sid(id), name.into());
+        }
+
+        fn depends(&mut self, downstream: &str, upstream: &str) {
+            self.world.add_dependency(&sid(downstream), &sid(upstream));
+        }
+
+        fn objective(&mut self, objective: Objective) {
+            self.world.add_objective(objective, None);
+        }
+
+        /// Applies a batch like a store transaction: on error the world is
+        /// rolled back and nothing is written.
+        fn try_apply(&mut self, reports: Vec<HealthReport>) -> Result<Changeset, ReportError> {
+            let before = self.world.clone();
+            let next = &mut self.next_id;
+            let result = apply_reports(&mut self.world, reports, self.now, &mut || {
+                *next += 1;
+                format!("ev-{next}")
+            });
+            match &result {
+                Ok(changes) => self.write(changes),
+                Err(_) => self.world = before,
+            }
+            result
+        }
+
+        fn apply(&mut self, reports: Vec<HealthReport>) -> Changeset {
+            self.try_apply(reports).unwrap()
+        }
+
+        /// One healthcheck report.
+        fn hc(&mut self, system: &str, status: HealthStatus, minute: i64) -> Changeset {
+            self.apply(vec![report(system, status, minute, Healthcheck)])
+        }
+
+        fn reconcile(&mut self, objective_id: &str, now: Timestamp) -> Changeset {
+            let next = &mut self.next_id;
+            let changes = reconcile_objective(&mut self.world, objective_id, now, &mut || {
+                *next += 1;
+                format!("ev-{next}")
+            });
+            self.write(&changes);
+            changes
+        }
+
+        /// Writes a changeset the way a store does, checking that it only
+        /// ever rewrites events that were open (closed history never changes).
+        fn write(&mut self, changes: &Changeset) {
+            for event in &changes.inserted {
+                assert!(!self.events.contains_key(&event.id), "{} inserted twice", event.id);
+                self.events.insert(event.id.clone(), event.clone());
+            }
+            for event in &changes.updated {
+                let old = self.events.get(&event.id).expect("updated event exists");
+                assert_eq!(old.end_time, None, "closed event {} rewritten", event.id);
+                self.events.insert(event.id.clone(), event.clone());
+            }
+            for id in &changes.deleted {
+                let old = self.events.remove(id).expect("deleted event exists");
+                assert_eq!(old.end_time, None, "closed event {id} deleted");
+            }
+        }
+
+        /// The objective's stored events in time order.
+        fn pieces(&self, objective_id: &str) -> Vec<Piece> {
+            let mut events: Vec<&DowntimeEvent> =
+                self.events.values().filter(|e| e.objective_id == objective_id).collect();
+            events.sort_by_key(|e| e.start_time);
+            events.into_iter().map(piece).collect()
+        }
+
+        fn open_event(&self, objective_id: &str) -> Option<&DowntimeEvent> {
+            self.world
+                .objectives
+                .values()
+                .flatten()
+                .find(|o| o.objective.id == objective_id)
+                .and_then(|o| o.open_event.as_ref())
+        }
+
+        fn objective_mut(&mut self, objective_id: &str) -> &mut Objective {
+            self.world
+                .objectives
+                .values_mut()
+                .flatten()
+                .map(|o| &mut o.objective)
+                .find(|o| o.id == objective_id)
+                .unwrap()
+        }
+    }
+
+    /// `api` depends on `db`; `api` has a strict, a self-only and a self-only
+    /// objective that does not excuse `db`.
+    fn api_on_db() -> Harness {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.system("db", "Database");
+        h.depends("api", "db");
+        h.objective(objective("strict", "api", Strict, &[]));
+        h.objective(objective("self-only", "api", SelfOnly, &[]));
+        h.objective(objective("blames-self", "api", SelfOnly, &["db"]));
+        h
+    }
+
+    // ---- R1 step 1 ------------------------------------------------------
+
+    #[test]
+    fn going_down_opens_one_event_per_objective_with_the_reports_source() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(objective("a", "api", Strict, &[]));
+        h.objective(objective("b", "api", SelfOnly, &[]));
+        let changes = h.apply(vec![report("api", Unhealthy, 10, Incident)]);
+
+        assert_eq!(changes.inserted.len(), 2);
+        for event in &changes.inserted {
+            assert_eq!(event.start_time, at(10));
+            assert_eq!(event.end_time, None);
+            assert_eq!(event.attribution, Attribution::SelfCaused);
+            assert_eq!(event.source, Incident);
+            assert_eq!(event.system_id, sid("api"));
+        }
+        assert_eq!(h.open_event("a").unwrap().id, changes.inserted[0].id);
+        assert_eq!(h.open_event("b").unwrap().id, changes.inserted[1].id);
+        assert_eq!(changes.summary.events_opened, vec!["ev-1", "ev-2"]);
+        assert_eq!(changes.outages_started, vec![(sid("api"), at(10))]);
+    }
+
+    #[test]
+    fn an_objective_that_already_has_an_open_event_gets_no_second_one() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        let stale = DowntimeEvent {
+            id: "stale".into(),
+            objective_id: "a".into(),
+            system_id: sid("api"),
+            start_time: at(1),
+            end_time: None,
+            attribution: Attribution::SelfCaused,
+            source: Healthcheck,
+        };
+        h.events.insert(stale.id.clone(), stale.clone());
+        h.world.add_objective(objective("a", "api", Strict, &[]), Some(stale));
+        h.objective(objective("b", "api", Strict, &[]));
+
+        let changes = h.hc("api", Unhealthy, 10);
+        assert_eq!(changes.inserted.len(), 1);
+        assert_eq!(changes.inserted[0].objective_id, "b");
+        assert!(changes.updated.is_empty());
+        assert_eq!(h.open_event("a").unwrap().id, "stale");
+    }
+
+    #[test]
+    fn degraded_and_unhealthy_are_both_down_and_moving_between_them_changes_nothing() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(objective("a", "api", Strict, &[]));
+        let changes = h.hc("api", Degraded, 10);
+        assert_eq!(changes.inserted.len(), 1);
+
+        for (status, minute) in [(Unhealthy, 11), (Degraded, 12)] {
+            let changes = h.hc("api", status, minute);
+            assert!(changes.inserted.is_empty() && changes.updated.is_empty());
+            assert!(changes.deleted.is_empty() && changes.affected_objectives.is_empty());
+            assert_eq!(changes.summary.reports_applied, 1);
+            assert_eq!(changes.transitions.len(), 1, "the log still records the change");
+            assert!(changes.outages_started.is_empty() && changes.outages_ended.is_empty());
+        }
+        h.hc("api", Healthy, 20);
+        assert_eq!(h.pieces("a"), vec![p(10, Some(20), "self")]);
+    }
+
+    #[test]
+    fn repeating_a_sources_status_is_a_no_op() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(objective("a", "api", Strict, &[]));
+        let healthy_again = h.hc("api", Healthy, 5);
+        assert_eq!(healthy_again.summary.reports_unchanged, 1);
+        assert_eq!(healthy_again.summary.reports_applied, 0);
+        assert!(healthy_again.transitions.is_empty() && healthy_again.inserted.is_empty());
+
+        h.hc("api", Unhealthy, 10);
+        let changes = h.apply(vec![
+            report("api", Unhealthy, 11, Healthcheck),
+            report("api", Unhealthy, 12, Healthcheck),
+        ]);
+        assert_eq!(changes.summary.reports_unchanged, 2);
+        assert_eq!(changes.summary.reports_applied, 0);
+        assert!(changes.transitions.is_empty());
+        assert!(changes.inserted.is_empty() && changes.updated.is_empty());
+        assert!(changes.affected_objectives.is_empty());
+        // Only the ordering mark moved.
+        assert_eq!(changes.systems.len(), 1);
+        assert_eq!(changes.systems[0].last_report_at, Some(at(12)));
+        assert_eq!(h.pieces("a"), vec![p(10, None, "self")]);
+    }
+
+    // ---- attribution ----------------------------------------------------
+
+    #[test]
+    fn strict_objectives_are_charged_to_the_system_itself() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 5);
+        h.hc("api", Unhealthy, 10);
+        assert_eq!(h.pieces("strict"), vec![p(10, None, "self")]);
+    }
+
+    #[test]
+    fn self_only_objectives_are_charged_to_a_down_upstream_by_name() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 5);
+        let changes = h.hc("api", Unhealthy, 10);
+        assert_eq!(h.pieces("self-only"), vec![p(10, None, "upstream:db")]);
+        let event = changes.inserted.iter().find(|e| e.objective_id == "self-only").unwrap();
+        assert_eq!(
+            event.attribution,
+            Attribution::Upstream { system_id: sid("db"), system_name: "Database".into() }
+        );
+        assert_eq!(event.source, Healthcheck);
+    }
+
+    #[test]
+    fn excluded_upstreams_are_not_excused() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 5);
+        h.hc("api", Unhealthy, 10);
+        assert_eq!(h.pieces("blames-self"), vec![p(10, None, "self")]);
+    }
+
+    #[test]
+    fn the_upstream_down_the_longest_is_chosen_and_ties_go_by_id() {
+        let mut h = Harness::new();
+        for id in ["api", "web", "cache", "zdb"] {
+            h.system(id, id);
+        }
+        for down in ["api", "web"] {
+            h.depends(down, "zdb");
+            h.depends(down, "cache");
+        }
+        h.objective(objective("api-slo", "api", SelfOnly, &[]));
+        h.objective(objective("web-slo", "web", SelfOnly, &[]));
+        // `zdb` went down first: it wins although `cache` sorts first.
+        h.hc("zdb", Unhealthy, 1);
+        h.hc("cache", Unhealthy, 2);
+        h.hc("api", Unhealthy, 3);
+        assert_eq!(h.pieces("api-slo"), vec![p(3, None, "upstream:zdb")]);
+
+        // Both down since the same instant: the smaller id wins.
+        h.hc("zdb", Healthy, 4);
+        h.hc("cache", Healthy, 4);
+        h.apply(vec![
+            report("zdb", Unhealthy, 5, Healthcheck),
+            report("cache", Unhealthy, 5, Healthcheck),
+        ]);
+        h.hc("web", Unhealthy, 6);
+        assert_eq!(h.pieces("web-slo"), vec![p(6, None, "upstream:cache")]);
+    }
+
+    #[test]
+    fn an_excluded_upstream_down_longer_does_not_hide_an_excusable_one() {
+        let mut h = Harness::new();
+        for id in ["api", "db", "queue"] {
+            h.system(id, id);
+        }
+        h.depends("api", "db");
+        h.depends("api", "queue");
+        h.objective(objective("a", "api", SelfOnly, &["db"]));
+        h.hc("db", Unhealthy, 1);
+        h.hc("queue", Unhealthy, 2);
+        h.hc("api", Unhealthy, 3);
+        assert_eq!(h.pieces("a"), vec![p(3, None, "upstream:queue")]);
+    }
+
+    // ---- R1 step 2 ------------------------------------------------------
+
+    #[test]
+    fn an_upstream_going_down_splits_open_self_events_of_self_only_objectives() {
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        let changes = h.hc("db", Unhealthy, 20);
+
+        assert_eq!(
+            h.pieces("self-only"),
+            vec![p(10, Some(20), "self"), p(20, None, "upstream:db")]
+        );
+        assert_eq!(h.pieces("strict"), vec![p(10, None, "self")]);
+        assert_eq!(h.pieces("blames-self"), vec![p(10, None, "self")]);
+
+        // The closed self piece existed before this batch; the upstream piece
+        // is new.
+        assert_eq!(changes.updated.len(), 1);
+        assert_eq!(piece(&changes.updated[0]), p(10, Some(20), "self"));
+        assert_eq!(changes.inserted.len(), 1);
+        assert_eq!(piece(&changes.inserted[0]), p(20, None, "upstream:db"));
+        assert_eq!(changes.inserted[0].source, Healthcheck);
+        assert_eq!(changes.summary.events_split, 1);
+        assert_eq!(changes.summary.events_closed, vec![changes.updated[0].id.clone()]);
+        assert_eq!(changes.summary.events_opened, vec![changes.inserted[0].id.clone()]);
+        assert_eq!(changes.affected_objectives, BTreeSet::from(["self-only".to_owned()]));
+    }
+
+    #[test]
+    fn a_downstream_already_charged_to_one_upstream_is_not_split_by_another() {
+        let mut h = Harness::new();
+        for id in ["api", "db", "cache"] {
+            h.system(id, id);
+        }
+        h.depends("api", "db");
+        h.depends("api", "cache");
+        h.objective(objective("a", "api", SelfOnly, &[]));
+        h.hc("cache", Unhealthy, 5);
+        h.hc("api", Unhealthy, 10);
+        let changes = h.hc("db", Unhealthy, 20);
+        assert!(changes.inserted.is_empty() && changes.updated.is_empty());
+        assert_eq!(h.pieces("a"), vec![p(10, None, "upstream:cache")]);
+    }
+
+    #[test]
+    fn a_healthy_downstream_is_left_alone_when_an_upstream_goes_down() {
+        let mut h = api_on_db();
+        let changes = h.hc("db", Unhealthy, 20);
+        assert!(changes.inserted.is_empty() && changes.updated.is_empty());
+        assert!(changes.affected_objectives.is_empty());
+    }
+
+    // ---- R2 -------------------------------------------------------------
+
+    #[test]
+    fn recovery_closes_every_open_event_of_the_system() {
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        let changes = h.hc("api", Healthy, 30);
+        assert_eq!(changes.updated.len(), 3);
+        assert!(changes.inserted.is_empty());
+        for objective in ["strict", "self-only", "blames-self"] {
+            assert_eq!(h.pieces(objective), vec![p(10, Some(30), "self")]);
+            assert!(h.open_event(objective).is_none());
+        }
+        assert_eq!(changes.outages_ended, vec![(sid("api"), at(10), at(30))]);
+        assert_eq!(changes.summary.events_closed.len(), 3);
+        assert_eq!(changes.systems[0].down_since, None);
+        assert_eq!(changes.systems[0].down_source, None);
+    }
+
+    #[test]
+    fn an_upstream_recovering_hands_a_still_down_downstream_back_to_self() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 5);
+        h.apply(vec![report("api", Unhealthy, 10, Incident)]);
+        let changes = h.hc("db", Healthy, 20);
+
+        assert_eq!(
+            h.pieces("self-only"),
+            vec![p(10, Some(20), "upstream:db"), p(20, None, "self")]
+        );
+        assert_eq!(
+            h.open_event("self-only").unwrap().source,
+            Incident,
+            "the outage's source carries over"
+        );
+        assert_eq!(h.pieces("strict"), vec![p(10, None, "self")]);
+        assert_eq!(h.pieces("blames-self"), vec![p(10, None, "self")]);
+        assert_eq!(changes.summary.events_split, 1);
+        assert_eq!(changes.outages_ended, vec![(sid("db"), at(5), at(20))]);
+    }
+
+    #[test]
+    fn an_upstream_recovering_hands_over_to_another_upstream_still_down() {
+        let mut h = Harness::new();
+        for id in ["api", "db", "cache"] {
+            h.system(id, id);
+        }
+        h.depends("api", "db");
+        h.depends("api", "cache");
+        h.objective(objective("a", "api", SelfOnly, &[]));
+        h.hc("db", Unhealthy, 5);
+        h.hc("cache", Unhealthy, 7);
+        h.hc("api", Unhealthy, 10);
+        h.hc("db", Healthy, 20);
+        assert_eq!(
+            h.pieces("a"),
+            vec![p(10, Some(20), "upstream:db"), p(20, None, "upstream:cache")]
+        );
+        h.hc("cache", Healthy, 25);
+        h.hc("api", Healthy, 30);
+        assert_eq!(
+            h.pieces("a"),
+            vec![
+                p(10, Some(20), "upstream:db"),
+                p(20, Some(25), "upstream:cache"),
+                p(25, Some(30), "self")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_upstream_recovering_after_its_downstream_changes_nothing_downstream() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 5);
+        h.hc("api", Unhealthy, 10);
+        h.hc("api", Healthy, 15);
+        let changes = h.hc("db", Healthy, 20);
+        assert!(changes.inserted.is_empty() && changes.updated.is_empty());
+        assert_eq!(h.pieces("self-only"), vec![p(10, Some(15), "upstream:db")]);
+    }
+
+    // ---- ordering and bad input -----------------------------------------
+
+    #[test]
+    fn a_report_older_than_the_latest_is_refused_naming_the_latest() {
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        let before = h.world.clone();
+        let err = h.try_apply(vec![report("api", Healthy, 9, Healthcheck)]).unwrap_err();
+        assert_eq!(
+            err,
+            ReportError::OutOfOrder { system_id: sid("api"), at: at(9), latest: at(10) }
+        );
+        assert!(err.to_string().contains(&at(10).to_string()));
+        assert_eq!(h.world, before);
+        // The ordering mark is per system: another source is held to it too,
+        // and an unchanged report still moves it.
+        h.hc("api", Unhealthy, 12);
+        let err = h.try_apply(vec![report("api", Unhealthy, 11, Incident)]).unwrap_err();
+        assert!(matches!(err, ReportError::OutOfOrder { latest, .. } if latest == at(12)));
+    }
+
+    #[test]
+    fn a_report_at_the_latest_instant_is_accepted() {
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        h.hc("api", Healthy, 10);
+        // Opened and closed at the same instant: nothing was charged.
+        assert_eq!(h.pieces("strict"), vec![]);
+        h.hc("api", Unhealthy, 10);
+        assert_eq!(h.pieces("strict"), vec![p(10, None, "self")]);
+    }
+
+    #[test]
+    fn a_report_more_than_five_minutes_ahead_is_refused() {
+        let mut h = api_on_db();
+        h.now = at(100);
+        let err = h.try_apply(vec![report("api", Unhealthy, 106, Healthcheck)]).unwrap_err();
+        assert_eq!(err, ReportError::InFuture { system_id: sid("api"), at: at(106) });
+        let just_over =
+            HealthReport { at: at(105).plus_millis(1), ..report("api", Unhealthy, 0, Healthcheck) };
+        assert!(matches!(h.try_apply(vec![just_over]), Err(ReportError::InFuture { .. })));
+        assert!(h.events.is_empty());
+        h.hc("api", Unhealthy, 105);
+        assert_eq!(h.pieces("strict"), vec![p(105, None, "self")]);
+    }
+
+    #[test]
+    fn an_unknown_system_is_refused() {
+        let mut h = api_on_db();
+        let err = h.try_apply(vec![report("nope", Unhealthy, 1, Healthcheck)]).unwrap_err();
+        assert_eq!(err, ReportError::UnknownSystem(sid("nope")));
+    }
+
+    #[test]
+    fn a_batch_is_applied_in_time_order() {
+        let mut h = api_on_db();
+        let changes = h.apply(vec![
+            report("api", Healthy, 20, Healthcheck),
+            report("db", Unhealthy, 15, Healthcheck),
+            report("api", Unhealthy, 10, Healthcheck),
+        ]);
+        assert_eq!(
+            h.pieces("self-only"),
+            vec![p(10, Some(15), "self"), p(15, Some(20), "upstream:db")]
+        );
+        assert_eq!(h.pieces("strict"), vec![p(10, Some(20), "self")]);
+        // Everything is new in this batch, closed pieces included.
+        assert_eq!(changes.inserted.len(), 4);
+        assert!(changes.updated.is_empty());
+        let order: Vec<Timestamp> = changes.transitions.iter().map(|t| t.at).collect();
+        assert_eq!(order, vec![at(10), at(15), at(20)]);
+    }
+
+    #[test]
+    fn a_batch_with_one_bad_report_is_refused_whole() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 50);
+        let err = h
+            .try_apply(vec![
+                report("api", Unhealthy, 10, Healthcheck),
+                report("db", Healthy, 40, Healthcheck),
+            ])
+            .unwrap_err();
+        assert!(matches!(err, ReportError::OutOfOrder { .. }));
+        assert_eq!(h.pieces("strict"), vec![]);
+        assert!(!h.world.systems[&sid("api")].is_down());
+    }
+
+    // ---- a split never happens before the event began --------------------
+
+    #[test]
+    fn an_upstream_report_older_than_the_downstream_event_re_attributes_in_place() {
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 20);
+        // db's report arrives later but says db went down at 10.
+        let changes = h.hc("db", Unhealthy, 10);
+        assert_eq!(h.pieces("self-only"), vec![p(20, None, "upstream:db")]);
+        assert_eq!(changes.updated.len(), 1);
+        assert!(changes.inserted.is_empty());
+        assert_eq!(changes.summary.events_split, 0);
+        assert_eq!(h.pieces("strict"), vec![p(20, None, "self")]);
+    }
+
+    #[test]
+    fn a_downstream_down_before_an_upstream_reported_first_is_split_when_the_upstream_fell() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 20);
+        // api's report arrives later but says api went down at 10.
+        let changes = h.hc("api", Unhealthy, 10);
+        assert_eq!(
+            h.pieces("self-only"),
+            vec![p(10, Some(20), "self"), p(20, None, "upstream:db")]
+        );
+        assert_eq!(h.pieces("strict"), vec![p(10, None, "self")]);
+        assert_eq!(h.pieces("blames-self"), vec![p(10, None, "self")]);
+        assert!(changes.updated.is_empty());
+        assert_eq!(changes.inserted.len(), 4);
+        assert_eq!(changes.summary.events_split, 1);
+    }
+
+    #[test]
+    fn a_system_reporting_inside_a_split_it_did_not_know_about_is_not_charged_twice() {
+        // api went down at 10; db's report that it fell at 20 arrives next
+        // and splits api's event at 20. Then api's own reports arrive: it
+        // was healthy at 15 and down again at 16. [10, 20) is closed history
+        // and cannot shrink, so the new outage is charged from 20 on, never
+        // a second time over [16, 20).
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        h.hc("db", Unhealthy, 20);
+        let recovered = h.hc("api", Healthy, 15);
+        assert_eq!(recovered.outages_ended, vec![(sid("api"), at(10), at(15))]);
+        assert_eq!(recovered.deleted.len(), 1, "the upstream piece [20, 20) is dropped");
+        h.hc("api", Unhealthy, 16);
+        assert_eq!(
+            h.pieces("self-only"),
+            vec![p(10, Some(20), "self"), p(20, None, "upstream:db")]
+        );
+        assert_eq!(h.pieces("strict"), vec![p(10, Some(15), "self"), p(16, None, "self")]);
+
+        // The same when the store reloads the world between batches,
+        // loading each objective's latest closed end with it.
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        h.hc("db", Unhealthy, 20);
+        h.hc("api", Healthy, 15);
+        let mut reloaded = World { systems: h.world.systems.clone(), ..World::default() };
+        reloaded.add_dependency(&sid("api"), &sid("db"));
+        for state in h.world.objectives.values().flatten() {
+            let latest = h
+                .events
+                .values()
+                .filter(|e| e.objective_id == state.objective.id)
+                .filter_map(|e| e.end_time)
+                .max();
+            assert_eq!(state.charged_until, latest);
+            reloaded.add_objective_with_history(
+                state.objective.clone(),
+                state.open_event.clone(),
+                latest,
+            );
+        }
+        h.world = reloaded;
+        h.hc("api", Unhealthy, 16);
+        assert_eq!(
+            h.pieces("self-only"),
+            vec![p(10, Some(20), "self"), p(20, None, "upstream:db")]
+        );
+    }
+
+    // ---- incident source (SPEC §12) --------------------------------------
+
+    #[test]
+    fn an_incident_holds_the_system_down_while_probes_are_healthy() {
+        let mut h = api_on_db();
+        let changes = h.apply(vec![report("api", Unhealthy, 10, Incident)]);
+        assert!(changes.inserted.iter().all(|e| e.source == Incident));
+        assert_eq!(changes.systems[0].down_source, Some(Incident));
+
+        // Probes fall and recover underneath the incident: nothing changes.
+        h.hc("api", Unhealthy, 12);
+        let changes = h.hc("api", Healthy, 15);
+        assert!(changes.updated.is_empty() && changes.outages_ended.is_empty());
+        assert_eq!(h.pieces("strict"), vec![p(10, None, "self")]);
+
+        let changes = h.apply(vec![report("api", Healthy, 20, Incident)]);
+        assert_eq!(changes.outages_ended, vec![(sid("api"), at(10), at(20))]);
+        assert_eq!(h.pieces("strict"), vec![p(10, Some(20), "self")]);
+    }
+
+    #[test]
+    fn an_incident_clearing_does_not_close_downtime_the_probes_hold() {
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        h.apply(vec![report("api", Unhealthy, 12, Incident)]);
+        h.apply(vec![report("api", Healthy, 15, Incident)]);
+        assert_eq!(h.pieces("strict"), vec![p(10, None, "self")]);
+        assert_eq!(h.open_event("strict").unwrap().source, Healthcheck);
+        h.hc("api", Healthy, 20);
+        assert_eq!(h.pieces("strict"), vec![p(10, Some(20), "self")]);
+    }
+
+    // ---- reconcile (SPEC §2) --------------------------------------------
+
+    #[test]
+    fn reconcile_opens_an_event_for_an_objective_created_during_an_outage() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.apply(vec![report("api", Unhealthy, 10, Incident)]);
+
+        // Created after the outage began: charged from its creation.
+        let mut late = objective("late", "api", Strict, &[]);
+        late.created_at = at(30);
+        h.objective(late);
+        let changes = h.reconcile("late", at(40));
+        assert_eq!(h.pieces("late"), vec![p(30, None, "self")]);
+        assert_eq!(changes.inserted[0].source, Incident);
+        assert_eq!(changes.affected_objectives, BTreeSet::from(["late".to_owned()]));
+
+        // Imported with a past creation date: charged from the outage start.
+        h.objective(objective("imported", "api", Strict, &[]));
+        h.reconcile("imported", at(40));
+        assert_eq!(h.pieces("imported"), vec![p(10, None, "self")]);
+
+        // Created a little in the future: never opened after `now`.
+        let mut ahead = objective("ahead", "api", Strict, &[]);
+        ahead.created_at = at(43);
+        h.objective(ahead);
+        h.reconcile("ahead", at(40));
+        assert_eq!(h.pieces("ahead"), vec![p(40, None, "self")]);
+
+        // Already open: nothing to do.
+        assert!(h.reconcile("late", at(50)).is_empty());
+    }
+
+    #[test]
+    fn reconcile_on_a_healthy_system_or_unknown_objective_does_nothing() {
+        let mut h = api_on_db();
+        assert!(h.reconcile("strict", at(10)).is_empty());
+        assert!(h.reconcile("no-such-objective", at(10)).is_empty());
+    }
+
+    #[test]
+    fn reconcile_splits_at_now_when_new_settings_change_the_attribution() {
+        let mut h = api_on_db();
+        h.hc("db", Unhealthy, 5);
+        h.hc("api", Unhealthy, 10);
+
+        h.objective_mut("self-only").excluded_dependency_ids = vec![sid("db")];
+        let changes = h.reconcile("self-only", at(30));
+        assert_eq!(
+            h.pieces("self-only"),
+            vec![p(10, Some(30), "upstream:db"), p(30, None, "self")]
+        );
+        assert_eq!(changes.updated.len(), 1);
+        assert_eq!(changes.inserted.len(), 1);
+        assert_eq!(changes.summary.events_split, 1);
+
+        h.objective_mut("strict").dependency_exclusion = SelfOnly;
+        h.reconcile("strict", at(35));
+        assert_eq!(h.pieces("strict"), vec![p(10, Some(35), "self"), p(35, None, "upstream:db")]);
+
+        // Unchanged settings: no split.
+        assert!(h.reconcile("blames-self", at(40)).is_empty());
+    }
+
+    #[test]
+    fn reconcile_system_re_judges_every_objective_after_edges_change() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.system("db", "Database");
+        h.objective(objective("a", "api", SelfOnly, &[]));
+        h.objective(objective("b", "api", Strict, &[]));
+        h.hc("db", Unhealthy, 5);
+        h.hc("api", Unhealthy, 10);
+        h.depends("api", "db");
+        let next = &mut h.next_id;
+        let changes = reconcile_system(&mut h.world, &sid("api"), at(20), &mut || {
+            *next += 1;
+            format!("ev-{next}")
+        });
+        h.write(&changes);
+        assert_eq!(h.pieces("a"), vec![p(10, Some(20), "self"), p(20, None, "upstream:db")]);
+        assert_eq!(h.pieces("b"), vec![p(10, None, "self")]);
+    }
+
+    // ---- changeset bookkeeping ------------------------------------------
+
+    #[test]
+    fn the_changeset_says_what_to_write() {
+        let mut h = api_on_db();
+        let first = h.apply(vec![
+            report("api", Unhealthy, 10, Healthcheck),
+            report("api", Healthy, 15, Healthcheck),
+            report("api", Unhealthy, 20, Healthcheck),
+        ]);
+        // Opened and closed in the same batch: inserted closed, never updated.
+        assert_eq!(first.inserted.len(), 6);
+        assert!(first.updated.is_empty() && first.deleted.is_empty());
+        assert_eq!(first.summary.events_opened.len(), 6);
+        assert_eq!(first.summary.events_closed.len(), 3);
+        assert_eq!(first.summary.reports_applied, 3);
+        assert_eq!(first.transitions.len(), 3);
+        assert_eq!(first.outages_started, vec![(sid("api"), at(10)), (sid("api"), at(20))]);
+        assert_eq!(first.outages_ended, vec![(sid("api"), at(10), at(15))]);
+        assert_eq!(first.affected_objectives.len(), 3);
+        assert_eq!(first.systems.len(), 1);
+        let api = &first.systems[0];
+        assert_eq!((api.down_since, api.last_report_at), (Some(at(20)), Some(at(20))));
+        assert_eq!(api.healthcheck, Unhealthy);
+
+        // Opened in an earlier batch and closed at its own start: deleted.
+        let second = h.hc("api", Healthy, 20);
+        assert_eq!(second.deleted.len(), 3);
+        assert!(second.inserted.is_empty() && second.updated.is_empty());
+        assert!(second.summary.events_closed.is_empty());
+        assert_eq!(second.outages_ended, vec![(sid("api"), at(20), at(20))]);
+        assert_eq!(h.pieces("strict"), vec![p(10, Some(15), "self")]);
+
+        // Opened and dropped in one batch: never written at all.
+        let third = h.apply(vec![
+            report("api", Unhealthy, 30, Healthcheck),
+            report("api", Healthy, 30, Healthcheck),
+        ]);
+        assert!(third.inserted.is_empty() && third.updated.is_empty() && third.deleted.is_empty());
+        assert!(third.summary.events_opened.is_empty());
+        assert_eq!(third.transitions.len(), 2);
+        assert_eq!(h.pieces("strict"), vec![p(10, Some(15), "self")]);
+    }
+
+    #[test]
+    fn an_upstream_report_lists_downstream_systems_only_when_they_changed() {
+        let mut h = api_on_db();
+        h.hc("api", Unhealthy, 10);
+        let changes = h.hc("db", Unhealthy, 20);
+        let systems: Vec<&str> = changes.systems.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(systems, vec!["db"]);
+        assert_eq!(changes.outages_started, vec![(sid("db"), at(20))]);
+        assert!(!changes.is_empty());
     }
 }

@@ -9,9 +9,15 @@
 //! - [`engine`]: health reports to downtime-event changes (SPEC §3).
 //! - [`status`]: availability, error budget and burn rates (SPEC §4).
 //! - [`time`]: millisecond UTC timestamps.
+//! - [`streak`]: daily snapshots, streaks and job scheduling (SPEC §5, §6).
+//! - [`achievements`]: achievement definitions and unlock rules (SPEC §7).
+//! - [`digest`]: the weekly digest (SPEC §6).
 
+pub mod achievements;
+pub mod digest;
 pub mod engine;
 pub mod graph;
 pub mod model;
 pub mod status;
+pub mod streak;
 pub mod time;

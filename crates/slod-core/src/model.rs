@@ -35,9 +35,8 @@ impl SystemId {
         if raw.is_empty() || raw.chars().count() > 200 {
             return Err(ValidationError::new(field, "must be 1 to 200 characters"));
         }
-        if let Some(bad) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+        if let Some(bad) =
+            raw.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
         {
             return Err(ValidationError::new(
                 field,
@@ -214,7 +213,10 @@ pub fn validate_window_days(days: i64) -> Result<u32, ValidationError> {
 
 /// `createdAt` may lie in the past (importing history) but never more than
 /// five minutes ahead of `now` (SPEC §2).
-pub fn validate_created_at(created_at: Timestamp, now: Timestamp) -> Result<Timestamp, ValidationError> {
+pub fn validate_created_at(
+    created_at: Timestamp,
+    now: Timestamp,
+) -> Result<Timestamp, ValidationError> {
     if created_at > now.plus_millis(5 * MINUTE_MS) {
         return Err(ValidationError::new(
             "createdAt",

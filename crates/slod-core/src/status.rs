@@ -49,6 +49,11 @@ pub struct Aggregate {
 /// attribution, and consumed downtime inside each burn window. Open spans run
 /// to `at` and count only when `system_down` (SPEC §4: live health is
 /// authoritative). `strict` says whether upstream downtime is consumed.
+///
+/// The loop is written without data-dependent branches where the data is
+/// unpredictable (self vs upstream, open vs closed, clamped or not): overlaps
+/// are computed as `end.max(start) - start`, which is zero for a span outside
+/// the range and cannot overflow, and sums are kept per attribution slot.
 pub fn aggregate(
     spans: &[EventSpan],
     upstream_count: usize,
@@ -57,40 +62,41 @@ pub fn aggregate(
     system_down: bool,
     strict: bool,
 ) -> Aggregate {
-    let mut agg = Aggregate { upstream_ms: vec![0; upstream_count], ..Aggregate::default() };
+    // Slot 0 is `self`, 1..=upstream_count the upstream table, and the last
+    // slot any index outside the table (counted in the total only).
+    let unknown = upstream_count + 1;
+    let mut slots = vec![0i64; upstream_count + 2];
+    let mut burn_ms = [0i64; 5];
+    let mut has_open = false;
     let burn_horizon = at - BURN_WINDOWS[4].1;
+    let burn_starts = BURN_WINDOWS.map(|(_, width)| at - width);
     for span in spans {
         let open = span.end == OPEN_END;
-        if open && !system_down {
-            continue;
+        // A stale open span (system not down) counts for nothing: give it an
+        // empty extent instead of branching around it.
+        let end = if open & !system_down { span.start } else { span.end.min(at) };
+        let start = span.start.max(window_start);
+        let ms = end.max(start) - start;
+        let slot = (span.upstream as usize).min(unknown);
+        // `slot <= unknown < slots.len()`, so this never misses.
+        if let Some(sum) = slots.get_mut(slot) {
+            *sum += ms;
         }
-        let end = span.end.min(at);
-        if end <= span.start {
-            continue;
-        }
-        let consumed = strict || span.upstream == 0;
-        if consumed && end > burn_horizon {
-            for (slot, (_, width)) in agg.burn_ms.iter_mut().zip(BURN_WINDOWS) {
-                let start = span.start.max(at - width);
-                if end > start {
-                    *slot += end - start;
-                }
+        // `|` and `&` rather than `||` and `&&`: no short-circuit branches.
+        let consumed = strict | (span.upstream == 0);
+        has_open |= open & consumed & (ms > 0);
+        // Sorted input makes this branch predictable: only the last 72 h
+        // take it.
+        if end > burn_horizon {
+            let weight = i64::from(consumed);
+            for (sum, from) in burn_ms.iter_mut().zip(burn_starts) {
+                let start = span.start.max(from);
+                *sum += weight * (end.max(start) - start);
             }
         }
-        let start = span.start.max(window_start);
-        if end <= start {
-            continue;
-        }
-        let ms = end - start;
-        agg.total_ms += ms;
-        if span.upstream == 0 {
-            agg.self_ms += ms;
-        } else if let Some(slot) = agg.upstream_ms.get_mut(span.upstream as usize - 1) {
-            *slot += ms;
-        }
-        agg.has_open |= open && consumed;
     }
-    agg
+    let upstream_ms = slots[1..=upstream_count].to_vec();
+    Aggregate { total_ms: slots.iter().sum(), self_ms: slots[0], upstream_ms, burn_ms, has_open }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -221,5 +227,376 @@ pub fn compute_status(
         has_open_downtime: system_down && agg.has_open,
         attribution,
         computed_at: at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! SPEC §4 with hand-computed numbers, then properties of [`aggregate`]
+    //! against a span-by-span reference.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::BurnRateThresholds;
+    use crate::time::DAY_MS;
+
+    /// The instant statuses are computed at: 2026-03-01T12:00:00Z.
+    const T: i64 = 1_772_366_400_000;
+
+    /// A closed span `[T − from, T − to)`, in minutes before `T`.
+    fn closed(from: i64, to: i64, upstream: u32) -> EventSpan {
+        EventSpan { start: T - from * MINUTE_MS, end: T - to * MINUTE_MS, upstream }
+    }
+
+    /// An open span that began `from` minutes before `T`.
+    fn open(from: i64, upstream: u32) -> EventSpan {
+        EventSpan { start: T - from * MINUTE_MS, end: OPEN_END, upstream }
+    }
+
+    fn objective(target: f64, window_days: u32, mode: DependencyExclusion) -> Objective {
+        Objective {
+            id: "slo-1".into(),
+            system_id: SystemId::parse("api", "id").unwrap(),
+            health_check_configuration_id: None,
+            target,
+            window_days,
+            dependency_exclusion: mode,
+            excluded_dependency_ids: vec![],
+            exclude_maintenance_windows: false,
+            burn_rate_thresholds: BurnRateThresholds::default(),
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+        }
+    }
+
+    fn upstream_table() -> Vec<(SystemId, String)> {
+        vec![
+            (SystemId::parse("db", "id").unwrap(), "Database".into()),
+            (SystemId::parse("cache", "id").unwrap(), "Cache".into()),
+        ]
+    }
+
+    fn status(objective: &Objective, spans: &[EventSpan], system_down: bool) -> SloStatus {
+        compute_status(objective, spans, &upstream_table(), Timestamp::from_millis(T), system_down)
+    }
+
+    #[track_caller]
+    fn assert_close(actual: f64, expected: f64) {
+        assert!((actual - expected).abs() < 1e-9, "{actual} != {expected}");
+    }
+
+    #[track_caller]
+    fn assert_close_opt(actual: Option<f64>, expected: f64) {
+        assert_close(actual.expect("a value, not null"), expected);
+    }
+
+    use DependencyExclusion::{SelfOnly, Strict};
+
+    /// 10 minutes of own downtime two days ago, 5 minutes of `db`'s one day
+    /// ago.
+    fn ten_self_five_upstream() -> Vec<EventSpan> {
+        vec![closed(2 * 1440, 2 * 1440 - 10, 0), closed(1440, 1435, 1)]
+    }
+
+    #[test]
+    fn self_only_budget_arithmetic() {
+        let s = status(&objective(99.9, 30, SelfOnly), &ten_self_five_upstream(), false);
+        assert_close(s.error_budget_total_minutes, 43.2);
+        assert_close(s.error_budget_consumed_minutes, 10.0);
+        assert_close(s.error_budget_consumed_strict_minutes, 15.0);
+        assert_close(s.error_budget_remaining_minutes, 33.2);
+        assert_close(s.error_budget_remaining_percent, 33.2 / 43.2 * 100.0);
+        assert_close(s.error_budget_remaining_percent, 76.851_851_851_851_85);
+        assert_close(s.current_availability, (43_200.0 - 10.0) / 43_200.0 * 100.0);
+        assert_close(s.strict_availability, (43_200.0 - 15.0) / 43_200.0 * 100.0);
+        assert_close_opt(s.burn_rate, 10.0 / 43.2);
+        assert!(!s.is_breaching);
+        assert!(!s.has_open_downtime);
+        assert_eq!(s.dependency_exclusion, SelfOnly);
+        assert_eq!(s.computed_at, Timestamp::from_millis(T));
+        assert_eq!((s.objective_id.as_str(), s.system_id.as_str()), ("slo-1", "api"));
+        // Only the self event is consumed, and it is 2 days old.
+        assert_close_opt(s.burn_rates.h72, (10.0 / 4320.0) / 0.001);
+        for rate in [s.burn_rates.m5, s.burn_rates.h1, s.burn_rates.h6, s.burn_rates.h24] {
+            assert_close_opt(rate, 0.0);
+        }
+    }
+
+    #[test]
+    fn strict_budget_arithmetic() {
+        let s = status(&objective(99.9, 30, Strict), &ten_self_five_upstream(), false);
+        assert_close(s.error_budget_consumed_minutes, 15.0);
+        assert_close(s.error_budget_consumed_strict_minutes, 15.0);
+        assert_close(s.error_budget_remaining_minutes, 28.2);
+        assert_close(s.current_availability, s.strict_availability);
+        assert_close_opt(s.burn_rate, 15.0 / 43.2);
+        // The upstream event, exactly 24 h ago, is inside the 24 h window.
+        assert_close_opt(s.burn_rates.h24, (5.0 / 1440.0) / 0.001);
+        assert_close_opt(s.burn_rates.h72, (15.0 / 4320.0) / 0.001);
+    }
+
+    #[test]
+    fn attribution_lists_self_and_each_upstream_with_downtime() {
+        let spans = [closed(100, 90, 0), closed(80, 75, 1), closed(70, 68, 1), open(5, 0)];
+        let s = status(&objective(99.9, 30, SelfOnly), &spans, true);
+        assert_eq!(s.attribution.len(), 2, "cache had no downtime: no entry");
+        assert_eq!(s.attribution[0].source_type, "self");
+        assert_eq!(s.attribution[0].system_id, None);
+        assert_close(s.attribution[0].minutes, 15.0);
+        assert_eq!(s.attribution[1].source_type, "upstream");
+        assert_eq!(s.attribution[1].system_id.as_ref().map(SystemId::as_str), Some("db"));
+        assert_eq!(s.attribution[1].system_name.as_deref(), Some("Database"));
+        assert_close(s.attribution[1].minutes, 7.0);
+
+        let json = serde_json::to_value(&s.attribution).unwrap();
+        assert_eq!(json[0], serde_json::json!({"sourceType": "self", "minutes": 15.0}));
+        assert_eq!(
+            json[1],
+            serde_json::json!({"sourceType": "upstream", "systemId": "db", "systemName": "Database", "minutes": 7.0})
+        );
+    }
+
+    #[test]
+    fn burn_rates_over_each_window() {
+        // 12 minutes ending 50 minutes ago (2 of them before the last hour),
+        // and an outage open for the last 3 minutes; upstream downtime in the
+        // last hour is not consumed in self-only mode.
+        let spans = [closed(62, 50, 0), open(3, 0), closed(30, 20, 2)];
+        let s = status(&objective(99.0, 30, SelfOnly), &spans, true);
+        let fraction = 0.01;
+        assert_close_opt(s.burn_rates.m5, (3.0 / 5.0) / fraction);
+        assert_close_opt(s.burn_rates.h1, (13.0 / 60.0) / fraction);
+        assert_close_opt(s.burn_rates.h6, (15.0 / 360.0) / fraction);
+        assert_close_opt(s.burn_rates.h24, (15.0 / 1440.0) / fraction);
+        assert_close_opt(s.burn_rates.h72, (15.0 / 4320.0) / fraction);
+        assert!(s.has_open_downtime);
+
+        let json = serde_json::to_value(s.burn_rates).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 5);
+        for key in ["5m", "1h", "6h", "24h", "72h"] {
+            assert!(keys.contains(&key), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_hundred_percent_target_has_no_rates_and_no_budget() {
+        let clean = status(&objective(100.0, 30, Strict), &[], false);
+        assert_eq!(clean.error_budget_total_minutes, 0.0);
+        assert_eq!(clean.error_budget_remaining_percent, 100.0);
+        assert_eq!(clean.burn_rate, None);
+        assert_eq!(clean.current_availability, 100.0);
+        assert!(!clean.is_breaching);
+        let nulls = BurnRates { m5: None, h1: None, h6: None, h24: None, h72: None };
+        assert_eq!(clean.burn_rates, nulls);
+
+        let hit = status(&objective(100.0, 30, Strict), &[closed(10, 9, 0)], false);
+        assert_eq!(hit.error_budget_remaining_percent, 0.0);
+        assert_eq!(hit.error_budget_remaining_minutes, 0.0);
+        assert_eq!(hit.burn_rate, None);
+        assert_eq!(hit.burn_rates, nulls);
+        assert!(hit.is_breaching);
+        let json = serde_json::to_value(&hit).unwrap();
+        assert_eq!(json["burnRate"], serde_json::Value::Null);
+        assert_eq!(json["burnRates"]["72h"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn an_overspent_budget_bottoms_out_at_zero() {
+        // 99 % over 1 day allows 14.4 minutes; 20 were spent.
+        let s = status(&objective(99.0, 1, Strict), &[closed(30, 10, 0)], false);
+        assert_close(s.error_budget_total_minutes, 14.4);
+        assert_eq!(s.error_budget_remaining_minutes, 0.0);
+        assert_eq!(s.error_budget_remaining_percent, 0.0);
+        assert_close_opt(s.burn_rate, 20.0 / 14.4);
+        assert!(s.is_breaching);
+    }
+
+    #[test]
+    fn an_open_event_counts_only_while_the_system_is_down() {
+        let spans = [open(10, 0)];
+        let stale = status(&objective(99.9, 30, Strict), &spans, false);
+        assert_eq!(stale.error_budget_consumed_minutes, 0.0);
+        assert!(!stale.has_open_downtime);
+        assert_close_opt(stale.burn_rates.m5, 0.0);
+
+        let live = status(&objective(99.9, 30, Strict), &spans, true);
+        assert_close(live.error_budget_consumed_minutes, 10.0);
+        assert!(live.has_open_downtime);
+        assert_close_opt(live.burn_rates.m5, 1.0 / 0.001);
+    }
+
+    #[test]
+    fn open_downtime_is_only_reported_when_it_is_consumed() {
+        let spans = [open(10, 1)];
+        let self_only = status(&objective(99.9, 30, SelfOnly), &spans, true);
+        assert!(!self_only.has_open_downtime, "upstream downtime is excused");
+        assert_close(self_only.error_budget_consumed_strict_minutes, 10.0);
+        let strict = status(&objective(99.9, 30, Strict), &spans, true);
+        assert!(strict.has_open_downtime);
+    }
+
+    #[test]
+    fn events_are_clamped_to_the_window() {
+        let day = 1440;
+        let spans = [
+            closed(day + 30, day - 20, 0), // 20 of its 50 minutes inside
+            closed(3 * day, 2 * day, 0),   // entirely before the window
+            open(day + 60, 1),             // open for 25 h: 24 h inside
+        ];
+        let s = status(&objective(99.0, 1, SelfOnly), &spans, true);
+        assert_close(s.error_budget_consumed_minutes, 20.0);
+        assert_close(s.error_budget_consumed_strict_minutes, 20.0 + 1440.0);
+        assert_close(s.strict_availability, 0.0 - 20.0 / 1440.0 * 100.0);
+
+        // Computing an earlier instant cuts events that ended after it.
+        let earlier = Timestamp::from_millis(T - 30 * MINUTE_MS);
+        let s =
+            compute_status(&objective(99.0, 30, Strict), &[closed(40, 10, 0)], &[], earlier, false);
+        assert_close(s.error_budget_consumed_minutes, 10.0);
+        // ... and ignore events that began after it.
+        let s =
+            compute_status(&objective(99.0, 30, Strict), &[closed(20, 10, 0)], &[], earlier, false);
+        assert_eq!(s.error_budget_consumed_minutes, 0.0);
+    }
+
+    #[test]
+    fn the_longest_window_does_not_overflow() {
+        let s = status(
+            &objective(99.9, crate::model::MAX_WINDOW_DAYS, Strict),
+            &[closed(10, 0, 0)],
+            false,
+        );
+        assert_close(s.error_budget_total_minutes, 0.001 * 3650.0 * 1440.0);
+        assert_close(s.error_budget_consumed_minutes, 10.0);
+    }
+
+    // ---- properties -------------------------------------------------------
+
+    /// [`aggregate`] written the slow, obvious way: each span on its own.
+    fn reference(
+        spans: &[EventSpan],
+        upstream_count: usize,
+        window_start: i64,
+        at: i64,
+        down: bool,
+        strict: bool,
+    ) -> Aggregate {
+        let overlap = |span: &EventSpan, from: i64| {
+            let end = if span.end == OPEN_END { at } else { span.end.min(at) };
+            (end - span.start.max(from)).max(0)
+        };
+        let mut agg = Aggregate { upstream_ms: vec![0; upstream_count], ..Aggregate::default() };
+        for span in spans.iter().filter(|s| down || s.end != OPEN_END) {
+            let ms = overlap(span, window_start);
+            let consumed = strict || span.upstream == 0;
+            agg.total_ms += ms;
+            match span.upstream {
+                0 => agg.self_ms += ms,
+                n => {
+                    if let Some(slot) = agg.upstream_ms.get_mut(n as usize - 1) {
+                        *slot += ms;
+                    }
+                }
+            }
+            if consumed {
+                for (slot, (_, width)) in agg.burn_ms.iter_mut().zip(BURN_WINDOWS) {
+                    *slot += overlap(span, at - width);
+                }
+                agg.has_open |= span.end == OPEN_END && ms > 0;
+            }
+        }
+        agg
+    }
+
+    fn span_strategy() -> impl Strategy<Value = EventSpan> {
+        // Starts from 5 days before `T` to 1 hour after; lengths up to 2 days.
+        (-5 * DAY_MS..HOUR_MS, 0..2 * DAY_MS, 0u32..4, prop::bool::weighted(0.2)).prop_map(
+            |(offset, len, upstream, is_open)| EventSpan {
+                start: T + offset,
+                end: if is_open { OPEN_END } else { T + offset + len },
+                upstream,
+            },
+        )
+    }
+
+    /// Non-overlapping spans with gaps, as the engine produces them.
+    fn timeline_strategy() -> impl Strategy<Value = Vec<EventSpan>> {
+        prop::collection::vec((0..DAY_MS, 1..DAY_MS, 0u32..3), 0..12).prop_map(|pieces| {
+            let mut cursor = T - 6 * DAY_MS;
+            pieces
+                .into_iter()
+                .map(|(gap, len, upstream)| {
+                    let start = cursor + gap;
+                    cursor = start + len;
+                    EventSpan { start, end: cursor, upstream }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn aggregate_matches_the_span_by_span_reference(
+            mut spans in prop::collection::vec(span_strategy(), 0..40),
+            window_days in 1i64..4,
+            down: bool,
+            strict: bool,
+            seed: u64,
+        ) {
+            let window_start = T - window_days * DAY_MS;
+            let expected = reference(&spans, 2, window_start, T, down, strict);
+            prop_assert_eq!(&aggregate(&spans, 2, window_start, T, down, strict), &expected);
+            // Order does not matter.
+            spans.reverse();
+            let shift = seed as usize % spans.len().max(1);
+            spans.rotate_left(shift);
+            prop_assert_eq!(&aggregate(&spans, 2, window_start, T, down, strict), &expected);
+        }
+
+        #[test]
+        fn self_plus_upstream_is_total_and_nothing_leaves_the_window(
+            spans in timeline_strategy(),
+            window_days in 1u32..4,
+            down: bool,
+            strict: bool,
+        ) {
+            let mut spans = spans;
+            if let Some(last) = spans.last_mut() {
+                if down { last.end = OPEN_END; }
+            }
+            let window_ms = i64::from(window_days) * DAY_MS;
+            let agg = aggregate(&spans, 2, T - window_ms, T, down, strict);
+            prop_assert_eq!(agg.total_ms, agg.self_ms + agg.upstream_ms.iter().sum::<i64>());
+            prop_assert!(agg.self_ms >= 0 && agg.upstream_ms.iter().all(|ms| *ms >= 0));
+            prop_assert!(agg.total_ms <= window_ms);
+            for (ms, (_, width)) in agg.burn_ms.iter().zip(BURN_WINDOWS) {
+                prop_assert!(*ms >= 0 && *ms <= width);
+            }
+            // Wider burn windows hold at least what narrower ones hold.
+            prop_assert!(agg.burn_ms.windows(2).all(|w| w[0] <= w[1]));
+
+            let objective = objective(99.5, window_days, if strict { Strict } else { SelfOnly });
+            let s = compute_status(&objective, &spans, &upstream_table(), Timestamp::from_millis(T), down);
+            let upstream_minutes: f64 = s.attribution.iter().skip(1).map(|a| a.minutes).sum();
+            prop_assert!((s.error_budget_consumed_strict_minutes - s.attribution[0].minutes - upstream_minutes).abs() < 1e-6);
+            prop_assert!(s.current_availability >= s.strict_availability);
+            prop_assert!((0.0..=100.0).contains(&s.error_budget_remaining_percent));
+            prop_assert!(s.error_budget_remaining_minutes >= 0.0);
+        }
+
+        #[test]
+        fn a_span_counts_only_its_part_inside_the_window(
+            start in -3 * DAY_MS..DAY_MS,
+            len in 1..3 * DAY_MS,
+            window_days in 1i64..3,
+        ) {
+            let span = EventSpan { start: T + start, end: T + start + len, upstream: 0 };
+            let window_start = T - window_days * DAY_MS;
+            let agg = aggregate(&[span], 0, window_start, T, false, true);
+            let inside = (span.end.min(T) - span.start.max(window_start)).max(0);
+            prop_assert_eq!(agg.total_ms, inside);
+        }
     }
 }

@@ -44,8 +44,7 @@ impl Timestamp {
     }
 
     pub fn to_rfc3339(self) -> String {
-        self.to_datetime()
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
+        self.to_datetime().to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 
     pub fn plus_millis(self, ms: i64) -> Self {

@@ -1,0 +1,80 @@
+//! `POST /health`: one report or a batch (SPEC §3).
+//!
+//! Body: `{systemId, status, at?, source?, createSystem?, systemName?}` or
+//! `{reports: [that, …]}`. Every report is parsed and checked before any is
+//! applied; a bad one is a 400 naming it (`reports[3].status`) and nothing
+//! is written.
+
+use axum::extract::State;
+use serde_json::Value;
+use slod_core::model::{parse_system_name, HealthStatus, ReportSource, ValidationError};
+
+use super::error::ApiResult;
+use super::extract::{FromJson, Json};
+use super::fields::ObjectReader;
+use super::AppState;
+use crate::service::health::{self as service, ReportInput, ReportOutcome};
+
+/// The reports of one request, in the order sent.
+pub struct HealthRequest {
+    pub reports: Vec<ReportInput>,
+}
+
+impl FromJson for HealthRequest {
+    fn from_json(value: &Value) -> Result<Self, ValidationError> {
+        let mut body = ObjectReader::new(value, "")?;
+        if !body.contains("reports") {
+            return Ok(Self { reports: vec![parse_report(body)?] });
+        }
+        let items = body.required("reports", ObjectReader::array)?;
+        body.finish()?;
+        if items.is_empty() {
+            return Err(ValidationError::new("reports", "must contain at least one report"));
+        }
+        let reports = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                parse_report(ObjectReader::new(item, &format!("reports[{index}]"))?)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { reports })
+    }
+}
+
+fn parse_report(mut report: ObjectReader<'_>) -> Result<ReportInput, ValidationError> {
+    let field_prefix = report.path("");
+    let system_id = report.required("systemId", ObjectReader::system_id)?;
+    let raw_status = report.required("status", ObjectReader::string)?;
+    let status = HealthStatus::parse(raw_status).ok_or_else(|| {
+        ValidationError::new(
+            report.path("status"),
+            format!("`{raw_status}` is not one of healthy, degraded, unhealthy"),
+        )
+    })?;
+    let at = report.timestamp("at")?;
+    let source = match report.string("source")? {
+        None => ReportSource::Healthcheck,
+        Some(raw) => ReportSource::parse(raw).ok_or_else(|| {
+            ValidationError::new(
+                report.path("source"),
+                format!("`{raw}` is not one of healthcheck, incident"),
+            )
+        })?,
+    };
+    let create_system = report.boolean("createSystem")?.unwrap_or(false);
+    let system_name = report
+        .string("systemName")?
+        .map(|raw| parse_system_name(raw, &report.path("systemName")))
+        .transpose()?;
+    report.finish()?;
+    Ok(ReportInput { system_id, status, at, source, create_system, system_name, field_prefix })
+}
+
+pub(super) async fn post(
+    State(state): State<AppState>,
+    Json(request): Json<HealthRequest>,
+) -> ApiResult<axum::Json<ReportOutcome>> {
+    let outcome = service::apply_reports(&*state.store, state.now(), request.reports).await?;
+    Ok(axum::Json(outcome))
+}

@@ -1,0 +1,111 @@
+//! The HTTP API (SPEC §9), under `/api/v1`, plus `GET /healthz`.
+//!
+//! Handlers are thin: an extractor parses the request into a validated type
+//! (errors in our JSON format, see [`extract`] and [`fields`]), the handler
+//! asks the [`Clock`] for now, calls one `service` function, and renders its
+//! result. Every error, including unknown routes, wrong methods and bodies
+//! over 1 MiB, is `{"error": {"code", "message", "field"}}` ([`error`]).
+
+pub mod error;
+pub mod extract;
+pub mod fields;
+mod health;
+mod objectives;
+mod systems;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use slod_core::time::Timestamp;
+use slod_store::Store;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::clock::Clock;
+use error::ApiError;
+use extract::MAX_BODY_BYTES;
+
+/// What every handler can reach: storage and the clock.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// The whole application: routes, error shaping, body limit, request logs.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/systems", get(systems::list))
+        .route("/systems/{id}", get(systems::get).put(systems::put).delete(systems::delete))
+        .route(
+            "/systems/{id}/dependencies",
+            get(systems::get_dependencies).put(systems::put_dependencies),
+        )
+        .route("/systems/{id}/objectives", get(objectives::list_for_system))
+        .route("/health", axum::routing::post(health::post))
+        .route("/objectives", get(objectives::list).post(objectives::create))
+        .route(
+            "/objectives/{id}",
+            get(objectives::get).patch(objectives::update).delete(objectives::delete),
+        )
+        .route("/objectives/{id}/downtime-events", get(objectives::events));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api)
+        .fallback(no_route)
+        .layer(axum::middleware::map_response(errors_as_json))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            // One INFO line per request, when it completes.
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Liveness and readiness: the server only starts listening once the
+/// database is open and migrated, so answering at all means ready.
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+/// Rewrites any error response that is not already ours (axum's 405 for a
+/// wrong method, a layer's plain-text rejection) into our JSON shape,
+/// keeping its status.
+async fn errors_as_json(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    // axum adds `Allow` to a 405 outside this layer, so it survives.
+    ApiError::from_status(status).into_response()
+}

@@ -1,0 +1,99 @@
+//! The command line and the settings it produces.
+//!
+//! Every flag has an environment-variable twin (`SLOD_LISTEN`, …) and a
+//! default, so `slod serve` runs with no configuration at all. The parsed
+//! flags become one [`Settings`] value that start-up passes explicitly;
+//! nothing reads the environment after this point.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "slod", version, about = "Service Level Objectives for the systems you run")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, env = "SLOD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite://PATH` (created if missing). `postgres://…` is
+    /// reserved for the PostgreSQL backend.
+    #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
+    pub database: String,
+
+    /// Seed demo systems, objectives and 30 days of history into an empty
+    /// database.
+    #[arg(long, env = "SLOD_DEMO")]
+    pub demo: bool,
+
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(long, env = "SLOD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything `slod serve` needs to start, resolved from flags and
+/// environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub demo: bool,
+}
+
+impl From<&ServeArgs> for Settings {
+    fn from(args: &ServeArgs) -> Self {
+        Self { listen: args.listen, database_url: args.database.clone(), demo: args.demo }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_runs_with_no_flags() {
+        let cli = Cli::try_parse_from(["slod", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command;
+        let settings = Settings::from(&args);
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.database_url, "sqlite://slod.db");
+        assert!(!settings.demo);
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let cli = Cli::try_parse_from([
+            "slod",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite:///tmp/x.db",
+            "--demo",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command;
+        let settings = Settings::from(&args);
+        assert_eq!(settings.listen.port(), 0);
+        assert_eq!(settings.database_url, "sqlite:///tmp/x.db");
+        assert!(settings.demo);
+    }
+}

@@ -1,0 +1,29 @@
+//! slod, the SLO service: everything around the pure core.
+//!
+//! `slod-core` decides what health reports do to downtime events and what an
+//! objective's status is; this crate gives it a command line, a database
+//! (through the `slod-store` trait), a clock, and an HTTP API:
+//!
+//! - [`config`]: the command line and the one [`config::Settings`] struct.
+//! - [`clock`]: where "now" comes from ([`clock::SystemClock`] in
+//!   production, [`clock::ManualClock`] in tests).
+//! - [`database`]: picks the storage backend from the database URL.
+//! - [`service`]: one function per operation; each runs in one store
+//!   transaction and calls the engine with an explicit `now`.
+//! - [`api`]: the HTTP routes of SPEC §9; handlers parse, call one service
+//!   function, and render.
+//! - [`demo`]: deterministic demo data for `slod serve --demo`.
+//! - [`startup`]: binds the listener and serves until shut down.
+//! - [`telemetry`]: structured logs.
+//!
+//! `src/main.rs` only parses the command line and hands over to
+//! [`startup`].
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod database;
+pub mod demo;
+pub mod service;
+pub mod startup;
+pub mod telemetry;

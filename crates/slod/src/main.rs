@@ -1,0 +1,33 @@
+//! The `slod` command: parses the command line and hands over to
+//! [`slod::startup`].
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use slod::clock::SystemClock;
+use slod::config::{Cli, Command, Settings};
+use slod::startup::{shutdown_signal, Application};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            slod::telemetry::init(args.log_format);
+            let settings = Settings::from(&args);
+            match serve(&settings).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!("{err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    app.run_until(shutdown_signal()).await
+}

@@ -1,0 +1,152 @@
+//! Health reports (SPEC §3).
+//!
+//! A request carries one report or a batch; either way it is applied in one
+//! transaction, in `at` order, or refused whole. Systems that a report asks
+//! to create are created in that same transaction, so a refused batch
+//! leaves no system behind either.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError};
+use slod_core::model::{HealthStatus, ReportSource, SystemId, ValidationError};
+use slod_core::time::{Timestamp, MINUTE_MS};
+use slod_store::Store;
+
+use super::{id_generator, ServiceError, ServiceResult};
+
+/// One parsed report, before `at` defaults to now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportInput {
+    pub system_id: SystemId,
+    pub status: HealthStatus,
+    /// `None`: the report is about now.
+    pub at: Option<Timestamp>,
+    pub source: ReportSource,
+    /// Create the system if it does not exist (named `system_name`, or its
+    /// id) instead of refusing the report.
+    pub create_system: bool,
+    pub system_name: Option<String>,
+    /// Where the report sat in the request (`""` or `"reports[3]."`), so
+    /// errors name the field the caller sent.
+    pub field_prefix: String,
+}
+
+/// What a request changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportOutcome {
+    pub reports_applied: usize,
+    pub reports_unchanged: usize,
+    pub events_opened: Vec<String>,
+    pub events_closed: Vec<String>,
+    pub events_split: usize,
+    pub systems_created: Vec<SystemId>,
+}
+
+impl ReportOutcome {
+    fn new(summary: ChangeSummary, systems_created: Vec<SystemId>) -> Self {
+        Self {
+            reports_applied: summary.reports_applied,
+            reports_unchanged: summary.reports_unchanged,
+            events_opened: summary.events_opened,
+            events_closed: summary.events_closed,
+            events_split: summary.events_split,
+            systems_created,
+        }
+    }
+}
+
+/// How far ahead of now a report may be (SPEC §3).
+const MAX_FUTURE_MS: i64 = 5 * MINUTE_MS;
+
+/// Applies `inputs` as one batch at `now`.
+pub async fn apply_reports(
+    store: &dyn Store,
+    now: Timestamp,
+    inputs: Vec<ReportInput>,
+) -> ServiceResult<ReportOutcome> {
+    // Refuse future reports before touching storage, naming the field; the
+    // engine checks again, but cannot say which report it was.
+    for input in &inputs {
+        if let Some(at) = input.at {
+            if at > now.plus_millis(MAX_FUTURE_MS) {
+                return Err(ValidationError::new(
+                    format!("{}at", input.field_prefix),
+                    format!("{at} is more than 5 minutes in the future (now is {now})"),
+                )
+                .into());
+            }
+        }
+    }
+
+    let ids: Vec<SystemId> = inputs
+        .iter()
+        .map(|input| input.system_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+
+    let mut tx = store.begin().await?;
+    let mut known = tx.existing_systems(&ids).await?;
+    let mut created = Vec::new();
+    for input in inputs.iter().filter(|input| input.create_system) {
+        if known.contains(&input.system_id) {
+            continue;
+        }
+        let name = input.system_name.clone().unwrap_or_else(|| input.system_id.to_string());
+        tx.upsert_system(&input.system_id, &name, now).await?;
+        known.insert(input.system_id.clone());
+        created.push(input.system_id.clone());
+    }
+    if let Some(unknown) = inputs.iter().find(|input| !known.contains(&input.system_id)) {
+        return Err(ServiceError::unknown_system(
+            &unknown.system_id,
+            Some(format!("{}systemId", unknown.field_prefix)),
+        ));
+    }
+
+    let mut world = tx.load_world(&ids).await?;
+    let reports = inputs
+        .iter()
+        .map(|input| HealthReport {
+            system_id: input.system_id.clone(),
+            status: input.status,
+            at: input.at.unwrap_or(now),
+            source: input.source,
+        })
+        .collect();
+    let changes = engine::apply_reports(&mut world, reports, now, &mut id_generator())
+        .map_err(|err| report_error(err, &inputs, now))?;
+    tx.write_changes(&changes).await?;
+    tx.commit().await?;
+    Ok(ReportOutcome::new(changes.summary, created))
+}
+
+/// Maps an engine refusal to the caller's terms, naming the report's field.
+fn report_error(err: ReportError, inputs: &[ReportInput], now: Timestamp) -> ServiceError {
+    let prefix_of = |system_id: &SystemId, at: Timestamp| {
+        inputs
+            .iter()
+            .find(|input| &input.system_id == system_id && input.at.unwrap_or(now) == at)
+            .map(|input| input.field_prefix.clone())
+            .unwrap_or_default()
+    };
+    match err {
+        ReportError::UnknownSystem(id) => {
+            let field = inputs
+                .iter()
+                .find(|input| input.system_id == id)
+                .map(|input| format!("{}systemId", input.field_prefix));
+            ServiceError::unknown_system(&id, field)
+        }
+        ReportError::OutOfOrder { ref system_id, at, .. } => ServiceError::Conflict {
+            field: Some(format!("{}at", prefix_of(system_id, at))),
+            message: err.to_string(),
+        },
+        ReportError::InFuture { ref system_id, at } => ServiceError::Invalid(ValidationError::new(
+            format!("{}at", prefix_of(system_id, at)),
+            err.to_string(),
+        )),
+    }
+}

@@ -1,0 +1,215 @@
+//! Objectives (SPEC §2): create, update, delete, read with status.
+//!
+//! Creating or updating an objective re-judges its open downtime in the same
+//! transaction (SPEC §2 "reconcile on create"): if its system is down and it
+//! has no open event, one is opened; if its new settings attribute the open
+//! event differently, the event is split at now. Closed history is never
+//! rewritten.
+
+use slod_core::engine;
+use slod_core::model::{
+    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, SystemId,
+};
+use slod_core::time::Timestamp;
+use slod_store::{Store, StoreTx};
+
+use super::status::{self, ObjectiveWithStatus};
+use super::{id_generator, ServiceError, ServiceResult};
+
+/// A partial `burnRateThresholds`: fields left out keep their current (or
+/// default) value.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThresholdsPatch {
+    pub warning_percent: Option<f64>,
+    pub critical_percent: Option<f64>,
+    pub fast_burn_multiplier: Option<f64>,
+}
+
+impl ThresholdsPatch {
+    pub fn apply_to(self, base: BurnRateThresholds) -> BurnRateThresholds {
+        BurnRateThresholds {
+            warning_percent: self.warning_percent.unwrap_or(base.warning_percent),
+            critical_percent: self.critical_percent.unwrap_or(base.critical_percent),
+            fast_burn_multiplier: self.fast_burn_multiplier.unwrap_or(base.fast_burn_multiplier),
+        }
+    }
+}
+
+/// A validated create request; defaults are applied here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewObjective {
+    pub system_id: SystemId,
+    pub target: f64,
+    pub window_days: u32,
+    pub health_check_configuration_id: Option<String>,
+    pub dependency_exclusion: DependencyExclusion,
+    pub excluded_dependency_ids: Vec<SystemId>,
+    pub exclude_maintenance_windows: bool,
+    pub burn_rate_thresholds: BurnRateThresholds,
+    /// `None`: now.
+    pub created_at: Option<Timestamp>,
+}
+
+/// A validated update: `None` leaves a field as it is. For
+/// `health_check_configuration_id`, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectivePatch {
+    pub target: Option<f64>,
+    pub window_days: Option<u32>,
+    pub health_check_configuration_id: Option<Option<String>>,
+    pub dependency_exclusion: Option<DependencyExclusion>,
+    pub excluded_dependency_ids: Option<Vec<SystemId>>,
+    pub exclude_maintenance_windows: Option<bool>,
+    pub burn_rate_thresholds: Option<ThresholdsPatch>,
+    pub created_at: Option<Timestamp>,
+}
+
+pub async fn create_objective(
+    store: &dyn Store,
+    now: Timestamp,
+    new: NewObjective,
+) -> ServiceResult<Objective> {
+    let created_at = match new.created_at {
+        Some(at) => validate_created_at(at, now)?,
+        None => now,
+    };
+    let burn_rate_thresholds = new.burn_rate_thresholds.validate()?;
+    let objective = Objective {
+        id: slod_store::new_id(),
+        system_id: new.system_id,
+        health_check_configuration_id: new.health_check_configuration_id,
+        target: new.target,
+        window_days: new.window_days,
+        dependency_exclusion: new.dependency_exclusion,
+        excluded_dependency_ids: new.excluded_dependency_ids,
+        exclude_maintenance_windows: new.exclude_maintenance_windows,
+        burn_rate_thresholds,
+        created_at,
+        updated_at: now,
+    };
+
+    let mut tx = store.begin().await?;
+    let system = std::slice::from_ref(&objective.system_id);
+    if tx.existing_systems(system).await?.is_empty() {
+        return Err(ServiceError::unknown_system(&objective.system_id, Some("systemId".into())));
+    }
+    tx.insert_objective(&objective).await?;
+    reconcile(&mut *tx, &objective, now).await?;
+    tx.commit().await?;
+    Ok(objective)
+}
+
+pub async fn update_objective(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &str,
+    patch: ObjectivePatch,
+) -> ServiceResult<Objective> {
+    let mut tx = store.begin().await?;
+    let Some(mut objective) = tx.get_objective(id).await? else {
+        return Err(ServiceError::unknown_objective(id));
+    };
+    if let Some(target) = patch.target {
+        objective.target = target;
+    }
+    if let Some(days) = patch.window_days {
+        objective.window_days = days;
+    }
+    if let Some(check) = patch.health_check_configuration_id {
+        objective.health_check_configuration_id = check;
+    }
+    if let Some(mode) = patch.dependency_exclusion {
+        objective.dependency_exclusion = mode;
+    }
+    if let Some(excluded) = patch.excluded_dependency_ids {
+        objective.excluded_dependency_ids = excluded;
+    }
+    if let Some(exclude) = patch.exclude_maintenance_windows {
+        objective.exclude_maintenance_windows = exclude;
+    }
+    if let Some(thresholds) = patch.burn_rate_thresholds {
+        objective.burn_rate_thresholds =
+            thresholds.apply_to(objective.burn_rate_thresholds).validate()?;
+    }
+    if let Some(at) = patch.created_at {
+        objective.created_at = validate_created_at(at, now)?;
+    }
+    objective.updated_at = now;
+    tx.update_objective(&objective).await?;
+    reconcile(&mut *tx, &objective, now).await?;
+    tx.commit().await?;
+    Ok(objective)
+}
+
+/// Deletes an objective with its events, snapshots, streak and alert state.
+pub async fn delete_objective(store: &dyn Store, id: &str) -> ServiceResult<()> {
+    let mut tx = store.begin().await?;
+    if !tx.delete_objective(id).await? {
+        return Err(ServiceError::unknown_objective(id));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// SPEC §2: an objective created or changed while its system is down gets
+/// (or re-attributes) its open event now.
+async fn reconcile(
+    tx: &mut dyn StoreTx,
+    objective: &Objective,
+    now: Timestamp,
+) -> ServiceResult<()> {
+    let mut world = tx.load_world(std::slice::from_ref(&objective.system_id)).await?;
+    let changes = engine::reconcile_objective(&mut world, &objective.id, now, &mut id_generator());
+    if !changes.is_empty() {
+        tx.write_changes(&changes).await?;
+    }
+    Ok(())
+}
+
+/// One objective with its status at `at` (or now).
+pub async fn get_objective(
+    store: &dyn Store,
+    id: &str,
+    at: Option<Timestamp>,
+    now: Timestamp,
+) -> ServiceResult<ObjectiveWithStatus> {
+    let Some(objective) = store.get_objective(id).await? else {
+        return Err(ServiceError::unknown_objective(id));
+    };
+    let mut items = status::with_status(store, vec![objective], at, now).await?;
+    items.pop().ok_or_else(|| ServiceError::unknown_objective(id))
+}
+
+/// Every objective, or those of `systems`, each with its status now.
+pub async fn list_objectives(
+    store: &dyn Store,
+    systems: Option<&[SystemId]>,
+    now: Timestamp,
+) -> ServiceResult<Vec<ObjectiveWithStatus>> {
+    let objectives = store.list_objectives(systems).await?;
+    status::with_status(store, objectives, None, now).await
+}
+
+/// The objectives of one system; `NotFound` when the system does not exist.
+pub async fn list_system_objectives(
+    store: &dyn Store,
+    system: &SystemId,
+    now: Timestamp,
+) -> ServiceResult<Vec<ObjectiveWithStatus>> {
+    if store.get_system(system).await?.is_none() {
+        return Err(ServiceError::unknown_system(system, None));
+    }
+    list_objectives(store, Some(std::slice::from_ref(system)), now).await
+}
+
+/// The objective's downtime events, newest first.
+pub async fn list_events(
+    store: &dyn Store,
+    id: &str,
+    limit: u32,
+) -> ServiceResult<Vec<slod_core::model::DowntimeEvent>> {
+    if store.get_objective(id).await?.is_none() {
+        return Err(ServiceError::unknown_objective(id));
+    }
+    Ok(store.list_events(id, limit).await?)
+}

@@ -1,0 +1,113 @@
+//! Objective status at an instant (SPEC §4), for one objective or many.
+//!
+//! The arithmetic is `slod_core::status::compute_status`; this module
+//! fetches its inputs with as few reads as possible: the spans of all the
+//! requested objectives in one `event_spans` call (from the earliest instant
+//! any of them needs), and the systems' down state once.
+//!
+//! "Down at T" comes from live health when T is now (SPEC §4: live health is
+//! authoritative, so a stale open event never counts) and from the outage
+//! history when T is in the past.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use slod_core::model::{Objective, SystemId};
+use slod_core::status::{compute_status, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
+use slod_core::time::Timestamp;
+use slod_store::Store;
+
+use super::ServiceResult;
+
+/// An objective with its status, the API's `{objective, status}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectiveWithStatus {
+    pub objective: Objective,
+    pub status: SloStatus,
+}
+
+/// The status of each of `objectives` at `at` (or now), in the same order.
+pub async fn with_status(
+    store: &dyn Store,
+    objectives: Vec<Objective>,
+    at: Option<Timestamp>,
+    now: Timestamp,
+) -> ServiceResult<Vec<ObjectiveWithStatus>> {
+    if objectives.is_empty() {
+        return Ok(Vec::new());
+    }
+    let t = at.unwrap_or(now);
+    // Burn rates look back 72 h even when the window is shorter.
+    let longest_burn = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
+    let since = objectives
+        .iter()
+        .map(|o| t.minus_millis(o.window_ms().max(longest_burn)))
+        .min()
+        .unwrap_or(t);
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let mut spans = store.event_spans(&ids, since, t).await?;
+    if at.is_some() {
+        as_of(&mut spans.spans, t);
+    }
+    let systems: BTreeSet<SystemId> = objectives.iter().map(|o| o.system_id.clone()).collect();
+    let down = systems_down(store, &systems, at).await?;
+
+    Ok(objectives
+        .into_iter()
+        .map(|objective| {
+            let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
+            let is_down = down.contains(&objective.system_id);
+            let status = compute_status(&objective, own, &spans.upstreams, t, is_down);
+            ObjectiveWithStatus { objective, status }
+        })
+        .collect())
+}
+
+/// Rewinds events to how they stood at the past instant `t`: one that
+/// ended after `t` was still open then, so it runs to `t` and counts only
+/// if the system was down at `t`, exactly like an open event now, and it
+/// makes `hasOpenDowntime` true. (Live status does not do this: a report
+/// may legitimately close an event a few minutes ahead of now, and that
+/// event's time up to now is plain closed downtime.)
+fn as_of(spans: &mut BTreeMap<String, Vec<EventSpan>>, t: Timestamp) {
+    for span in spans.values_mut().flatten() {
+        if span.end > t.millis() {
+            span.end = OPEN_END;
+        }
+    }
+}
+
+/// Which of `systems` are down at `at`, or now when `at` is `None`.
+async fn systems_down(
+    store: &dyn Store,
+    systems: &BTreeSet<SystemId>,
+    at: Option<Timestamp>,
+) -> ServiceResult<BTreeSet<SystemId>> {
+    if let Some(at) = at {
+        let ids: Vec<SystemId> = systems.iter().cloned().collect();
+        return Ok(store.systems_down_at(&ids, at).await?);
+    }
+    let rows = match systems.iter().next() {
+        Some(only) if systems.len() == 1 => store.get_system(only).await?.into_iter().collect(),
+        _ => store.list_systems().await?,
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|row| row.effective_status.is_down() && systems.contains(&row.system.id))
+        .map(|row| row.system.id)
+        .collect())
+}
+
+/// Groups `items` by system, keeping every requested system (empty when it
+/// has no objectives).
+pub fn group_by_system(
+    requested: &[SystemId],
+    items: Vec<ObjectiveWithStatus>,
+) -> BTreeMap<SystemId, Vec<ObjectiveWithStatus>> {
+    let mut groups: BTreeMap<SystemId, Vec<ObjectiveWithStatus>> =
+        requested.iter().map(|id| (id.clone(), Vec::new())).collect();
+    for item in items {
+        groups.entry(item.objective.system_id.clone()).or_default().push(item);
+    }
+    groups
+}
