@@ -12,10 +12,12 @@
 //! - [`streak`]: daily snapshots, streaks and job scheduling (SPEC §5, §6).
 //! - [`achievements`]: achievement definitions and unlock rules (SPEC §7).
 //! - [`digest`]: the weekly digest (SPEC §6).
+//! - [`events`]: notification events and their envelope (SPEC §8).
 
 pub mod achievements;
 pub mod digest;
 pub mod engine;
+pub mod events;
 pub mod graph;
 pub mod model;
 pub mod status;

@@ -57,10 +57,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening SQLite database {url}"))?;
-        MIGRATOR
-            .run(&writer)
-            .await
-            .context("running SQLite migrations")?;
+        MIGRATOR.run(&writer).await.context("running SQLite migrations")?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -103,10 +100,7 @@ impl Store for SqliteStore {
 
     async fn list_systems(&self) -> StoreResult<Vec<SystemRow>> {
         let sql = format!("SELECT {SYSTEM_COLUMNS} FROM systems ORDER BY id");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(other)?;
+        let rows = sqlx::query(&sql).fetch_all(&self.reader).await.map_err(other)?;
         rows.iter().map(system_row_from_row).collect()
     }
 
@@ -140,11 +134,7 @@ impl Store for SqliteStore {
 
     async fn get_objective(&self, id: &str) -> StoreResult<Option<Objective>> {
         let sql = format!("SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(other)?;
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await.map_err(other)?;
         row.map(|r| objective_from_row(&r)).transpose()
     }
 
@@ -238,11 +228,7 @@ impl Store for SqliteStore {
         push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(other)?;
         rows.iter()
-            .map(|r| {
-                r.try_get::<String, _>(0)
-                    .map(SystemId::from_trusted)
-                    .map_err(other)
-            })
+            .map(|r| r.try_get::<String, _>(0).map(SystemId::from_trusted).map_err(other))
             .collect()
     }
 }

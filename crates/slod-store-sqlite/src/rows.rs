@@ -78,19 +78,12 @@ pub(crate) fn system_row_from_row(row: &SqliteRow) -> Result<SystemRow, StoreErr
         effective_status: state.effective(),
         down_since: state.down_since,
         last_report_at: state.last_report_at,
-        system: System {
-            id: state.id,
-            name: state.name,
-            created_at,
-        },
+        system: System { id: state.id, name: state.name, created_at },
     })
 }
 
 pub(crate) fn join_ids(ids: &[SystemId]) -> String {
-    ids.iter()
-        .map(SystemId::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(SystemId::as_str).collect::<Vec<_>>().join(",")
 }
 
 /// Decodes `OBJECTIVE_COLUMNS` starting at column `offset`.
@@ -152,10 +145,7 @@ pub(crate) fn event_from_row_at(
         objective_id: row.try_get(col(1)).map_err(other)?,
         system_id: SystemId::from_trusted(row.try_get(col(2)).map_err(other)?),
         start_time: Timestamp::from_millis(row.try_get(col(3)).map_err(other)?),
-        end_time: row
-            .try_get::<Option<i64>, _>(col(4))
-            .map_err(other)?
-            .map(Timestamp::from_millis),
+        end_time: row.try_get::<Option<i64>, _>(col(4)).map_err(other)?.map(Timestamp::from_millis),
         attribution,
         source: source(&source_raw)?,
     })
@@ -187,20 +177,14 @@ impl SpanCollector {
                 Some(&n) => n,
                 None => {
                     let name = upstream_name.unwrap_or_else(|| id.clone());
-                    self.set
-                        .upstreams
-                        .push((SystemId::from_trusted(id.clone()), name));
+                    self.set.upstreams.push((SystemId::from_trusted(id.clone()), name));
                     let n = self.set.upstreams.len() as u32;
                     self.index.insert(id, n);
                     n
                 }
             },
         };
-        let span = EventSpan {
-            start,
-            end: end.unwrap_or(OPEN_END),
-            upstream,
-        };
+        let span = EventSpan { start, end: end.unwrap_or(OPEN_END), upstream };
         match self.set.spans.get_mut(objective_id) {
             Some(spans) => spans.push(span),
             None => {

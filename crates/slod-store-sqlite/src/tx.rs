@@ -46,10 +46,9 @@ impl SqliteTx {
 fn upstream_columns(attribution: &Attribution) -> (Option<&str>, Option<&str>) {
     match attribution {
         Attribution::SelfCaused => (None, None),
-        Attribution::Upstream {
-            system_id,
-            system_name,
-        } => (Some(system_id.as_str()), Some(system_name.as_str())),
+        Attribution::Upstream { system_id, system_name } => {
+            (Some(system_id.as_str()), Some(system_name.as_str()))
+        }
     }
 }
 
@@ -99,8 +98,15 @@ impl StoreTx for SqliteTx {
         for (down, up) in self.edges_touching(&scope).await? {
             world.add_dependency(&down, &up);
         }
+        // `charged_until`: the end of the latest closed event. Events never
+        // overlap, so it is the end of the closed event that started last,
+        // which the (objective_id, start_time) index finds without a scan.
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT o.{}, e.{} FROM slo_objectives o
+            "SELECT o.{}, e.{},
+                (SELECT c.end_time FROM slo_downtime_events c
+                 WHERE c.objective_id = o.id AND c.end_time IS NOT NULL
+                 ORDER BY c.start_time DESC LIMIT 1) AS charged_until
+             FROM slo_objectives o
              LEFT JOIN slo_downtime_events e ON e.objective_id = o.id AND e.end_time IS NULL
              WHERE o.system_id IN ",
             OBJECTIVE_COLUMNS.replace(", ", ", o."),
@@ -111,16 +117,18 @@ impl StoreTx for SqliteTx {
         let objective_width = OBJECTIVE_COLUMNS.split(", ").count();
         for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
             let objective = objective_from_row_at(&row, 0)?;
-            let has_event = row
-                .try_get::<Option<String>, _>(objective_width)
-                .map_err(other)?
-                .is_some();
-            let open_event = if has_event {
-                Some(event_from_row_at(&row, objective_width)?)
-            } else {
-                None
-            };
-            world.add_objective(objective, open_event);
+            let has_event =
+                row.try_get::<Option<String>, _>(objective_width).map_err(other)?.is_some();
+            let open_event =
+                if has_event { Some(event_from_row_at(&row, objective_width)?) } else { None };
+            let event_width = EVENT_COLUMNS.split(", ").count();
+            let charged_until: Option<i64> =
+                row.try_get(objective_width + event_width).map_err(other)?;
+            world.add_objective_with_history(
+                objective,
+                open_event,
+                charged_until.map(Timestamp::from_millis),
+            );
         }
         Ok(world)
     }
@@ -282,11 +290,7 @@ impl StoreTx for SqliteTx {
         push_in_list(&mut qb, ids.iter().map(SystemId::as_str));
         let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
         rows.iter()
-            .map(|r| {
-                r.try_get::<String, _>(0)
-                    .map(SystemId::from_trusted)
-                    .map_err(other)
-            })
+            .map(|r| r.try_get::<String, _>(0).map(SystemId::from_trusted).map_err(other))
             .collect()
     }
 
@@ -325,11 +329,7 @@ impl StoreTx for SqliteTx {
 
     async fn get_objective(&mut self, id: &str) -> StoreResult<Option<Objective>> {
         let sql = format!("SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(other)?;
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *self.tx).await.map_err(other)?;
         row.map(|r| objective_from_row(&r)).transpose()
     }
 

@@ -3,6 +3,9 @@
 //! A backend's tests call [`conformance_suite!`](crate::conformance_suite)
 //! with a factory returning a fresh store (plus a guard that keeps its
 //! database alive) and a cleanup function that removes what the factory made.
+//! A backend that needs an external server uses the `optional` form: its
+//! factory returns `Option<(store, guard)>`, and `None` (no server
+//! configured) makes every case pass without running.
 
 use slod_core::engine::{apply_reports, reconcile_objective, HealthReport};
 use slod_core::model::{
@@ -13,10 +16,20 @@ use slod_core::time::{Timestamp, MINUTE_MS};
 use crate::{new_id, Store, StoreError};
 
 /// Runs every case as its own `#[tokio::test]`.
+///
+/// `conformance_suite!(fresh, cleanup)`: `fresh().await` returns
+/// `(Box<dyn Store>, guard)`. `conformance_suite!(optional fresh, cleanup)`:
+/// it returns an `Option` of that, and a case given `None` is skipped.
 #[macro_export]
 macro_rules! conformance_suite {
+    (optional $factory:path, $cleanup:path) => {
+        $crate::conformance_suite!(@list optional_cases $factory, $cleanup);
+    };
     ($factory:path, $cleanup:path) => {
-        $crate::conformance_suite!(@cases $factory, $cleanup,
+        $crate::conformance_suite!(@list cases $factory, $cleanup);
+    };
+    (@list $kind:ident $factory:path, $cleanup:path) => {
+        $crate::conformance_suite!(@$kind $factory, $cleanup,
             systems_round_trip,
             dependencies_round_trip,
             objectives_round_trip,
@@ -25,7 +38,8 @@ macro_rules! conformance_suite {
             one_open_event_per_objective,
             uncommitted_transactions_leave_nothing,
             deleting_a_system_cascades,
-            events_newest_first_and_spans_windowed
+            events_newest_first_and_spans_windowed,
+            late_reports_never_double_charge
         );
     };
     (@cases $factory:path, $cleanup:path, $($case:ident),* $(,)?) => {
@@ -33,6 +47,18 @@ macro_rules! conformance_suite {
             #[tokio::test]
             async fn $case() {
                 let (store, guard) = $factory().await;
+                $crate::conformance::$case(&*store).await;
+                $cleanup(store, guard).await;
+            }
+        )*
+    };
+    (@optional_cases $factory:path, $cleanup:path, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some((store, guard)) = $factory().await else {
+                    return;
+                };
                 $crate::conformance::$case(&*store).await;
                 $cleanup(store, guard).await;
             }
@@ -474,4 +500,28 @@ pub async fn events_newest_first_and_spans_windowed(store: &dyn Store) {
     assert_eq!(spans.spans["o2"].len(), 1);
     let none = store.event_spans(&[], t(0), t(1000)).await.expect("spans");
     assert!(none.spans.is_empty());
+}
+
+/// Reports for different systems apply in arrival order; a system's own late
+/// reports must not open downtime inside history already charged (the world
+/// carries `charged_until` from storage).
+pub async fn late_reports_never_double_charge(store: &dyn Store) {
+    seed(store, &["api", "db"], &[("api", "db")]).await;
+    add_objective(store, objective("o1", "api", DependencyExclusion::SelfOnly)).await;
+    apply(store, vec![report("api", HealthStatus::Unhealthy, t(10))], t(30)).await;
+    apply(store, vec![report("db", HealthStatus::Unhealthy, t(20))], t(30)).await;
+    apply(store, vec![report("api", HealthStatus::Healthy, t(15))], t(30)).await;
+    apply(store, vec![report("api", HealthStatus::Unhealthy, t(16))], t(30)).await;
+
+    let mut tx = store.begin().await.expect("begin");
+    let world = tx.load_world(&[id("api")]).await.expect("world");
+    assert_eq!(world.objectives[&id("api")][0].charged_until, Some(t(20)));
+    drop(tx);
+
+    let mut events = store.list_events("o1", 50).await.expect("events");
+    events.sort_by_key(|e| e.start_time);
+    for pair in events.windows(2) {
+        let end = pair[0].end_time.expect("only the last event may be open");
+        assert!(end <= pair[1].start_time, "overlapping events: {pair:?}");
+    }
 }
