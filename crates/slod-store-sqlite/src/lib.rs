@@ -22,15 +22,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{DowntimeEvent, Objective, System, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreError, StoreResult, StoreTx, SystemRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use crate::rows::{
-    event_from_row, objective_from_row, other, push_in_list, system_row_from_row, SpanCollector,
-};
+use crate::rows::{event_from_row, objective_from_row, other, push_in_list, system_row_from_row};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -173,41 +172,25 @@ impl Store for SqliteStore {
         since: Timestamp,
         until: Timestamp,
     ) -> StoreResult<SpanSet> {
-        if objective_ids.is_empty() {
-            return Ok(SpanSet::default());
-        }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT objective_id, start_time, end_time, upstream_system_id, upstream_system_name
-             FROM slo_downtime_events WHERE (end_time IS NULL OR end_time > ",
-        );
-        qb.push_bind(since.millis());
-        qb.push(") AND start_time < ");
-        qb.push_bind(until.millis());
-        // A long IN list costs more than it saves; past a few hundred ids,
-        // read every objective's events and keep the wanted ones.
-        let wanted: Option<BTreeSet<&str>> = if objective_ids.len() > 500 {
-            Some(objective_ids.iter().map(String::as_str).collect())
-        } else {
-            qb.push(" AND objective_id IN ");
-            push_in_list(&mut qb, objective_ids.iter().map(String::as_str));
-            None
-        };
-        let mut collector = SpanCollector::default();
-        let rows = qb.build().fetch_all(&self.reader).await.map_err(other)?;
-        for row in &rows {
-            let objective: &str = row.try_get(0).map_err(other)?;
-            if wanted.as_ref().is_some_and(|w| !w.contains(objective)) {
-                continue;
-            }
-            collector.push(
-                objective,
-                row.try_get(1).map_err(other)?,
-                row.try_get(2).map_err(other)?,
-                row.try_get(3).map_err(other)?,
-                row.try_get(4).map_err(other)?,
-            );
-        }
-        Ok(collector.finish())
+        let mut conn = self.reader.acquire().await.map_err(other)?;
+        rows::query_spans(&mut conn, objective_ids, since, until).await
+    }
+
+    async fn events_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, NotificationEvent)>> {
+        let rows = sqlx::query(
+            "SELECT seq, id, event_type, occurred_at, data FROM outbox_events
+             WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter().map(outbox_event).collect()
     }
 
     async fn systems_down_at(
@@ -231,6 +214,21 @@ impl Store for SqliteStore {
             .map(|r| r.try_get::<String, _>(0).map(SystemId::from_trusted).map_err(other))
             .collect()
     }
+}
+
+/// Decodes an outbox row: seq, id, event_type, occurred_at, data.
+fn outbox_event(row: &sqlx::sqlite::SqliteRow) -> StoreResult<(i64, NotificationEvent)> {
+    let raw_type: String = row.try_get(2).map_err(other)?;
+    let event_type = EventType::parse(&raw_type)
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown event type `{raw_type}`")))?;
+    let data: String = row.try_get(4).map_err(other)?;
+    let event = NotificationEvent {
+        id: row.try_get(1).map_err(other)?,
+        event_type,
+        occurred_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
+        data: serde_json::from_str(&data).map_err(|e| StoreError::Other(e.into()))?,
+    };
+    Ok((row.try_get(0).map_err(other)?, event))
 }
 
 /// Maps a uniqueness violation to `Conflict`, anything else to `Other`.

@@ -197,3 +197,50 @@ impl SpanCollector {
         self.set
     }
 }
+
+/// Spans of the given objectives' events overlapping `[since, until)`,
+/// streamed row by row so a million events never sit in memory as rows.
+pub(crate) async fn query_spans(
+    conn: &mut sqlx::SqliteConnection,
+    objective_ids: &[String],
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<SpanSet, StoreError> {
+    use futures_util::TryStreamExt;
+
+    if objective_ids.is_empty() {
+        return Ok(SpanSet::default());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT objective_id, start_time, end_time, upstream_system_id, upstream_system_name
+         FROM slo_downtime_events WHERE (end_time IS NULL OR end_time > ",
+    );
+    qb.push_bind(since.millis());
+    qb.push(") AND start_time < ");
+    qb.push_bind(until.millis());
+    // A long IN list costs more than it saves; past a few hundred ids,
+    // read every objective's events and keep the wanted ones.
+    let wanted: Option<std::collections::BTreeSet<&str>> = if objective_ids.len() > 500 {
+        Some(objective_ids.iter().map(String::as_str).collect())
+    } else {
+        qb.push(" AND objective_id IN ");
+        push_in_list(&mut qb, objective_ids.iter().map(String::as_str));
+        None
+    };
+    let mut collector = SpanCollector::default();
+    let mut rows = qb.build().fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await.map_err(other)? {
+        let objective: &str = row.try_get(0).map_err(other)?;
+        if wanted.as_ref().is_some_and(|w| !w.contains(objective)) {
+            continue;
+        }
+        collector.push(
+            objective,
+            row.try_get(1).map_err(other)?,
+            row.try_get(2).map_err(other)?,
+            row.try_get(3).map_err(other)?,
+            row.try_get(4).map_err(other)?,
+        );
+    }
+    Ok(collector.finish())
+}

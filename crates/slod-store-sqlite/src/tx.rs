@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use slod_core::engine::{Changeset, World};
+use slod_core::events::NotificationEvent;
 use slod_core::model::{Attribution, DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::{StoreResult, StoreTx};
@@ -241,6 +242,31 @@ impl StoreTx for SqliteTx {
                     .await
                     .map_err(other)?;
             }
+        }
+        Ok(())
+    }
+
+    async fn event_spans(
+        &mut self,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<slod_store::SpanSet> {
+        crate::rows::query_spans(&mut self.tx, objective_ids, since, until).await
+    }
+
+    async fn enqueue_events(&mut self, events: &[NotificationEvent]) -> StoreResult<()> {
+        for event in events {
+            sqlx::query(
+                "INSERT INTO outbox_events (id, event_type, occurred_at, data) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&event.id)
+            .bind(event.event_type.as_str())
+            .bind(event.occurred_at.millis())
+            .bind(event.data.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(write_error)?;
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use slod_core::engine::{Changeset, World};
+use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, HealthStatus, Objective, System, SystemId};
 use slod_core::status::EventSpan;
 use slod_core::time::Timestamp;
@@ -99,6 +100,15 @@ pub trait Store: Send + Sync + 'static {
         systems: &[SystemId],
         at: Timestamp,
     ) -> StoreResult<BTreeSet<SystemId>>;
+
+    /// Outbox events with a sequence number above `after`, oldest first,
+    /// with their sequence numbers (a replica tails this to see every
+    /// replica's events).
+    async fn events_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, NotificationEvent)>>;
 }
 
 /// One write transaction; rolled back when dropped uncommitted.
@@ -114,6 +124,18 @@ pub trait StoreTx: Send {
     async fn load_world(&mut self, systems: &[SystemId]) -> StoreResult<World>;
     /// Writes what the engine changed in a world loaded by this transaction.
     async fn write_changes(&mut self, changes: &Changeset) -> StoreResult<()>;
+    /// As [`Store::event_spans`], inside this transaction: it sees the
+    /// transaction's own writes.
+    async fn event_spans(
+        &mut self,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<SpanSet>;
+    /// Appends events to the outbox, to be delivered once this transaction
+    /// commits (the transactional outbox: a change and the events it causes
+    /// land together or not at all).
+    async fn enqueue_events(&mut self, events: &[NotificationEvent]) -> StoreResult<()>;
 
     /// Creates or renames a system; `true` when it was created.
     async fn upsert_system(

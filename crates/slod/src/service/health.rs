@@ -13,7 +13,7 @@ use slod_core::model::{HealthStatus, ReportSource, SystemId, ValidationError};
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store::Store;
 
-use super::{id_generator, ServiceError, ServiceResult};
+use super::{effects, id_generator, ServiceError, ServiceResult};
 
 /// One parsed report, before `at` defaults to now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +119,7 @@ pub async fn apply_reports(
     let changes = engine::apply_reports(&mut world, reports, now, &mut id_generator())
         .map_err(|err| report_error(err, &inputs, now))?;
     tx.write_changes(&changes).await?;
+    effects::after_changes(&mut *tx, &world, &changes.affected_objectives, now).await?;
     tx.commit().await?;
     Ok(ReportOutcome::new(changes.summary, created))
 }

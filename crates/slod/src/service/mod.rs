@@ -10,6 +10,7 @@
 //! Errors are [`ServiceError`]s, in the caller's terms; the API maps them to
 //! status codes.
 
+pub mod effects;
 pub mod health;
 pub mod objectives;
 pub mod status;

@@ -14,7 +14,7 @@ use slod_core::time::Timestamp;
 use slod_store::{Store, StoreTx};
 
 use super::status::{self, ObjectiveWithStatus};
-use super::{id_generator, ServiceError, ServiceResult};
+use super::{effects, id_generator, ServiceError, ServiceResult};
 
 /// A partial `burnRateThresholds`: fields left out keep their current (or
 /// default) value.
@@ -163,6 +163,9 @@ async fn reconcile(
     if !changes.is_empty() {
         tx.write_changes(&changes).await?;
     }
+    // Created or updated: its status changed even if no event did.
+    let affected = std::iter::once(objective.id.clone()).collect();
+    effects::after_changes(tx, &world, &affected, now).await?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use slod_core::model::{HealthStatus, System, SystemId, ValidationError};
 use slod_core::time::Timestamp;
 use slod_store::{Store, SystemRow};
 
-use super::{id_generator, ServiceError, ServiceResult};
+use super::{effects, id_generator, ServiceError, ServiceResult};
 
 /// A system as the API shows it: with its live effective status, and since
 /// when it has been down (`null` while healthy).
@@ -136,6 +136,7 @@ pub async fn set_dependencies(
     let mut world = tx.load_world(std::slice::from_ref(id)).await?;
     let changes = engine::reconcile_system(&mut world, id, now, &mut id_generator());
     tx.write_changes(&changes).await?;
+    effects::after_changes(&mut *tx, &world, &changes.affected_objectives, now).await?;
     tx.commit().await?;
     get_dependencies(store, id).await
 }

@@ -1,0 +1,109 @@
+//! What a change causes beyond itself (SPEC §8), inside the change's own
+//! transaction.
+//!
+//! Every operation that changes downtime events — a batch of reports, an
+//! objective created or updated, a system's dependencies replaced — calls
+//! [`after_changes`] once, after the engine's changes are written and
+//! before committing. It computes the affected objectives' status now, from
+//! the transaction's own view (so the change is included), and writes the
+//! notification events that follow from it to the outbox in the same
+//! transaction: the change and its events land together or not at all.
+//! Judging once per operation is what SPEC §8 asks: never between the
+//! reports of one batch.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use slod_core::engine::World;
+use slod_core::events::{EventType, NotificationEvent};
+use slod_core::model::{Objective, SystemId};
+use slod_core::status::{compute_status, SloStatus, BURN_WINDOWS};
+use slod_core::time::Timestamp;
+use slod_store::StoreTx;
+
+use super::ServiceResult;
+
+/// `slo.status.changed` payload.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusChanged<'a> {
+    system_id: &'a SystemId,
+    objective_id: &'a str,
+    budget_remaining_percent: f64,
+    is_breaching: bool,
+}
+
+/// An affected objective with its status now.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub objective: Objective,
+    pub status: SloStatus,
+}
+
+/// Computes the status now of each objective in `objective_ids` (those
+/// present in `world`, which the operation loaded and the engine updated)
+/// and enqueues the events it causes. Returns the events, so the caller can
+/// publish them to live listeners once committed.
+pub async fn after_changes(
+    tx: &mut dyn StoreTx,
+    world: &World,
+    objective_ids: &BTreeSet<String>,
+    now: Timestamp,
+) -> ServiceResult<Vec<NotificationEvent>> {
+    if objective_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let judged = judge(tx, world, objective_ids, now).await?;
+    let mut events = Vec::with_capacity(judged.len());
+    for Judged { objective, status } in &judged {
+        events.push(NotificationEvent::new(
+            slod_store::new_id(),
+            EventType::StatusChanged,
+            now,
+            StatusChanged {
+                system_id: &objective.system_id,
+                objective_id: &objective.id,
+                budget_remaining_percent: status.error_budget_remaining_percent,
+                is_breaching: status.is_breaching,
+            },
+        ));
+    }
+    tx.enqueue_events(&events).await?;
+    Ok(events)
+}
+
+/// The status now of the objectives of `world` named in `objective_ids`.
+pub async fn judge(
+    tx: &mut dyn StoreTx,
+    world: &World,
+    objective_ids: &BTreeSet<String>,
+    now: Timestamp,
+) -> ServiceResult<Vec<Judged>> {
+    let objectives: Vec<&Objective> = world
+        .objectives
+        .values()
+        .flatten()
+        .map(|state| &state.objective)
+        .filter(|o| objective_ids.contains(&o.id))
+        .collect();
+    if objectives.is_empty() {
+        return Ok(Vec::new());
+    }
+    let longest_burn = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
+    let since = objectives
+        .iter()
+        .map(|o| now.minus_millis(o.window_ms().max(longest_burn)))
+        .min()
+        .unwrap_or(now);
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let spans = tx.event_spans(&ids, since, now).await?;
+    Ok(objectives
+        .into_iter()
+        .map(|objective| {
+            let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
+            let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
+            let status = compute_status(objective, own, &spans.upstreams, now, down);
+            Judged { objective: objective.clone(), status }
+        })
+        .collect())
+}
