@@ -13,6 +13,8 @@
 //! # Ok(()) }
 //! ```
 
+mod jobs;
+mod notify;
 mod rows;
 mod tx;
 

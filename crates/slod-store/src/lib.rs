@@ -27,6 +27,11 @@ use slod_core::time::Timestamp;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+pub mod jobs;
+pub mod notify;
+
+pub use jobs::{JobStore, JobTx};
+pub use notify::{NotifyStore, NotifyTx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,8 +71,11 @@ pub struct SpanSet {
     pub upstreams: Vec<(SystemId, String)>,
 }
 
+/// Reads and the way into writes. The jobs (SPEC §5-§7) and notifications
+/// (SPEC §8) parts live in their own traits, [`JobStore`] and
+/// [`NotifyStore`], one module each.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Send + Sync + 'static + JobStore + NotifyStore {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
@@ -113,7 +121,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One write transaction; rolled back when dropped uncommitted.
 #[async_trait]
-pub trait StoreTx: Send {
+pub trait StoreTx: Send + JobTx + NotifyTx {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     /// Loads (and, where the backend needs it, locks) the slice of state
