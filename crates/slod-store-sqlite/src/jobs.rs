@@ -1,13 +1,553 @@
 //! [`JobStore`] and [`JobTx`] for SQLite.
+//!
+//! Writes run on the single writer connection, so two transactions never
+//! interleave here; the `ON CONFLICT` clauses still carry the idempotency
+//! (a re-run, or a second process on the same file, inserts nothing twice).
+//! Reads that both the store and a transaction offer are written once,
+//! against a plain connection.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::anyhow;
 use async_trait::async_trait;
-use slod_store::{JobStore, JobTx};
+use slod_core::achievements::AchievementType;
+use slod_core::digest::WeeklyDigest;
+use slod_core::model::SystemId;
+use slod_core::streak::{Snapshot, Streak};
+use slod_core::time::Timestamp;
+use slod_store::jobs::{
+    AchievementRow, ClaimOutcome, DigestRow, JobClaim, JobKind, JobRunRow, JobRunStatus,
+    MilestoneRow, OutageSpan, StreakRow,
+};
+use slod_store::{JobStore, JobTx, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use crate::rows::{other, push_in_list};
 use crate::tx::SqliteTx;
-use crate::SqliteStore;
+use crate::{write_error, SqliteStore};
+
+/// Past this many ids an `IN` list costs more than reading every row and
+/// keeping the wanted ones (as `rows::query_spans` does).
+const MAX_IN_LIST: usize = 500;
+
+const STREAK_COLUMNS: &str = "s.objective_id, o.system_id, s.current_streak, s.best_streak, \
+                              s.streak_start, s.best_streak_end, s.last_run_date";
+const RUN_COLUMNS: &str = "kind, period, period_start, status, lease_owner, lease_expires_at, \
+                           started_at, completed_at, result";
+const SNAPSHOT_COLUMNS: &str = "objective_id, date, availability_percent, \
+                                budget_consumed_minutes, budget_remaining_percent, burn_rate, \
+                                streak_days";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
+}
+
+fn millis(row: &SqliteRow, i: usize) -> Result<Timestamp, StoreError> {
+    row.try_get::<i64, _>(i).map(Timestamp::from_millis).map_err(other)
+}
+
+fn opt_millis(row: &SqliteRow, i: usize) -> Result<Option<Timestamp>, StoreError> {
+    Ok(row.try_get::<Option<i64>, _>(i).map_err(other)?.map(Timestamp::from_millis))
+}
+
+/// A stored day count; negative or oversized values are corruption.
+fn days(row: &SqliteRow, i: usize) -> Result<u32, StoreError> {
+    let raw: i64 = row.try_get(i).map_err(other)?;
+    u32::try_from(raw).map_err(|_| corrupt("day count", &raw.to_string()))
+}
+
+fn achievement(raw: &str) -> Result<AchievementType, StoreError> {
+    AchievementType::parse(raw).ok_or_else(|| corrupt("achievement", raw))
+}
+
+fn streak_from_row(row: &SqliteRow) -> Result<StreakRow, StoreError> {
+    Ok(StreakRow {
+        objective_id: row.try_get(0).map_err(other)?,
+        system_id: SystemId::from_trusted(row.try_get(1).map_err(other)?),
+        streak: Streak {
+            current_streak: days(row, 2)?,
+            best_streak: days(row, 3)?,
+            streak_start: opt_millis(row, 4)?,
+            best_streak_end: opt_millis(row, 5)?,
+            last_run: opt_millis(row, 6)?,
+        },
+    })
+}
+
+fn run_from_row(row: &SqliteRow) -> Result<JobRunRow, StoreError> {
+    let kind: String = row.try_get(0).map_err(other)?;
+    let status: String = row.try_get(3).map_err(other)?;
+    Ok(JobRunRow {
+        kind: JobKind::parse(&kind).ok_or_else(|| corrupt("job kind", &kind))?,
+        period: row.try_get(1).map_err(other)?,
+        period_start: millis(row, 2)?,
+        status: JobRunStatus::parse(&status).ok_or_else(|| corrupt("job status", &status))?,
+        lease_owner: row.try_get(4).map_err(other)?,
+        lease_expires_at: millis(row, 5)?,
+        started_at: millis(row, 6)?,
+        completed_at: opt_millis(row, 7)?,
+        result: row.try_get(8).map_err(other)?,
+    })
+}
+
+fn snapshot_from_row(row: &SqliteRow) -> Result<Snapshot, StoreError> {
+    Ok(Snapshot {
+        objective_id: row.try_get(0).map_err(other)?,
+        date: millis(row, 1)?,
+        availability_percent: row.try_get(2).map_err(other)?,
+        budget_consumed_minutes: row.try_get(3).map_err(other)?,
+        budget_remaining_percent: row.try_get(4).map_err(other)?,
+        burn_rate: row.try_get(5).map_err(other)?,
+        streak_days: days(row, 6)?,
+    })
+}
+
+fn digest_from_row(row: &SqliteRow) -> Result<DigestRow, StoreError> {
+    let payload: String = row.try_get(3).map_err(other)?;
+    let digest: WeeklyDigest = serde_json::from_str(&payload)
+        .map_err(|err| StoreError::Other(anyhow!("stored digest is not valid: {err}")))?;
+    Ok(DigestRow {
+        id: row.try_get(0).map_err(other)?,
+        manual: row.try_get::<i64, _>(1).map_err(other)? != 0,
+        created_at: millis(row, 2)?,
+        digest,
+    })
+}
+
+/// Streaks of `objective_ids` (all when `None`) on `conn`.
+async fn query_streaks(
+    conn: &mut SqliteConnection,
+    objective_ids: Option<&[String]>,
+    order: &str,
+) -> StoreResult<Vec<StreakRow>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {STREAK_COLUMNS} FROM slo_streaks s JOIN slo_objectives o ON o.id = s.objective_id"
+    ));
+    let wanted: Option<BTreeSet<&str>> = match objective_ids {
+        None => None,
+        Some([]) => return Ok(Vec::new()),
+        Some(ids) if ids.len() > MAX_IN_LIST => Some(ids.iter().map(String::as_str).collect()),
+        Some(ids) => {
+            qb.push(" WHERE s.objective_id IN ");
+            push_in_list(&mut qb, ids.iter().map(String::as_str));
+            None
+        }
+    };
+    qb.push(" ORDER BY ");
+    qb.push(order);
+    let rows = qb.build().fetch_all(&mut *conn).await.map_err(other)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(wanted) = &wanted {
+            let id: &str = row.try_get(0).map_err(other)?;
+            if !wanted.contains(id) {
+                continue;
+            }
+        }
+        out.push(streak_from_row(row)?);
+    }
+    Ok(out)
+}
+
+async fn query_recent_outages(
+    conn: &mut SqliteConnection,
+    systems: &[SystemId],
+    at: Timestamp,
+    per_system: u32,
+) -> StoreResult<BTreeMap<SystemId, Vec<OutageSpan>>> {
+    if systems.is_empty() || per_system == 0 {
+        return Ok(BTreeMap::new());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT system_id, start_time, end_time FROM (
+             SELECT system_id, start_time, end_time,
+                    ROW_NUMBER() OVER (PARTITION BY system_id ORDER BY end_time DESC, start_time DESC) AS n
+             FROM system_outages WHERE end_time IS NOT NULL AND end_time <= ",
+    );
+    qb.push_bind(at.millis());
+    let wanted: Option<BTreeSet<&str>> = if systems.len() > MAX_IN_LIST {
+        Some(systems.iter().map(SystemId::as_str).collect())
+    } else {
+        qb.push(" AND system_id IN ");
+        push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
+        None
+    };
+    qb.push(") WHERE n <= ");
+    qb.push_bind(i64::from(per_system));
+    qb.push(" ORDER BY system_id, end_time DESC, start_time DESC");
+    let rows = qb.build().fetch_all(&mut *conn).await.map_err(other)?;
+    let mut out: BTreeMap<SystemId, Vec<OutageSpan>> = BTreeMap::new();
+    for row in &rows {
+        let system: String = row.try_get(0).map_err(other)?;
+        if wanted.as_ref().is_some_and(|w| !w.contains(system.as_str())) {
+            continue;
+        }
+        let span = OutageSpan { start: millis(row, 1)?, end: millis(row, 2)? };
+        out.entry(SystemId::from_trusted(system)).or_default().push(span);
+    }
+    Ok(out)
+}
+
+async fn query_achievements(
+    conn: &mut SqliteConnection,
+    systems: Option<&[SystemId]>,
+) -> StoreResult<Vec<AchievementRow>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT system_id, achievement, unlocked_at FROM slo_achievements",
+    );
+    match systems {
+        None => {}
+        Some([]) => return Ok(Vec::new()),
+        Some(systems) => {
+            qb.push(" WHERE system_id IN ");
+            push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
+        }
+    }
+    qb.push(" ORDER BY system_id, unlocked_at, achievement");
+    let rows = qb.build().fetch_all(&mut *conn).await.map_err(other)?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get(1).map_err(other)?;
+            Ok(AchievementRow {
+                system_id: SystemId::from_trusted(row.try_get(0).map_err(other)?),
+                achievement: achievement(&kind)?,
+                unlocked_at: millis(row, 2)?,
+            })
+        })
+        .collect()
+}
 
 #[async_trait]
-impl JobStore for SqliteStore {}
+impl JobStore for SqliteStore {
+    async fn objective_ids(&self) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM slo_objectives ORDER BY system_id, created_at, id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(other)
+    }
+
+    async fn streaks(&self, objective_ids: Option<&[String]>) -> StoreResult<Vec<StreakRow>> {
+        let mut conn = self.reader.acquire().await.map_err(other)?;
+        query_streaks(&mut conn, objective_ids, "o.system_id, s.objective_id").await
+    }
+
+    async fn snapshots(
+        &self,
+        objective_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<Snapshot>> {
+        let sql = format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM slo_daily_snapshots
+             WHERE objective_id = ? AND date >= ? AND date <= ? ORDER BY date"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(objective_id)
+            .bind(from.millis())
+            .bind(to.millis())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(other)?;
+        rows.iter().map(snapshot_from_row).collect()
+    }
+
+    async fn achievements(&self, systems: Option<&[SystemId]>) -> StoreResult<Vec<AchievementRow>> {
+        let mut conn = self.reader.acquire().await.map_err(other)?;
+        query_achievements(&mut conn, systems).await
+    }
+
+    async fn milestones(&self, limit: u32) -> StoreResult<Vec<MilestoneRow>> {
+        let rows = sqlx::query(
+            "SELECT a.system_id, s.name, a.achievement, a.unlocked_at
+             FROM slo_achievements a JOIN systems s ON s.id = a.system_id
+             ORDER BY a.unlocked_at DESC, a.system_id, a.achievement LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get(2).map_err(other)?;
+                Ok(MilestoneRow {
+                    system_id: SystemId::from_trusted(row.try_get(0).map_err(other)?),
+                    system_name: row.try_get(1).map_err(other)?,
+                    achievement: achievement(&kind)?,
+                    unlocked_at: millis(row, 3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn digests(&self, limit: u32) -> StoreResult<Vec<DigestRow>> {
+        let rows = sqlx::query(
+            "SELECT id, manual, created_at, payload FROM slo_digests
+             ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter().map(digest_from_row).collect()
+    }
+
+    async fn recent_outages(
+        &self,
+        systems: &[SystemId],
+        at: Timestamp,
+        per_system: u32,
+    ) -> StoreResult<BTreeMap<SystemId, Vec<OutageSpan>>> {
+        let mut conn = self.reader.acquire().await.map_err(other)?;
+        query_recent_outages(&mut conn, systems, at, per_system).await
+    }
+
+    async fn latest_completed_run(&self, kind: JobKind) -> StoreResult<Option<JobRunRow>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM job_runs WHERE kind = ? AND status = 'completed'
+             ORDER BY period_start DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(other)?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn job_run(&self, kind: JobKind, period: &str) -> StoreResult<Option<JobRunRow>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE kind = ? AND period = ?");
+        let row = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .bind(period)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(other)?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn job_runs(&self, kind: Option<JobKind>, limit: u32) -> StoreResult<Vec<JobRunRow>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {RUN_COLUMNS} FROM job_runs"));
+        if let Some(kind) = kind {
+            qb.push(" WHERE kind = ");
+            qb.push_bind(kind.as_str());
+        }
+        qb.push(" ORDER BY period_start DESC, kind LIMIT ");
+        qb.push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(other)?;
+        rows.iter().map(run_from_row).collect()
+    }
+}
 
 #[async_trait]
-impl JobTx for SqliteTx {}
+impl JobTx for SqliteTx {
+    async fn claim_run(&mut self, claim: &JobClaim<'_>) -> StoreResult<ClaimOutcome> {
+        // One statement: insert the run, or take over a run whose holder let
+        // its lease expire. A completed run, or a live lease, is left alone
+        // and no row comes back.
+        let claimed = sqlx::query(
+            "INSERT INTO job_runs (kind, period, period_start, status, lease_owner, lease_expires_at, started_at)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
+             ON CONFLICT (kind, period) DO UPDATE SET
+                 lease_owner = excluded.lease_owner,
+                 lease_expires_at = excluded.lease_expires_at,
+                 started_at = excluded.started_at
+             WHERE job_runs.status = 'running' AND job_runs.lease_expires_at <= ?6
+             RETURNING kind",
+        )
+        .bind(claim.kind.as_str())
+        .bind(claim.period)
+        .bind(claim.period_start.millis())
+        .bind(claim.owner)
+        .bind(claim.lease_until.millis())
+        .bind(claim.now.millis())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(write_error)?;
+        if claimed.is_some() {
+            return Ok(ClaimOutcome::Claimed);
+        }
+        let sql = format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE kind = ? AND period = ?");
+        let row = sqlx::query(&sql)
+            .bind(claim.kind.as_str())
+            .bind(claim.period)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        let run = run_from_row(&row)?;
+        Ok(match run.status {
+            JobRunStatus::Completed => ClaimOutcome::Completed(run),
+            JobRunStatus::Running => ClaimOutcome::Held(run),
+        })
+    }
+
+    async fn renew_lease(
+        &mut self,
+        kind: JobKind,
+        period: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        let renewed = sqlx::query(
+            "UPDATE job_runs SET lease_expires_at = ?
+             WHERE kind = ? AND period = ? AND lease_owner = ? AND status = 'running'",
+        )
+        .bind(until.millis())
+        .bind(kind.as_str())
+        .bind(period)
+        .bind(owner)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        Ok(renewed.rows_affected() > 0)
+    }
+
+    async fn complete_run(
+        &mut self,
+        kind: JobKind,
+        period: &str,
+        owner: &str,
+        now: Timestamp,
+        result: &str,
+    ) -> StoreResult<bool> {
+        let completed = sqlx::query(
+            "UPDATE job_runs SET status = 'completed', completed_at = ?1, lease_expires_at = ?1, result = ?2
+             WHERE kind = ?3 AND period = ?4 AND lease_owner = ?5 AND status = 'running'",
+        )
+        .bind(now.millis())
+        .bind(result)
+        .bind(kind.as_str())
+        .bind(period)
+        .bind(owner)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        Ok(completed.rows_affected() > 0)
+    }
+
+    async fn release_run(&mut self, kind: JobKind, period: &str, owner: &str) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM job_runs
+             WHERE kind = ? AND period = ? AND lease_owner = ? AND status = 'running'",
+        )
+        .bind(kind.as_str())
+        .bind(period)
+        .bind(owner)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        Ok(())
+    }
+
+    async fn streaks(&mut self, objective_ids: &[String]) -> StoreResult<Vec<StreakRow>> {
+        query_streaks(&mut self.tx, Some(objective_ids), "s.objective_id").await
+    }
+
+    async fn lock_streaks(&mut self, objective_ids: &[String]) -> StoreResult<Vec<StreakRow>> {
+        // The single writer connection already serialises transactions.
+        query_streaks(&mut self.tx, Some(objective_ids), "s.objective_id").await
+    }
+
+    async fn save_streaks(&mut self, streaks: &[(String, Streak)]) -> StoreResult<()> {
+        for (objective_id, s) in streaks {
+            sqlx::query(
+                "INSERT INTO slo_streaks (objective_id, current_streak, best_streak, streak_start, best_streak_end, last_run_date)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (objective_id) DO UPDATE SET
+                     current_streak = excluded.current_streak,
+                     best_streak = excluded.best_streak,
+                     streak_start = excluded.streak_start,
+                     best_streak_end = excluded.best_streak_end,
+                     last_run_date = excluded.last_run_date",
+            )
+            .bind(objective_id)
+            .bind(i64::from(s.current_streak))
+            .bind(i64::from(s.best_streak))
+            .bind(s.streak_start.map(Timestamp::millis))
+            .bind(s.best_streak_end.map(Timestamp::millis))
+            .bind(s.last_run.map(Timestamp::millis))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(write_error)?;
+        }
+        Ok(())
+    }
+
+    async fn insert_snapshots(&mut self, snapshots: &[Snapshot]) -> StoreResult<BTreeSet<String>> {
+        let mut inserted = BTreeSet::new();
+        let sql = format!(
+            "INSERT INTO slo_daily_snapshots ({SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (objective_id, date) DO NOTHING"
+        );
+        for s in snapshots {
+            let done = sqlx::query(&sql)
+                .bind(&s.objective_id)
+                .bind(s.date.millis())
+                .bind(s.availability_percent)
+                .bind(s.budget_consumed_minutes)
+                .bind(s.budget_remaining_percent)
+                .bind(s.burn_rate)
+                .bind(i64::from(s.streak_days))
+                .execute(&mut *self.tx)
+                .await
+                .map_err(write_error)?;
+            if done.rows_affected() > 0 {
+                inserted.insert(s.objective_id.clone());
+            }
+        }
+        Ok(inserted)
+    }
+
+    async fn achievements(&mut self, systems: &[SystemId]) -> StoreResult<Vec<AchievementRow>> {
+        query_achievements(&mut self.tx, Some(systems)).await
+    }
+
+    async fn unlock_achievements(
+        &mut self,
+        unlocks: &[AchievementRow],
+    ) -> StoreResult<Vec<AchievementRow>> {
+        let mut new = Vec::new();
+        for unlock in unlocks {
+            let done = sqlx::query(
+                "INSERT INTO slo_achievements (system_id, achievement, unlocked_at) VALUES (?, ?, ?)
+                 ON CONFLICT (system_id, achievement) DO NOTHING",
+            )
+            .bind(unlock.system_id.as_str())
+            .bind(unlock.achievement.as_str())
+            .bind(unlock.unlocked_at.millis())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(write_error)?;
+            if done.rows_affected() > 0 {
+                new.push(unlock.clone());
+            }
+        }
+        Ok(new)
+    }
+
+    async fn recent_outages(
+        &mut self,
+        systems: &[SystemId],
+        at: Timestamp,
+        per_system: u32,
+    ) -> StoreResult<BTreeMap<SystemId, Vec<OutageSpan>>> {
+        query_recent_outages(&mut self.tx, systems, at, per_system).await
+    }
+
+    async fn insert_digest(&mut self, digest: &DigestRow) -> StoreResult<()> {
+        let payload = serde_json::to_string(&digest.digest)
+            .map_err(|err| StoreError::Other(anyhow!("serialising a digest: {err}")))?;
+        sqlx::query(
+            "INSERT INTO slo_digests (id, week_of, manual, created_at, payload) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&digest.id)
+        .bind(digest.digest.week_of.to_string())
+        .bind(i64::from(digest.manual))
+        .bind(digest.created_at.millis())
+        .bind(payload)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(write_error)?;
+        Ok(())
+    }
+}

@@ -1,13 +1,469 @@
-//! [`NotifyStore`] and [`NotifyTx`] for SQLite.
+//! [`NotifyStore`] and [`NotifyTx`] for SQLite (migrations/0004_notify.sql).
+//!
+//! SQLite has one writer, so claiming needs no row locks: the claim runs in
+//! the writer's transaction and no other claim can interleave. Leases still
+//! matter, for a worker killed mid-send: its claimed rows become due again
+//! once the lease expires.
 
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
 use async_trait::async_trait;
-use slod_store::{NotifyStore, NotifyTx};
+use slod_core::events::{EventType, NotificationEvent};
+use slod_core::model::SystemId;
+use slod_core::time::Timestamp;
+use slod_store::notify::{
+    AlertState, AttemptOutcome, AttemptRecord, AttemptRow, ChannelKind, ChannelRow,
+    ClaimedDelivery, DeliveryRow, DeliveryState,
+};
+use slod_store::{NotifyStore, NotifyTx, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use crate::rows::{other, push_in_list};
 use crate::tx::SqliteTx;
-use crate::SqliteStore;
+use crate::{write_error, SqliteStore};
+
+const CHANNEL_COLUMNS: &str = "id, name, kind, url, secret, events, created_at, updated_at";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
+}
+
+fn event_type(raw: &str) -> StoreResult<EventType> {
+    EventType::parse(raw).ok_or_else(|| corrupt("event type", raw))
+}
+
+fn join_types(types: &[EventType]) -> String {
+    types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Decodes `CHANNEL_COLUMNS` starting at column `offset`.
+fn channel_from_row_at(row: &SqliteRow, offset: usize) -> StoreResult<ChannelRow> {
+    let col = |i: usize| offset + i;
+    let kind: String = row.try_get(col(2)).map_err(other)?;
+    let events: Option<String> = row.try_get(col(5)).map_err(other)?;
+    Ok(ChannelRow {
+        id: row.try_get(col(0)).map_err(other)?,
+        name: row.try_get(col(1)).map_err(other)?,
+        kind: ChannelKind::parse(&kind).ok_or_else(|| corrupt("channel kind", &kind))?,
+        url: row.try_get(col(3)).map_err(other)?,
+        secret: row.try_get(col(4)).map_err(other)?,
+        events: events
+            .map(|raw| raw.split(',').filter(|s| !s.is_empty()).map(event_type).collect())
+            .transpose()?,
+        created_at: Timestamp::from_millis(row.try_get(col(6)).map_err(other)?),
+        updated_at: Timestamp::from_millis(row.try_get(col(7)).map_err(other)?),
+    })
+}
+
+fn opt_ts(row: &SqliteRow, index: usize) -> StoreResult<Option<Timestamp>> {
+    Ok(row.try_get::<Option<i64>, _>(index).map_err(other)?.map(Timestamp::from_millis))
+}
+
+fn status_code(raw: Option<i64>) -> Option<u16> {
+    raw.and_then(|code| u16::try_from(code).ok())
+}
+
+/// Writes one delivery per subscribed channel for each event, in the
+/// enqueueing transaction (`StoreTx::enqueue_events` calls this right after
+/// writing the outbox rows). The first attempt is due when the event
+/// occurred.
+pub(crate) async fn fan_out(
+    conn: &mut SqliteConnection,
+    events: &[NotificationEvent],
+) -> StoreResult<()> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO notify_deliveries (channel_id, event_id, next_attempt_at)
+             SELECT id, ?1, ?2 FROM notify_channels
+             WHERE events IS NULL OR instr(',' || events || ',', ',' || ?3 || ',') > 0",
+        )
+        .bind(&event.id)
+        .bind(event.occurred_at.millis())
+        .bind(event.event_type.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(write_error)?;
+    }
+    Ok(())
+}
 
 #[async_trait]
-impl NotifyStore for SqliteStore {}
+impl NotifyStore for SqliteStore {
+    async fn list_channels(&self) -> StoreResult<Vec<ChannelRow>> {
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels ORDER BY created_at, id");
+        let rows = sqlx::query(&sql).fetch_all(&self.reader).await.map_err(other)?;
+        rows.iter().map(|r| channel_from_row_at(r, 0)).collect()
+    }
+
+    async fn get_channel(&self, id: &str) -> StoreResult<Option<ChannelRow>> {
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await.map_err(other)?;
+        row.map(|r| channel_from_row_at(&r, 0)).transpose()
+    }
+
+    async fn list_deliveries(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<DeliveryRow>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.channel_id, d.event_id, o.event_type, o.occurred_at, d.state,
+                    d.next_attempt_at, d.finished_at
+             FROM notify_deliveries d JOIN outbox_events o ON o.id = d.event_id
+             WHERE d.channel_id = ? ORDER BY d.id DESC LIMIT ?",
+        )
+        .bind(channel_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        let mut deliveries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let raw_state: String = row.try_get(5).map_err(other)?;
+            let state = DeliveryState::parse(&raw_state)
+                .ok_or_else(|| corrupt("delivery state", &raw_state))?;
+            let raw_type: String = row.try_get(3).map_err(other)?;
+            let finished_at = opt_ts(row, 7)?;
+            deliveries.push(DeliveryRow {
+                id: row.try_get(0).map_err(other)?,
+                channel_id: row.try_get(1).map_err(other)?,
+                event_id: row.try_get(2).map_err(other)?,
+                event_type: event_type(&raw_type)?,
+                occurred_at: Timestamp::from_millis(row.try_get(4).map_err(other)?),
+                state,
+                next_attempt_at: if state == DeliveryState::Pending {
+                    opt_ts(row, 6)?
+                } else {
+                    None
+                },
+                delivered_at: if state == DeliveryState::Delivered { finished_at } else { None },
+                attempts: Vec::new(),
+            });
+        }
+        if deliveries.is_empty() {
+            return Ok(deliveries);
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT delivery_id, attempt, started_at, finished_at, status_code, error, delivered
+             FROM notify_attempts WHERE delivery_id IN ",
+        );
+        let ids: Vec<String> = deliveries.iter().map(|d| d.id.to_string()).collect();
+        push_in_list(&mut qb, ids.iter().map(String::as_str));
+        qb.push(" ORDER BY delivery_id, attempt, id");
+        let attempts = qb.build().fetch_all(&self.reader).await.map_err(other)?;
+        let mut by_delivery: BTreeMap<i64, Vec<AttemptRow>> = BTreeMap::new();
+        for row in &attempts {
+            by_delivery.entry(row.try_get(0).map_err(other)?).or_default().push(AttemptRow {
+                attempt: u32::try_from(row.try_get::<i64, _>(1).map_err(other)?).unwrap_or(0),
+                started_at: Timestamp::from_millis(row.try_get(2).map_err(other)?),
+                finished_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
+                status_code: status_code(row.try_get(4).map_err(other)?),
+                error: row.try_get(5).map_err(other)?,
+                delivered: row.try_get::<i64, _>(6).map_err(other)? != 0,
+            });
+        }
+        for delivery in &mut deliveries {
+            delivery.attempts = by_delivery.remove(&delivery.id).unwrap_or_default();
+        }
+        Ok(deliveries)
+    }
+
+    async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            // One index probe per channel that stops at its first due row,
+            // rather than a DISTINCT over every pending row: a dead channel
+            // may pile up a day's worth of them.
+            "SELECT c.id FROM notify_channels c WHERE EXISTS (
+                 SELECT 1 FROM notify_deliveries d
+                 WHERE d.channel_id = c.id AND d.state = 'pending' AND d.next_attempt_at <= ?1
+                   AND (d.lease_until IS NULL OR d.lease_until <= ?1))
+             ORDER BY c.id",
+        )
+        .bind(now.millis())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter().map(|r| r.try_get(0).map_err(other)).collect()
+    }
+
+    async fn objectives_with_open_downtime(&self) -> StoreResult<Vec<(String, SystemId)>> {
+        let rows = sqlx::query(
+            "SELECT objective_id, system_id FROM slo_downtime_events
+             WHERE end_time IS NULL ORDER BY system_id, objective_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(other)?,
+                    SystemId::from_trusted(r.try_get(1).map_err(other)?),
+                ))
+            })
+            .collect()
+    }
+
+    async fn outbox_head(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox_events")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(other)
+    }
+}
 
 #[async_trait]
-impl NotifyTx for SqliteTx {}
+impl NotifyTx for SqliteTx {
+    async fn insert_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO notify_channels ({CHANNEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.kind.as_str())
+        .bind(&c.url)
+        .bind(&c.secret)
+        .bind(c.events.as_deref().map(join_types))
+        .bind(c.created_at.millis())
+        .bind(c.updated_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn update_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE notify_channels SET name = ?, kind = ?, url = ?, secret = ?, events = ?,
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(&c.name)
+        .bind(c.kind.as_str())
+        .bind(&c.url)
+        .bind(&c.secret)
+        .bind(c.events.as_deref().map(join_types))
+        .bind(c.updated_at.millis())
+        .bind(&c.id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_channel(&mut self, id: &str) -> StoreResult<bool> {
+        // Deliveries and their attempts go with it (foreign keys).
+        let deleted = sqlx::query("DELETE FROM notify_channels WHERE id = ?")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn claim_deliveries(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        wanted: &[(String, u32)],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        // One token for the whole claim: it tells this claim's rows apart
+        // from any other, and the result is read back by it.
+        let token = slod_store::new_id();
+        let mut any = false;
+        for (channel_id, n) in wanted.iter().filter(|(_, n)| *n > 0) {
+            let claimed = sqlx::query(
+                "UPDATE notify_deliveries SET lease_until = ?1, lease_token = ?2
+                 WHERE id IN (
+                     SELECT id FROM notify_deliveries
+                     WHERE channel_id = ?3 AND state = 'pending' AND next_attempt_at <= ?4
+                       AND (lease_until IS NULL OR lease_until <= ?4)
+                     ORDER BY next_attempt_at, id LIMIT ?5)",
+            )
+            .bind(lease_until.millis())
+            .bind(&token)
+            .bind(channel_id)
+            .bind(now.millis())
+            .bind(i64::from(*n))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+            any |= claimed.rows_affected() > 0;
+        }
+        if !any {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT d.id, d.attempts, d.first_attempt_at,
+                    o.id, o.event_type, o.occurred_at, o.data,
+                    c.{}
+             FROM notify_deliveries d
+             JOIN outbox_events o ON o.id = d.event_id
+             JOIN notify_channels c ON c.id = d.channel_id
+             WHERE d.lease_token = ? ORDER BY d.next_attempt_at, d.id",
+            CHANNEL_COLUMNS.replace(", ", ", c.")
+        );
+        let rows = sqlx::query(&sql).bind(&token).fetch_all(&mut *self.tx).await.map_err(other)?;
+        rows.iter()
+            .map(|row| {
+                let raw_type: String = row.try_get(4).map_err(other)?;
+                let data: String = row.try_get(6).map_err(other)?;
+                let attempts: i64 = row.try_get(1).map_err(other)?;
+                Ok(ClaimedDelivery {
+                    delivery_id: row.try_get(0).map_err(other)?,
+                    lease_token: token.clone(),
+                    attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1).saturating_add(1),
+                    first_attempt_at: opt_ts(row, 2)?,
+                    event: NotificationEvent {
+                        id: row.try_get(3).map_err(other)?,
+                        event_type: event_type(&raw_type)?,
+                        occurred_at: Timestamp::from_millis(row.try_get(5).map_err(other)?),
+                        data: serde_json::from_str(&data)
+                            .map_err(|e| StoreError::Other(e.into()))?,
+                    },
+                    channel: channel_from_row_at(row, 7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_attempts(&mut self, attempts: &[AttemptRecord]) -> StoreResult<()> {
+        for a in attempts {
+            // The attempt happened whatever became of the lease, so it is
+            // logged unless the delivery itself is gone (channel deleted).
+            sqlx::query(
+                "INSERT INTO notify_attempts
+                     (delivery_id, attempt, started_at, finished_at, status_code, error, delivered)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+                 WHERE EXISTS (SELECT 1 FROM notify_deliveries WHERE id = ?1)",
+            )
+            .bind(a.delivery_id)
+            .bind(i64::from(a.attempt))
+            .bind(a.started_at.millis())
+            .bind(a.finished_at.millis())
+            .bind(a.status_code.map(i64::from))
+            .bind(&a.error)
+            .bind(i64::from(a.outcome == AttemptOutcome::Delivered))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+            let (state, next, finished) = match a.outcome {
+                AttemptOutcome::Delivered => ("delivered", None, Some(a.finished_at.millis())),
+                AttemptOutcome::RetryAt(at) => ("pending", Some(at.millis()), None),
+                AttemptOutcome::GaveUp => ("failed", None, Some(a.finished_at.millis())),
+            };
+            sqlx::query(
+                "UPDATE notify_deliveries
+                 SET state = ?1, next_attempt_at = ?2, finished_at = ?3,
+                     attempts = MAX(attempts, ?4),
+                     first_attempt_at = COALESCE(first_attempt_at, ?5),
+                     lease_until = NULL, lease_token = NULL
+                 WHERE id = ?6 AND lease_token = ?7",
+            )
+            .bind(state)
+            .bind(next)
+            .bind(finished)
+            .bind(i64::from(a.attempt))
+            .bind(a.finished_at.millis())
+            .bind(a.delivery_id)
+            .bind(&a.lease_token)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        }
+        Ok(())
+    }
+
+    async fn prune_deliveries(&mut self, before: Timestamp) -> StoreResult<u64> {
+        let deleted = sqlx::query(
+            "DELETE FROM notify_deliveries WHERE state <> 'pending' AND finished_at < ?",
+        )
+        .bind(before.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        Ok(deleted.rows_affected())
+    }
+
+    async fn alert_states(
+        &mut self,
+        objective_ids: &[String],
+    ) -> StoreResult<BTreeMap<String, AlertState>> {
+        if objective_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT objective_id, warning, critical, exhausted, burn_fast FROM alert_state
+             WHERE objective_id IN ",
+        );
+        push_in_list(&mut qb, objective_ids.iter().map(String::as_str));
+        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                let flag = |i: usize| r.try_get::<i64, _>(i).map(|v| v != 0).map_err(other);
+                Ok((
+                    r.try_get(0).map_err(other)?,
+                    AlertState {
+                        warning: flag(1)?,
+                        critical: flag(2)?,
+                        exhausted: flag(3)?,
+                        burn_fast: flag(4)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn swap_alert_state(
+        &mut self,
+        objective_id: &str,
+        expected: AlertState,
+        new: AlertState,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE alert_state SET warning = ?1, critical = ?2, exhausted = ?3, burn_fast = ?4,
+                 updated_at = ?5
+             WHERE objective_id = ?6 AND warning = ?7 AND critical = ?8 AND exhausted = ?9
+               AND burn_fast = ?10",
+        )
+        .bind(new.warning)
+        .bind(new.critical)
+        .bind(new.exhausted)
+        .bind(new.burn_fast)
+        .bind(now.millis())
+        .bind(objective_id)
+        .bind(expected.warning)
+        .bind(expected.critical)
+        .bind(expected.exhausted)
+        .bind(expected.burn_fast)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        if updated.rows_affected() > 0 {
+            return Ok(true);
+        }
+        if expected != AlertState::default() {
+            return Ok(false);
+        }
+        // No row yet means nothing fired: create it, unless someone else
+        // just did (then their state wins and ours was stale).
+        let inserted = sqlx::query(
+            "INSERT INTO alert_state
+                 (objective_id, warning, critical, exhausted, burn_fast, updated_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6
+             WHERE EXISTS (SELECT 1 FROM slo_objectives WHERE id = ?1)
+             ON CONFLICT (objective_id) DO NOTHING",
+        )
+        .bind(objective_id)
+        .bind(new.warning)
+        .bind(new.critical)
+        .bind(new.exhausted)
+        .bind(new.burn_fast)
+        .bind(now.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(other)?;
+        Ok(inserted.rows_affected() > 0)
+    }
+}

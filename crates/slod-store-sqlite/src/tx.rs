@@ -268,7 +268,8 @@ impl StoreTx for SqliteTx {
             .await
             .map_err(write_error)?;
         }
-        Ok(())
+        // One delivery per subscribed channel, in this same transaction.
+        crate::notify::fan_out(&mut self.tx, events).await
     }
 
     async fn upsert_system(

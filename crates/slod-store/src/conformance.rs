@@ -40,7 +40,17 @@ macro_rules! conformance_suite {
             deleting_a_system_cascades,
             events_newest_first_and_spans_windowed,
             late_reports_never_double_charge,
-            outbox_is_transactional
+            outbox_is_transactional,
+            channels_round_trip,
+            enqueue_fans_out_to_subscribed_channels,
+            deliveries_claim_lease_and_record,
+            alert_state_compare_and_swap,
+            open_downtime_and_outbox_head,
+            job_snapshots_and_streaks_round_trip,
+            achievements_unlock_once,
+            job_runs_lease_complete_and_take_over,
+            recent_outages_per_system,
+            digests_round_trip
         );
     };
     (@cases $factory:path, $cleanup:path, $($case:ident),* $(,)?) => {
@@ -415,4 +425,657 @@ pub async fn outbox_is_transactional(store: &dyn Store) {
     let rest = store.events_after(tail[0].0, 10).await.expect("tail");
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].1.id, "ev-3");
+}
+
+// ---- Notifications (SPEC §8): channels, fan-out, deliveries, alert state.
+
+fn notify_channel(
+    cid: &str,
+    events: Option<Vec<slod_core::events::EventType>>,
+) -> crate::notify::ChannelRow {
+    crate::notify::ChannelRow {
+        id: cid.to_owned(),
+        name: format!("{cid} channel"),
+        kind: crate::notify::ChannelKind::Webhook,
+        url: format!("http://127.0.0.1:9/{cid}"),
+        secret: Some(format!("{cid}-secret")),
+        events,
+        created_at: t(0),
+        updated_at: t(0),
+    }
+}
+
+fn notify_event(
+    n: u32,
+    event_type: slod_core::events::EventType,
+) -> slod_core::events::NotificationEvent {
+    slod_core::events::NotificationEvent::new(
+        format!("ev-{n}"),
+        event_type,
+        t(i64::from(n)),
+        serde_json::json!({"systemId": "api", "objectiveId": "o1", "n": n}),
+    )
+}
+
+async fn add_channel(store: &dyn Store, channel: crate::notify::ChannelRow) {
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_channel(&channel).await.expect("insert channel");
+    tx.commit().await.expect("commit");
+}
+
+async fn enqueue(store: &dyn Store, events: &[slod_core::events::NotificationEvent]) {
+    let mut tx = store.begin().await.expect("begin");
+    tx.enqueue_events(events).await.expect("enqueue");
+    tx.commit().await.expect("commit");
+}
+
+/// Channels are stored with their secret and subscriptions; updates replace
+/// every field but the id and creation time; a duplicate id conflicts.
+pub async fn channels_round_trip(store: &dyn Store) {
+    use slod_core::events::EventType;
+
+    use crate::notify::ChannelKind;
+
+    let all = notify_channel("c1", None);
+    let mut some = notify_channel("c2", Some(vec![EventType::BudgetWarning, EventType::BurnFast]));
+    some.kind = ChannelKind::Slack;
+    some.secret = None;
+    some.created_at = t(1);
+    add_channel(store, all.clone()).await;
+    add_channel(store, some.clone()).await;
+
+    assert_eq!(store.get_channel("c1").await.expect("get"), Some(all.clone()));
+    assert_eq!(store.get_channel("c2").await.expect("get"), Some(some.clone()));
+    assert!(store.get_channel("nope").await.expect("get").is_none());
+    let listed = store.list_channels().await.expect("list");
+    assert_eq!(listed, vec![all.clone(), some.clone()]);
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(matches!(tx.insert_channel(&all).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+
+    let mut changed = all.clone();
+    changed.name = "renamed".into();
+    changed.kind = ChannelKind::Teams;
+    changed.url = "https://example.com/teams".into();
+    changed.secret = None;
+    changed.events = Some(vec![EventType::WeeklyDigest]);
+    changed.updated_at = t(9);
+    let mut tx = store.begin().await.expect("begin");
+    tx.update_channel(&changed).await.expect("update");
+    let mut ghost = changed.clone();
+    ghost.id = "ghost".into();
+    assert!(matches!(tx.update_channel(&ghost).await, Err(StoreError::NotFound)));
+    assert!(tx.delete_channel("c2").await.expect("delete"));
+    assert!(!tx.delete_channel("c2").await.expect("delete again"));
+    tx.commit().await.expect("commit");
+    assert_eq!(store.get_channel("c1").await.expect("get"), Some(changed));
+    assert!(store.get_channel("c2").await.expect("get").is_none());
+}
+
+/// Enqueueing an event writes one delivery per channel subscribed to its
+/// type, in the same transaction; a channel created later gets none of the
+/// earlier events.
+pub async fn enqueue_fans_out_to_subscribed_channels(store: &dyn Store) {
+    use slod_core::events::EventType;
+
+    add_channel(store, notify_channel("all", None)).await;
+    add_channel(store, notify_channel("warn", Some(vec![EventType::BudgetWarning]))).await;
+
+    let mut tx = store.begin().await.expect("begin");
+    tx.enqueue_events(&[notify_event(1, EventType::BudgetWarning)]).await.expect("enqueue");
+    drop(tx);
+    assert!(store.due_channels(t(100)).await.expect("due").is_empty());
+
+    enqueue(
+        store,
+        &[notify_event(2, EventType::StatusChanged), notify_event(3, EventType::BudgetWarning)],
+    )
+    .await;
+    add_channel(store, notify_channel("late", None)).await;
+
+    let all = store.list_deliveries("all", 10).await.expect("deliveries");
+    let ids: Vec<&str> = all.iter().map(|d| d.event_id.as_str()).collect();
+    assert_eq!(ids, ["ev-3", "ev-2"], "newest first");
+    assert_eq!(all[0].event_type, EventType::BudgetWarning);
+    assert_eq!(all[0].occurred_at, t(3));
+    assert_eq!(all[0].state, crate::notify::DeliveryState::Pending);
+    assert_eq!(all[0].next_attempt_at, Some(t(3)), "due when the event occurred");
+    assert!(all[0].attempts.is_empty());
+    let warn = store.list_deliveries("warn", 10).await.expect("deliveries");
+    assert_eq!(warn.len(), 1);
+    assert_eq!(warn[0].event_id, "ev-3");
+    assert!(store.list_deliveries("late", 10).await.expect("deliveries").is_empty());
+    assert_eq!(store.list_deliveries("all", 1).await.expect("deliveries").len(), 1);
+
+    let mut due = store.due_channels(t(3)).await.expect("due");
+    due.sort();
+    assert_eq!(due, ["all", "warn"]);
+    assert_eq!(store.due_channels(t(2)).await.expect("due"), ["all"]);
+}
+
+/// Claims lease rows (up to n per channel, oldest first) so a second claim
+/// skips them until the lease expires; records apply only under the current
+/// lease token, and are logged either way.
+pub async fn deliveries_claim_lease_and_record(store: &dyn Store) {
+    use slod_core::events::EventType;
+
+    use crate::notify::{AttemptOutcome, AttemptRecord, DeliveryState};
+
+    add_channel(store, notify_channel("a", None)).await;
+    add_channel(store, notify_channel("b", None)).await;
+    enqueue(
+        store,
+        &[
+            notify_event(1, EventType::StatusChanged),
+            notify_event(2, EventType::BudgetWarning),
+            notify_event(3, EventType::BudgetCritical),
+        ],
+    )
+    .await;
+
+    let claim = |now: Timestamp, lease: Timestamp, wanted: Vec<(&'static str, u32)>| async move {
+        let wanted: Vec<(String, u32)> =
+            wanted.into_iter().map(|(c, n)| (c.to_owned(), n)).collect();
+        let mut tx = store.begin().await.expect("begin");
+        let claimed = tx.claim_deliveries(now, lease, &wanted).await.expect("claim");
+        tx.commit().await.expect("commit");
+        claimed
+    };
+
+    // Nothing is due before the events occurred.
+    assert!(claim(t(0), t(60), vec![("a", 10)]).await.is_empty());
+    let first = claim(t(10), t(20), vec![("a", 2), ("b", 0)]).await;
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].event.id, "ev-1");
+    assert_eq!(first[1].event.id, "ev-2");
+    assert_eq!(first[0].attempt, 1);
+    assert_eq!(first[0].first_attempt_at, None);
+    assert_eq!(first[0].channel.id, "a");
+    assert_eq!(first[0].channel.secret.as_deref(), Some("a-secret"));
+    assert_eq!(first[1].event, notify_event(2, EventType::BudgetWarning));
+
+    // Leased rows are skipped; the rest of channel a, and b, are claimable.
+    let second = claim(t(11), t(20), vec![("a", 10), ("b", 1)]).await;
+    let mut got: Vec<(String, String)> =
+        second.iter().map(|d| (d.channel.id.clone(), d.event.id.clone())).collect();
+    got.sort();
+    assert_eq!(got, [("a".into(), "ev-3".into()), ("b".into(), "ev-1".into())]);
+    assert!(store.due_channels(t(11)).await.expect("due").contains(&"b".to_owned()));
+    assert!(!store.due_channels(t(11)).await.expect("due").contains(&"a".to_owned()));
+
+    // ev-1 to a failed: retried at t(15). ev-2 to a delivered.
+    let record =
+        |d: &crate::notify::ClaimedDelivery, code: u16, outcome: AttemptOutcome| AttemptRecord {
+            delivery_id: d.delivery_id,
+            lease_token: d.lease_token.clone(),
+            channel_id: d.channel.id.clone(),
+            event_id: d.event.id.clone(),
+            event_type: d.event.event_type,
+            attempt: d.attempt,
+            started_at: t(10),
+            finished_at: t(11),
+            status_code: Some(code),
+            error: (code >= 300).then(|| format!("HTTP {code}")),
+            outcome,
+        };
+    let mut tx = store.begin().await.expect("begin");
+    tx.record_attempts(&[
+        record(&first[0], 500, AttemptOutcome::RetryAt(t(15))),
+        record(&first[1], 204, AttemptOutcome::Delivered),
+    ])
+    .await
+    .expect("record");
+    tx.commit().await.expect("commit");
+
+    assert!(claim(t(14), t(30), vec![("a", 10)]).await.is_empty(), "not due before the retry");
+    let retry = claim(t(15), t(30), vec![("a", 10)]).await;
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].event.id, "ev-1");
+    assert_eq!(retry[0].attempt, 2);
+    assert_eq!(retry[0].first_attempt_at, Some(t(11)));
+
+    // The retry's lease expires unrecorded (a killed worker); it is claimed
+    // again with a new token, and the stale worker's late record is logged
+    // but does not touch the delivery.
+    let again = claim(t(30), t(40), vec![("a", 10)]).await;
+    let ev1 = again.iter().find(|d| d.event.id == "ev-1").expect("ev-1 due again");
+    assert_eq!(ev1.attempt, 2);
+    assert_ne!(ev1.lease_token, retry[0].lease_token);
+    let mut tx = store.begin().await.expect("begin");
+    tx.record_attempts(&[record(&retry[0], 204, AttemptOutcome::Delivered)]).await.expect("stale");
+    tx.commit().await.expect("commit");
+    let deliveries = store.list_deliveries("a", 10).await.expect("deliveries");
+    let ev1_row = deliveries.iter().find(|d| d.event_id == "ev-1").expect("row");
+    assert_eq!(ev1_row.state, DeliveryState::Pending, "the stale record changed nothing");
+    assert_eq!(ev1_row.attempts.len(), 2, "but the attempt is logged");
+
+    let mut tx = store.begin().await.expect("begin");
+    tx.record_attempts(&[record(ev1, 200, AttemptOutcome::GaveUp)]).await.expect("record");
+    tx.commit().await.expect("commit");
+    let deliveries = store.list_deliveries("a", 10).await.expect("deliveries");
+    let by_event = |id: &str| deliveries.iter().find(|d| d.event_id == id).expect("row").clone();
+    let ev1_row = by_event("ev-1");
+    assert_eq!(ev1_row.state, DeliveryState::Failed);
+    assert_eq!(ev1_row.next_attempt_at, None);
+    let attempts: Vec<(u32, Option<u16>)> =
+        ev1_row.attempts.iter().map(|a| (a.attempt, a.status_code)).collect();
+    assert_eq!(attempts, [(1, Some(500)), (2, Some(204)), (2, Some(200))]);
+    assert_eq!(ev1_row.attempts[0].error.as_deref(), Some("HTTP 500"));
+    assert!(!ev1_row.attempts[0].delivered);
+    let ev2_row = by_event("ev-2");
+    assert_eq!(ev2_row.state, DeliveryState::Delivered);
+    assert_eq!(ev2_row.delivered_at, Some(t(11)));
+    assert!(ev2_row.attempts[0].delivered);
+    assert!(claim(t(1000), t(2000), vec![("a", 10)]).await.iter().all(|d| d.event.id == "ev-3"));
+
+    // Finished deliveries are pruned; pending ones stay.
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(tx.prune_deliveries(t(12)).await.expect("prune"), 2);
+    tx.commit().await.expect("commit");
+    let left: Vec<String> = store
+        .list_deliveries("a", 10)
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .map(|d| d.event_id)
+        .collect();
+    assert_eq!(left, ["ev-3"]);
+
+    // Deleting a channel deletes its deliveries and attempts.
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.delete_channel("b").await.expect("delete"));
+    tx.commit().await.expect("commit");
+    assert!(store.list_deliveries("b", 10).await.expect("deliveries").is_empty());
+    assert!(claim(t(1000), t(2000), vec![("b", 10)]).await.is_empty());
+}
+
+/// Alert state changes only by compare-and-swap, starts empty, and goes
+/// with its objective.
+pub async fn alert_state_compare_and_swap(store: &dyn Store) {
+    use crate::notify::AlertState;
+
+    seed(store, &["api"], &[]).await;
+    add_objective(store, objective("o1", "api", DependencyExclusion::Strict)).await;
+    add_objective(store, objective("o2", "api", DependencyExclusion::Strict)).await;
+    let none = AlertState::default();
+    let warned = AlertState { warning: true, ..none };
+    let burning = AlertState { warning: true, burn_fast: true, ..none };
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.alert_states(&["o1".into()]).await.expect("states").is_empty());
+    assert!(tx.swap_alert_state("o1", none, warned, t(1)).await.expect("swap"));
+    assert!(!tx.swap_alert_state("o1", none, warned, t(1)).await.expect("stale swap"));
+    assert!(!tx.swap_alert_state("o2", warned, burning, t(1)).await.expect("absent is default"));
+    assert!(tx.swap_alert_state("o1", warned, burning, t(2)).await.expect("swap"));
+    assert!(!tx.swap_alert_state("ghost", none, warned, t(2)).await.expect("unknown objective"));
+    tx.commit().await.expect("commit");
+
+    let mut tx = store.begin().await.expect("begin");
+    let states =
+        tx.alert_states(&["o1".into(), "o2".into(), "ghost".into()]).await.expect("states");
+    assert_eq!(states.len(), 1);
+    assert_eq!(states["o1"], burning);
+    // Re-arming goes back to the default, and swaps from there again.
+    assert!(tx.swap_alert_state("o1", burning, none, t(3)).await.expect("re-arm"));
+    assert!(tx.swap_alert_state("o1", none, warned, t(4)).await.expect("fire again"));
+    assert!(tx.delete_objective("o1").await.expect("delete"));
+    tx.commit().await.expect("commit");
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.alert_states(&["o1".into()]).await.expect("states").is_empty(), "cascaded");
+    drop(tx);
+}
+
+/// The open-downtime read lists objectives with an open event; the outbox
+/// head is the last sequence number.
+pub async fn open_downtime_and_outbox_head(store: &dyn Store) {
+    use slod_core::events::EventType;
+
+    seed(store, &["api", "db"], &[]).await;
+    add_objective(store, objective("o1", "api", DependencyExclusion::Strict)).await;
+    add_objective(store, objective("o2", "db", DependencyExclusion::Strict)).await;
+    assert!(store.objectives_with_open_downtime().await.expect("open").is_empty());
+    apply(store, vec![report("api", HealthStatus::Unhealthy, t(10))], t(10)).await;
+    apply(
+        store,
+        vec![
+            report("db", HealthStatus::Unhealthy, t(11)),
+            report("db", HealthStatus::Healthy, t(12)),
+        ],
+        t(12),
+    )
+    .await;
+    assert_eq!(
+        store.objectives_with_open_downtime().await.expect("open"),
+        [("o1".into(), id("api"))]
+    );
+
+    assert_eq!(store.outbox_head().await.expect("head"), 0);
+    enqueue(
+        store,
+        &[notify_event(1, EventType::StatusChanged), notify_event(2, EventType::BurnFast)],
+    )
+    .await;
+    let tail = store.events_after(0, 10).await.expect("tail");
+    assert_eq!(store.outbox_head().await.expect("head"), tail[1].0);
+}
+
+// ---- jobs (SPEC §5-§7): snapshots, streaks, achievements, digests, runs ----
+
+fn job_snapshot(objective: &str, day: i64, availability: f64) -> slod_core::streak::Snapshot {
+    slod_core::streak::Snapshot {
+        objective_id: objective.to_owned(),
+        date: t(day * 1440),
+        availability_percent: availability,
+        budget_consumed_minutes: 1.5,
+        budget_remaining_percent: 96.5,
+        burn_rate: if day % 2 == 0 { Some(0.25) } else { None },
+        streak_days: u32::try_from(day).unwrap_or(0),
+    }
+}
+
+/// Snapshots are written once per (objective, date), report which were
+/// new, and read back oldest first within inclusive bounds; streaks round
+/// trip with their bookkeeping; both go with their objective.
+pub async fn job_snapshots_and_streaks_round_trip(store: &dyn Store) {
+    use slod_core::streak::Streak;
+
+    seed(store, &["api", "db"], &[]).await;
+    add_objective(store, objective("o1", "api", DependencyExclusion::Strict)).await;
+    add_objective(store, objective("o2", "db", DependencyExclusion::Strict)).await;
+    assert_eq!(store.objective_ids().await.expect("ids"), ["o1", "o2"]);
+
+    let fresh = store.streaks(None).await.expect("streaks");
+    let ids: Vec<(&str, &str)> =
+        fresh.iter().map(|r| (r.objective_id.as_str(), r.system_id.as_str())).collect();
+    assert_eq!(ids, [("o1", "api"), ("o2", "db")]);
+    assert!(fresh.iter().all(|r| r.streak == Streak::default()), "{fresh:?}");
+
+    let saved = Streak {
+        current_streak: 3,
+        best_streak: 5,
+        streak_start: Some(t(1440)),
+        best_streak_end: Some(t(-1440)),
+        last_run: Some(t(3 * 1440)),
+    };
+    let mut tx = store.begin().await.expect("begin");
+    let locked = tx.lock_streaks(&["o1".to_owned()]).await.expect("lock");
+    assert_eq!(locked.len(), 1);
+    tx.save_streaks(&[("o1".to_owned(), saved.clone())]).await.expect("save");
+    let inserted = tx
+        .insert_snapshots(&[job_snapshot("o1", 1, 99.5), job_snapshot("o2", 1, 100.0)])
+        .await
+        .expect("insert");
+    assert_eq!(inserted.into_iter().collect::<Vec<_>>(), ["o1", "o2"]);
+    tx.commit().await.expect("commit");
+
+    // The second write of a date is refused quietly: the first one stands.
+    let mut tx = store.begin().await.expect("begin");
+    let inserted = tx
+        .insert_snapshots(&[job_snapshot("o1", 1, 12.0), job_snapshot("o2", 2, 98.0)])
+        .await
+        .expect("insert again");
+    assert_eq!(inserted.into_iter().collect::<Vec<_>>(), ["o2"]);
+    assert_eq!(tx.streaks(&["o1".to_owned()]).await.expect("in tx")[0].streak, saved);
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_snapshots(&[job_snapshot("o1", 3, 97.0), job_snapshot("o1", 0, 96.0)])
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+
+    let all = store.snapshots("o1", t(0), t(3 * 1440)).await.expect("snapshots");
+    let days: Vec<(Timestamp, f64)> =
+        all.iter().map(|s| (s.date, s.availability_percent)).collect();
+    assert_eq!(days, [(t(0), 96.0), (t(1440), 99.5), (t(3 * 1440), 97.0)]);
+    assert_eq!(all[1], job_snapshot("o1", 1, 99.5), "every field round trips");
+    assert_eq!(all[0].burn_rate, Some(0.25));
+    let inner = store.snapshots("o1", t(1), t(3 * 1440 - 1)).await.expect("snapshots");
+    assert_eq!(inner.len(), 1);
+    assert!(store.snapshots("nope", t(0), t(9999)).await.expect("snapshots").is_empty());
+
+    let o1 = store.streaks(Some(&["o1".to_owned()])).await.expect("streaks");
+    assert_eq!(o1.len(), 1);
+    assert_eq!(o1[0].streak, saved);
+    assert!(store.streaks(Some(&[])).await.expect("streaks").is_empty());
+
+    // A missing streak row is created by save.
+    let mut tx = store.begin().await.expect("begin");
+    tx.delete_objective("o2").await.expect("delete");
+    tx.commit().await.expect("commit");
+    assert!(store.snapshots("o2", t(0), t(9999)).await.expect("snapshots").is_empty());
+    assert_eq!(store.streaks(None).await.expect("streaks").len(), 1);
+}
+
+/// Each (system, achievement) is stored once; only new unlocks come back;
+/// milestones are newest first with system names; a deleted system takes
+/// its achievements along.
+pub async fn achievements_unlock_once(store: &dyn Store) {
+    use crate::jobs::AchievementRow;
+    use slod_core::achievements::AchievementType::{FirstSteps, IronUptime, RapidRecovery};
+
+    seed(store, &["api", "db"], &[]).await;
+    let row = |system: &str, achievement, minute| AchievementRow {
+        system_id: id(system),
+        achievement,
+        unlocked_at: t(minute),
+    };
+    let mut tx = store.begin().await.expect("begin");
+    let new = tx
+        .unlock_achievements(&[
+            row("api", FirstSteps, 1),
+            row("api", IronUptime, 2),
+            row("db", FirstSteps, 3),
+            row("api", FirstSteps, 4),
+        ])
+        .await
+        .expect("unlock");
+    assert_eq!(
+        new,
+        [row("api", FirstSteps, 1), row("api", IronUptime, 2), row("db", FirstSteps, 3)]
+    );
+    assert_eq!(tx.achievements(&[id("api")]).await.expect("in tx").len(), 2);
+    tx.commit().await.expect("commit");
+
+    let mut tx = store.begin().await.expect("begin");
+    let again = tx
+        .unlock_achievements(&[row("api", FirstSteps, 9), row("db", RapidRecovery, 10)])
+        .await
+        .expect("unlock again");
+    assert_eq!(again, [row("db", RapidRecovery, 10)]);
+    tx.commit().await.expect("commit");
+
+    let api = store.achievements(Some(&[id("api")])).await.expect("achievements");
+    assert_eq!(api, [row("api", FirstSteps, 1), row("api", IronUptime, 2)]);
+    assert_eq!(store.achievements(None).await.expect("all").len(), 4);
+    assert!(store.achievements(Some(&[])).await.expect("none").is_empty());
+
+    let feed = store.milestones(3).await.expect("milestones");
+    let shape: Vec<(&str, &str, Timestamp)> = feed
+        .iter()
+        .map(|m| (m.system_id.as_str(), m.system_name.as_str(), m.unlocked_at))
+        .collect();
+    assert_eq!(
+        shape,
+        [("db", "db name", t(10)), ("db", "db name", t(3)), ("api", "api name", t(2))]
+    );
+    assert_eq!(feed[0].achievement, RapidRecovery);
+
+    let mut tx = store.begin().await.expect("begin");
+    tx.delete_system(&id("db")).await.expect("delete");
+    tx.commit().await.expect("commit");
+    assert_eq!(store.achievements(None).await.expect("all").len(), 2);
+}
+
+/// A period has one lease holder at a time; a completed period stays
+/// completed; an expired lease is taken over; a released one is free.
+pub async fn job_runs_lease_complete_and_take_over(store: &dyn Store) {
+    use crate::jobs::{ClaimOutcome, JobClaim, JobKind, JobRunStatus};
+
+    let claim = |period: &'static str, start: i64, owner: &'static str, now: i64| JobClaim {
+        kind: JobKind::Daily,
+        period,
+        period_start: t(start),
+        owner,
+        now: t(now),
+        lease_until: t(now + 5),
+    };
+    async fn claim_once(store: &dyn Store, c: JobClaim<'_>) -> ClaimOutcome {
+        let mut tx = store.begin().await.expect("begin");
+        let outcome = tx.claim_run(&c).await.expect("claim");
+        tx.commit().await.expect("commit");
+        outcome
+    }
+
+    assert_eq!(claim_once(store, claim("2026-01-02", 1440, "a", 0)).await, ClaimOutcome::Claimed);
+    let ClaimOutcome::Held(run) = claim_once(store, claim("2026-01-02", 1440, "b", 1)).await else {
+        panic!("a live lease must be held");
+    };
+    assert_eq!((run.lease_owner.as_str(), run.status), ("a", JobRunStatus::Running));
+    assert_eq!(run.lease_expires_at, t(5));
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.renew_lease(JobKind::Daily, "2026-01-02", "a", t(20)).await.expect("renew"));
+    assert!(!tx.renew_lease(JobKind::Daily, "2026-01-02", "b", t(20)).await.expect("renew"));
+    assert!(!tx.complete_run(JobKind::Daily, "2026-01-02", "b", t(2), "{}").await.expect("b"));
+    assert!(tx
+        .complete_run(JobKind::Daily, "2026-01-02", "a", t(3), r#"{"n":1}"#)
+        .await
+        .expect("a"));
+    tx.commit().await.expect("commit");
+    let ClaimOutcome::Completed(done) =
+        claim_once(store, claim("2026-01-02", 1440, "c", 100)).await
+    else {
+        panic!("a completed run stays completed, even after its lease time");
+    };
+    assert_eq!(done.result.as_deref(), Some(r#"{"n":1}"#));
+    assert_eq!(done.completed_at, Some(t(3)));
+
+    // A holder that stopped renewing is taken over; its late completion
+    // is refused.
+    assert_eq!(claim_once(store, claim("2026-01-01", 0, "a", 10)).await, ClaimOutcome::Claimed);
+    assert!(matches!(
+        claim_once(store, claim("2026-01-01", 0, "b", 14)).await,
+        ClaimOutcome::Held(_)
+    ));
+    assert_eq!(claim_once(store, claim("2026-01-01", 0, "b", 15)).await, ClaimOutcome::Claimed);
+    let mut tx = store.begin().await.expect("begin");
+    assert!(!tx.complete_run(JobKind::Daily, "2026-01-01", "a", t(16), "{}").await.expect("a"));
+    assert!(tx.complete_run(JobKind::Daily, "2026-01-01", "b", t(16), "{}").await.expect("b"));
+    tx.commit().await.expect("commit");
+
+    // Released: as if never attempted.
+    assert_eq!(
+        claim_once(store, claim("2026-01-05", 4 * 1440, "a", 20)).await,
+        ClaimOutcome::Claimed
+    );
+    let mut tx = store.begin().await.expect("begin");
+    tx.release_run(JobKind::Daily, "2026-01-05", "a").await.expect("release");
+    tx.commit().await.expect("commit");
+    assert!(store.job_run(JobKind::Daily, "2026-01-05").await.expect("run").is_none());
+    assert_eq!(
+        claim_once(store, claim("2026-01-05", 4 * 1440, "b", 21)).await,
+        ClaimOutcome::Claimed
+    );
+
+    // The latest completed run goes by the period, not by when it ran.
+    let latest = store.latest_completed_run(JobKind::Daily).await.expect("latest").expect("one");
+    assert_eq!(latest.period, "2026-01-02");
+    assert!(store.latest_completed_run(JobKind::WeeklyDigest).await.expect("latest").is_none());
+    let runs = store.job_runs(None, 10).await.expect("runs");
+    let periods: Vec<&str> = runs.iter().map(|r| r.period.as_str()).collect();
+    assert_eq!(periods, ["2026-01-05", "2026-01-02", "2026-01-01"]);
+    assert_eq!(store.job_runs(Some(JobKind::WeeklyDigest), 10).await.expect("runs").len(), 0);
+    assert_eq!(store.job_runs(Some(JobKind::Daily), 1).await.expect("runs").len(), 1);
+    let one = store.job_run(JobKind::Daily, "2026-01-01").await.expect("run").expect("exists");
+    assert_eq!((one.lease_owner.as_str(), one.status), ("b", JobRunStatus::Completed));
+}
+
+/// Complete outages per system, most recent first, as of an instant; the
+/// open outage and those that had not ended yet are left out.
+pub async fn recent_outages_per_system(store: &dyn Store) {
+    use crate::jobs::OutageSpan;
+
+    seed(store, &["api", "db", "quiet"], &[]).await;
+    for (start, end) in [(10, 20), (30, 34), (50, 51)] {
+        apply(store, vec![report("api", HealthStatus::Unhealthy, t(start))], t(start)).await;
+        apply(store, vec![report("api", HealthStatus::Healthy, t(end))], t(end)).await;
+    }
+    apply(store, vec![report("api", HealthStatus::Degraded, t(60))], t(60)).await;
+    apply(store, vec![report("db", HealthStatus::Unhealthy, t(5))], t(5)).await;
+    apply(store, vec![report("db", HealthStatus::Healthy, t(6))], t(6)).await;
+
+    let span = |start, end| OutageSpan { start: t(start), end: t(end) };
+    let systems = [id("api"), id("db"), id("quiet")];
+    let recent = store.recent_outages(&systems, t(100), 2).await.expect("outages");
+    assert_eq!(recent[&id("api")], [span(50, 51), span(30, 34)]);
+    assert_eq!(recent[&id("db")], [span(5, 6)]);
+    assert!(!recent.contains_key(&id("quiet")));
+    assert_eq!(recent[&id("api")][1].duration_ms(), 4 * MINUTE_MS);
+
+    let earlier = store.recent_outages(&systems, t(34), 10).await.expect("outages");
+    assert_eq!(earlier[&id("api")], [span(30, 34), span(10, 20)]);
+    assert!(store.recent_outages(&[], t(100), 10).await.expect("none").is_empty());
+
+    // A transaction sees the outage it just closed.
+    let mut tx = store.begin().await.expect("begin");
+    let mut world = tx.load_world(&[id("api")]).await.expect("world");
+    let changes = apply_reports(
+        &mut world,
+        vec![report("api", HealthStatus::Healthy, t(63))],
+        t(63),
+        &mut new_id,
+    )
+    .expect("apply");
+    tx.write_changes(&changes).await.expect("write");
+    let seen = tx.recent_outages(&[id("api")], t(63), 1).await.expect("in tx");
+    assert_eq!(seen[&id("api")], [span(60, 63)]);
+}
+
+/// Digests round trip whole, newest first.
+pub async fn digests_round_trip(store: &dyn Store) {
+    use crate::jobs::DigestRow;
+    use slod_core::digest::{TopPerformer, WeeklyDigest, WorstPerformer};
+
+    let digest = |day: u32, total: usize| WeeklyDigest {
+        week_of: t(i64::from(day) * 1440).date(),
+        total_objectives: total,
+        breaching_count: 1,
+        at_risk_count: 0,
+        healthy_count: total - 1,
+        top_performers: vec![TopPerformer {
+            objective_id: "o1".into(),
+            system_id: id("api"),
+            system_name: "API".into(),
+            availability: 99.95,
+            streak_days: 12,
+        }],
+        worst_performers: vec![WorstPerformer {
+            objective_id: "o2".into(),
+            system_id: id("db"),
+            system_name: "Database".into(),
+            availability: 98.5,
+            budget_remaining_percent: 0.0,
+        }],
+    };
+    let mut tx = store.begin().await.expect("begin");
+    for (n, manual) in [(0u32, false), (7, true)] {
+        tx.insert_digest(&DigestRow {
+            id: format!("d{n}"),
+            manual,
+            created_at: t(i64::from(n)),
+            digest: digest(n, 2 + n as usize),
+        })
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    let newest = store.digests(1).await.expect("digests");
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].id, "d7");
+    assert!(newest[0].manual);
+    assert_eq!(newest[0].created_at, t(7));
+    assert_eq!(newest[0].digest, digest(7, 9));
+    assert_eq!(store.digests(10).await.expect("digests").len(), 2);
 }

@@ -28,10 +28,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SLOD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Database URL: `sqlite://PATH` (created if missing). `postgres://…` is
-    /// reserved for the PostgreSQL backend.
+    /// Database URL: `sqlite://PATH` (created if missing) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgresql://`) for
+    /// several replicas on one database.
     #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
     pub database: String,
+
+    /// Connections in the PostgreSQL pool (SQLite always uses one writer).
+    #[arg(long, env = "SLOD_DATABASE_POOL_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
 
     /// Seed demo systems, objectives and 30 days of history into an empty
     /// database.
@@ -55,12 +61,18 @@ pub enum LogFormat {
 pub struct Settings {
     pub listen: SocketAddr,
     pub database_url: String,
+    pub database_pool_size: u32,
     pub demo: bool,
 }
 
 impl From<&ServeArgs> for Settings {
     fn from(args: &ServeArgs) -> Self {
-        Self { listen: args.listen, database_url: args.database.clone(), demo: args.demo }
+        Self {
+            listen: args.listen,
+            database_url: args.database.clone(),
+            database_pool_size: args.database_pool_size,
+            demo: args.demo,
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! `sqlite://PATH` opens (creating if needed) an embedded SQLite file; the
 //! backend's `connect` runs its migrations before returning, so a store
-//! handed out here is ready to serve. `postgres://` is reserved for the
-//! PostgreSQL backend (SPEC §10) and is refused until that crate lands.
+//! handed out here is ready to serve. `postgres://` (or `postgresql://`)
+//! connects to PostgreSQL (SPEC §10), waiting for the server while it is
+//! unreachable and failing at once on bad credentials or a wrong URL.
 
 use std::sync::Arc;
 
@@ -31,7 +32,7 @@ pub fn backend_for(url: &str) -> anyhow::Result<Backend> {
 }
 
 /// Connects to the database `url` names and brings its schema up to date.
-pub async fn connect_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn connect_store(url: &str, pool_size: u32) -> anyhow::Result<Arc<dyn Store>> {
     match backend_for(url)? {
         Backend::Sqlite => {
             let store = slod_store_sqlite::SqliteStore::connect(url)
@@ -39,8 +40,12 @@ pub async fn connect_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
                 .with_context(|| format!("opening the SQLite database {}", redact(url)))?;
             Ok(Arc::new(store))
         }
-        // The PostgreSQL backend (`slod-store-postgres`) plugs in here.
-        Backend::Postgres => bail!("PostgreSQL support is not built yet"),
+        Backend::Postgres => {
+            let store = slod_store_postgres::PgStore::connect(url, pool_size)
+                .await
+                .with_context(|| format!("opening the PostgreSQL database {}", redact(url)))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -75,9 +80,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn postgres_is_not_built_yet() {
-        let err = connect_store("postgres://localhost/slod").await.err().unwrap();
-        assert_eq!(err.to_string(), "PostgreSQL support is not built yet");
+    async fn a_malformed_postgres_url_fails_at_once() {
+        let err = connect_store("postgres://user@host:notaport/db", 1).await.err().unwrap();
+        assert!(format!("{err:#}").contains("PostgreSQL"), "{err:#}");
     }
 
     #[test]

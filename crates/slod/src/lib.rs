@@ -13,8 +13,13 @@
 //! - [`api`]: the HTTP routes of SPEC §9; handlers parse, call one service
 //!   function, and render.
 //! - [`demo`]: deterministic demo data for `slod serve --demo`.
+//! - [`jobs`]: the scheduler of the daily job and the weekly digest
+//!   (SPEC §5, §6).
+//! - [`notify`]: notification delivery (webhooks, Slack, Teams), the live
+//!   event stream and the 30-second alert evaluator (SPEC §8).
 //! - [`startup`]: binds the listener and serves until shut down.
 //! - [`telemetry`]: structured logs.
+//! - [`web`]: the dashboard, server-rendered HTML at `/` (SPEC §11).
 //!
 //! `src/main.rs` only parses the command line and hands over to
 //! [`startup`].
@@ -24,6 +29,9 @@ pub mod clock;
 pub mod config;
 pub mod database;
 pub mod demo;
+pub mod jobs;
+pub mod notify;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
+pub mod web;

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::notify::{Notifier, NotifySettings};
 use crate::{database, demo};
 
 /// A server that is bound and ready to serve.
@@ -27,13 +28,21 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
+    notifier: Arc<Notifier>,
+    /// Run the delivery worker and the alert evaluator (tests that drive
+    /// them by hand turn this off).
+    notify_workers: bool,
+    /// The daily job and weekly digest scheduler; `None` when a test drives
+    /// the jobs by hand.
+    scheduler: Option<crate::jobs::Scheduler>,
 }
 
 impl Application {
     /// Opens the database the settings name (running its migrations) and
     /// binds the listener.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let store = database::connect_store(&settings.database_url).await?;
+        let store =
+            database::connect_store(&settings.database_url, settings.database_pool_size).await?;
         tracing::info!(
             backend = store.backend(),
             database = %database::redact(&settings.database_url),
@@ -55,8 +64,34 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr().context("reading the bound address")?;
-        let router = api::router(AppState::new(store, clock));
-        Ok(Self { listener, address, router })
+        let notifier = Arc::new(
+            Notifier::new(store.clone(), clock.clone(), NotifySettings::default())
+                .context("setting up notifications")?,
+        );
+        let scheduler = Some(crate::jobs::Scheduler::new(store.clone(), clock.clone()));
+        let router = api::router(AppState::new(store, clock, notifier.clone()));
+        Ok(Self { listener, address, router, notifier, notify_workers: true, scheduler })
+    }
+
+    /// Serves without the job scheduler, so a test runs the daily job and
+    /// the digest itself (`Scheduler::run_due_jobs`, or the API triggers).
+    pub fn without_scheduler(mut self) -> Self {
+        self.scheduler = None;
+        self
+    }
+
+    /// The notification machinery, for tests that run its "once now"
+    /// functions ([`Notifier::deliver_due`], [`Notifier::evaluate_alerts`]).
+    pub fn notifier(&self) -> Arc<Notifier> {
+        self.notifier.clone()
+    }
+
+    /// Serves without the background delivery worker and alert evaluator,
+    /// so a test drives them deterministically instead. The event stream
+    /// still runs.
+    pub fn without_notify_workers(mut self) -> Self {
+        self.notify_workers = false;
+        self
     }
 
     /// The address actually bound (the real port when asked for port 0).
@@ -65,16 +100,41 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in
-    /// flight and returns.
+    /// flight and returns. The notification tasks (delivery, alert
+    /// evaluation, the event stream) run alongside and stop with it.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let notify_tasks = self.notifier.start(self.notify_workers).await;
+        // The scheduler runs next to the server and stops with it.
+        let (stop_jobs, jobs_stop) = tokio::sync::watch::channel(false);
+        let jobs = self.scheduler.map(|scheduler| tokio::spawn(scheduler.run(jobs_stop)));
+        let notifier = self.notifier.clone();
+        // Stopping the notification tasks also ends open event streams,
+        // which would otherwise hold the graceful shutdown forever.
+        let shutdown = async move {
+            shutdown.await;
+            notifier.shutdown();
+        };
         tracing::info!("listening on {}", self.address);
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        self.notifier.shutdown();
+        notify_tasks.join().await;
+        // A run in progress finishes its period (each is one short
+        // transaction per chunk); one that overstays is abandoned, and its
+        // idempotent writes are finished by the next start.
+        stop_jobs.send_replace(true);
+        if let Some(mut jobs) = jobs {
+            if tokio::time::timeout(std::time::Duration::from_secs(30), &mut jobs).await.is_err() {
+                tracing::warn!("the job scheduler did not stop within 30 s; abandoning its run");
+                jobs.abort();
+            }
+        }
+        served?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -6,11 +6,15 @@
 //! result. Every error, including unknown routes, wrong methods and bodies
 //! over 1 MiB, is `{"error": {"code", "message", "field"}}` ([`error`]).
 
+mod achievements;
+mod channels;
 pub mod error;
 pub mod extract;
 pub mod fields;
 mod health;
-mod objectives;
+mod jobs;
+pub(crate) mod objectives;
+mod stream;
 mod systems;
 
 use std::sync::Arc;
@@ -27,19 +31,22 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::clock::Clock;
+use crate::notify::Notifier;
 use error::ApiError;
 use extract::MAX_BODY_BYTES;
 
-/// What every handler can reach: storage and the clock.
+/// What every handler can reach: storage, the clock, and notifications
+/// (test sends, the live event stream).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    pub notifier: Arc<Notifier>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, notifier: Arc<Notifier>) -> Self {
+        Self { store, clock, notifier }
     }
 
     fn now(&self) -> Timestamp {
@@ -63,11 +70,31 @@ pub fn router(state: AppState) -> Router {
             "/objectives/{id}",
             get(objectives::get).patch(objectives::update).delete(objectives::delete),
         )
-        .route("/objectives/{id}/downtime-events", get(objectives::events));
+        .route("/objectives/{id}/downtime-events", get(objectives::events))
+        .route("/objectives/{id}/snapshots", get(jobs::snapshots))
+        .route("/streaks", get(jobs::streaks))
+        .route("/digests", get(jobs::digests))
+        .route("/jobs/daily", axum::routing::post(jobs::run_daily))
+        .route("/jobs/weekly-digest", axum::routing::post(jobs::run_weekly_digest))
+        .route("/jobs/runs", get(jobs::runs))
+        .route("/achievements", get(achievements::definitions))
+        .route("/systems/{id}/achievements", get(achievements::for_system))
+        .route("/milestones", get(achievements::milestones))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route(
+            "/channels/{id}",
+            get(channels::get).patch(channels::update).delete(channels::delete),
+        )
+        .route("/channels/{id}/test", axum::routing::post(channels::test))
+        .route("/channels/{id}/deliveries", get(channels::deliveries))
+        .route("/events/stream", get(stream::stream));
 
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
+        // The dashboard (SPEC §11): HTML pages at `/`, `/objectives/…`,
+        // `/systems/…` and `/static/…`.
+        .merge(crate::web::router())
         .fallback(no_route)
         .layer(axum::middleware::map_response(errors_as_json))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -87,8 +114,13 @@ async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
-async fn no_route(method: Method, uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+async fn no_route(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> Response {
+    // A browser asking for a page outside the API gets the dashboard's 404
+    // page; everyone else, and every `/api/` path, our JSON error.
+    if crate::web::wants_html(&headers, uri.path()) {
+        return crate::web::not_found_page(uri.path());
+    }
+    ApiError::not_found(format!("no route for {method} {}", uri.path())).into_response()
 }
 
 /// Rewrites any error response that is not already ours (axum's 405 for a
@@ -99,11 +131,11 @@ async fn errors_as_json(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
+    // Ours already: JSON from the API, HTML error pages from the dashboard.
+    let is_ours = response.headers().get(CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+    });
+    if is_ours {
         return response;
     }
     // axum adds `Allow` to a 405 outside this layer, so it survives.

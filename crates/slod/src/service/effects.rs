@@ -42,16 +42,20 @@ pub struct Judged {
 
 /// Computes the status now of each objective in `objective_ids` (those
 /// present in `world`, which the operation loaded and the engine updated)
-/// and enqueues the events it causes. Returns the events, so the caller can
-/// publish them to live listeners once committed.
+/// and enqueues the events it causes; then evaluates the achievements of
+/// the systems in `recovered` (the engine's `Changeset::outages_ended`:
+/// system, went down, recovered) as of each recovery (SPEC §3 R2 step 3).
+/// Returns the events, so the caller can publish them to live listeners
+/// once committed.
 pub async fn after_changes(
     tx: &mut dyn StoreTx,
     world: &World,
     objective_ids: &BTreeSet<String>,
+    recovered: &[(SystemId, Timestamp, Timestamp)],
     now: Timestamp,
 ) -> ServiceResult<Vec<NotificationEvent>> {
     if objective_ids.is_empty() {
-        return Ok(Vec::new());
+        return super::achievements::on_recovery(tx, world, recovered).await;
     }
     let judged = judge(tx, world, objective_ids, now).await?;
     let mut events = Vec::with_capacity(judged.len());
@@ -68,7 +72,10 @@ pub async fn after_changes(
             },
         ));
     }
+    // SPEC §8 thresholds, judged on the same statuses (service::alerts).
+    events.extend(super::alerts::evaluate(tx, &judged, now).await?);
     tx.enqueue_events(&events).await?;
+    events.extend(super::achievements::on_recovery(tx, world, recovered).await?);
     Ok(events)
 }
 

@@ -119,7 +119,14 @@ pub async fn apply_reports(
     let changes = engine::apply_reports(&mut world, reports, now, &mut id_generator())
         .map_err(|err| report_error(err, &inputs, now))?;
     tx.write_changes(&changes).await?;
-    effects::after_changes(&mut *tx, &world, &changes.affected_objectives, now).await?;
+    effects::after_changes(
+        &mut *tx,
+        &world,
+        &changes.affected_objectives,
+        &changes.outages_ended,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ReportOutcome::new(changes.summary, created))
 }

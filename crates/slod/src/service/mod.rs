@@ -10,8 +10,12 @@
 //! Errors are [`ServiceError`]s, in the caller's terms; the API maps them to
 //! status codes.
 
+pub mod achievements;
+pub mod alerts;
+pub mod channels;
 pub mod effects;
 pub mod health;
+pub mod jobs;
 pub mod objectives;
 pub mod status;
 pub mod systems;

@@ -165,7 +165,7 @@ async fn reconcile(
     }
     // Created or updated: its status changed even if no event did.
     let affected = std::iter::once(objective.id.clone()).collect();
-    effects::after_changes(tx, &world, &affected, now).await?;
+    effects::after_changes(tx, &world, &affected, &changes.outages_ended, now).await?;
     Ok(())
 }
 

@@ -8,31 +8,65 @@
 //! "Down at T" comes from live health when T is now (SPEC §4: live health is
 //! authoritative, so a stale open event never counts) and from the outage
 //! history when T is in the past.
+//!
+//! Every `{objective, status}` read also carries the objective's streak
+//! (SPEC §5) as it stands, fetched for all the listed objectives at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use slod_core::model::{Objective, SystemId};
 use slod_core::status::{compute_status, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
+use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
 use slod_store::Store;
 
 use super::ServiceResult;
 
-/// An objective with its status, the API's `{objective, status}`.
+/// An objective with its status and streak, the API's
+/// `{objective, status, streak}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ObjectiveWithStatus {
     pub objective: Objective,
     pub status: SloStatus,
+    /// `{currentStreak, bestStreak, streakStart, bestStreakEnd}` as it
+    /// stands now, whatever instant the status is for.
+    pub streak: Streak,
 }
 
-/// The status of each of `objectives` at `at` (or now), in the same order.
+/// The status of each of `objectives` at `at` (or now), in the same order,
+/// each with its streak.
 pub async fn with_status(
     store: &dyn Store,
     objectives: Vec<Objective>,
     at: Option<Timestamp>,
     now: Timestamp,
 ) -> ServiceResult<Vec<ObjectiveWithStatus>> {
+    if objectives.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statuses = statuses(store, &objectives, at, now).await?;
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let mut streaks: BTreeMap<String, Streak> =
+        store.streaks(Some(&ids)).await?.into_iter().map(|r| (r.objective_id, r.streak)).collect();
+    Ok(objectives
+        .into_iter()
+        .zip(statuses)
+        .map(|(objective, status)| {
+            let streak = streaks.remove(&objective.id).unwrap_or_default();
+            ObjectiveWithStatus { objective, status, streak }
+        })
+        .collect())
+}
+
+/// The status of each of `objectives` at `at` (or now), in the same order:
+/// one `event_spans` read and one down-state read for all of them.
+pub async fn statuses(
+    store: &dyn Store,
+    objectives: &[Objective],
+    at: Option<Timestamp>,
+    now: Timestamp,
+) -> ServiceResult<Vec<SloStatus>> {
     if objectives.is_empty() {
         return Ok(Vec::new());
     }
@@ -53,12 +87,11 @@ pub async fn with_status(
     let down = systems_down(store, &systems, at).await?;
 
     Ok(objectives
-        .into_iter()
+        .iter()
         .map(|objective| {
             let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
             let is_down = down.contains(&objective.system_id);
-            let status = compute_status(&objective, own, &spans.upstreams, t, is_down);
-            ObjectiveWithStatus { objective, status }
+            compute_status(objective, own, &spans.upstreams, t, is_down)
         })
         .collect())
 }
@@ -69,7 +102,7 @@ pub async fn with_status(
 /// makes `hasOpenDowntime` true. (Live status does not do this: a report
 /// may legitimately close an event a few minutes ahead of now, and that
 /// event's time up to now is plain closed downtime.)
-fn as_of(spans: &mut BTreeMap<String, Vec<EventSpan>>, t: Timestamp) {
+pub(crate) fn as_of(spans: &mut BTreeMap<String, Vec<EventSpan>>, t: Timestamp) {
     for span in spans.values_mut().flatten() {
         if span.end > t.millis() {
             span.end = OPEN_END;

@@ -136,7 +136,14 @@ pub async fn set_dependencies(
     let mut world = tx.load_world(std::slice::from_ref(id)).await?;
     let changes = engine::reconcile_system(&mut world, id, now, &mut id_generator());
     tx.write_changes(&changes).await?;
-    effects::after_changes(&mut *tx, &world, &changes.affected_objectives, now).await?;
+    effects::after_changes(
+        &mut *tx,
+        &world,
+        &changes.affected_objectives,
+        &changes.outages_ended,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     get_dependencies(store, id).await
 }

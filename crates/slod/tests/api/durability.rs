@@ -166,20 +166,48 @@ async fn sigterm_shuts_down_gracefully() {
     assert!(saw_signal);
 }
 
-#[tokio::test]
-async fn an_unsupported_database_url_fails_at_start() {
-    let output = Command::new(env!("CARGO_BIN_EXE_slod"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", "postgres://localhost/slod"])
-        .output()
-        .await
-        .unwrap();
+/// Runs `slod serve --database URL`, expecting it to fail at start; returns
+/// its logs and how long it took.
+async fn failed_start(url: &str) -> (String, Duration) {
+    let started = std::time::Instant::now();
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(env!("CARGO_BIN_EXE_slod"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+            .output(),
+    )
+    .await
+    .expect("slod should give up, not wait")
+    .unwrap();
     assert!(!output.status.success());
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(log.contains("PostgreSQL support is not built yet"), "{log}");
+    (log, started.elapsed())
+}
+
+#[tokio::test]
+async fn an_unsupported_database_url_fails_at_start() {
+    let (log, _) = failed_start("mysql://localhost/slod").await;
+    assert!(log.contains("unsupported database URL"), "{log}");
+}
+
+/// A database that does not exist is not worth waiting for: slod says so
+/// at once instead of retrying (it retries only while the server is
+/// unreachable). Needs a PostgreSQL server: runs when
+/// SLOD_TEST_DATABASE_URL is set.
+#[tokio::test]
+async fn a_missing_postgres_database_fails_at_once_with_a_clear_message() {
+    let Ok(admin) = std::env::var("SLOD_TEST_DATABASE_URL") else {
+        eprintln!("skipped: SLOD_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let (log, _) = failed_start(&format!("{base}/slod_no_such_database")).await;
+    assert!(log.contains("slod_no_such_database"), "{log}");
+    assert!(!log.contains("retrying"), "a missing database must not be retried: {log}");
 }
 
 #[tokio::test]

@@ -1,4 +1,9 @@
 //! `spawn_app()` and the small vocabulary the tests speak.
+//!
+//! The server runs on a fresh SQLite file per test, or, when
+//! `SLOD_TEST_DATABASE_URL` names a PostgreSQL server, on a fresh database
+//! of its own there (`slod_test_<uuid>`), dropped when the [`TestApp`] is
+//! — also when the test panics — so a run leaves nothing behind.
 
 use std::sync::Arc;
 
@@ -8,6 +13,7 @@ use slod::clock::ManualClock;
 use slod::config::Settings;
 use slod::startup::Application;
 use slod_core::time::{Timestamp, MINUTE_MS};
+use slod_store_postgres::testing::{self as pg_testing, TestDatabase};
 use tempfile::TempDir;
 
 /// The instant every test's clock starts at.
@@ -27,19 +33,32 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     _dir: TempDir,
+    /// The PostgreSQL database of this test, dropped (synchronously, with
+    /// `FORCE`, so the server's open connections do not hold it) with the
+    /// app.
+    _database: Option<TestDatabase>,
 }
 
-/// Starts the real server on 127.0.0.1:0 with a fresh SQLite file and a
-/// manual clock set to [`T0`].
+/// Starts the real server on 127.0.0.1:0 with a fresh database (SQLite, or
+/// PostgreSQL when `SLOD_TEST_DATABASE_URL` is set) and a manual clock set
+/// to [`T0`].
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(false).await
 }
 
 pub async fn spawn_app_with(demo: bool) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
+    let (database_url, database) = match pg_testing::admin_url_from_env() {
+        Some(admin) => {
+            let (url, database) = pg_testing::fresh_database(&admin).await.unwrap();
+            (url, Some(database))
+        }
+        None => (format!("sqlite://{}/slod.db", dir.path().display()), None),
+    };
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}/slod.db", dir.path().display()),
+        database_url,
+        database_pool_size: 4,
         demo,
     };
     let clock = Arc::new(ManualClock::new(t0()));
@@ -51,7 +70,7 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap();
-    TestApp { address, client, clock, _dir: dir }
+    TestApp { address, client, clock, _dir: dir, _database: database }
 }
 
 impl TestApp {

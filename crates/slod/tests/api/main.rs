@@ -1,7 +1,9 @@
-//! End-to-end tests: the real HTTP server, a fresh SQLite database per test,
+//! End-to-end tests: the real HTTP server, a fresh database per test (SQLite,
+//! or PostgreSQL when `SLOD_TEST_DATABASE_URL` is set: see `helpers`),
 //! and a [`ManualClock`](slod::clock::ManualClock) the test moves by hand.
 //! `durability` runs the compiled binary instead, to kill it with SIGKILL.
 
+mod browser;
 mod concurrency;
 mod demo;
 mod dependencies;
@@ -9,7 +11,11 @@ mod durability;
 mod errors;
 mod health;
 mod helpers;
+mod jobs;
+mod notify;
 mod objectives;
+mod receiver;
 mod status;
 mod systems;
 mod validation;
+mod web;

@@ -1,0 +1,435 @@
+//! `slod-bench`: seeds large databases and measures a running `slod serve`
+//! over HTTP, the way an operator would see it (docs/BENCHMARKS.md).
+//!
+//! Every subcommand starts its own server from `--slod-bin` on a free
+//! loopback port, so figures include HTTP, JSON and the database.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use slod_core::engine::Changeset;
+use slod_core::model::{
+    Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, Objective, ReportSource,
+    SystemId,
+};
+use slod_core::time::{Timestamp, DAY_MS};
+use slod_store::Store;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fill a database with systems, objectives and closed downtime events
+    /// spread over the last 29 days.
+    Seed {
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 1000)]
+        objectives: usize,
+        #[arg(long, default_value_t = 1000)]
+        events_per_objective: usize,
+        #[arg(long, default_value_t = 100)]
+        systems: usize,
+    },
+    /// Time reads against a seeded database: one objective, then the list.
+    Read {
+        #[arg(long)]
+        slod_bin: String,
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+    },
+    /// Sustained ingest through the batch route, then single reports at a
+    /// fixed rate.
+    Ingest {
+        #[arg(long)]
+        slod_bin: String,
+        #[arg(long)]
+        database: String,
+        /// Extra servers on the same database (PostgreSQL only).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 200)]
+        single_rate: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Seed { database, objectives, events_per_objective, systems } => {
+            seed(&database, objectives, events_per_objective, systems).await
+        }
+        Command::Read { slod_bin, database, requests } => {
+            read(&slod_bin, &database, requests).await
+        }
+        Command::Ingest {
+            slod_bin,
+            database,
+            replicas,
+            batch,
+            concurrency,
+            seconds,
+            single_rate,
+        } => ingest(&slod_bin, &database, replicas, batch, concurrency, seconds, single_rate).await,
+    }
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(slod_store_sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(slod_store_postgres::PgStore::connect(url, 8).await?))
+    }
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    Timestamp::from_millis(ms)
+}
+
+fn sid(i: usize) -> SystemId {
+    SystemId::from_trusted(format!("sys-{i:04}"))
+}
+
+async fn seed(
+    url: &str,
+    objectives: usize,
+    per_objective: usize,
+    systems: usize,
+) -> anyhow::Result<()> {
+    let store = open_store(url).await?;
+    let now = now();
+    let started = Instant::now();
+    let mut tx = store.begin().await?;
+    for s in 0..systems {
+        tx.upsert_system(&sid(s), &format!("System {s}"), now).await?;
+    }
+    // Each system depends on the next one, so upstream attribution shows up.
+    for s in 0..systems.saturating_sub(1) {
+        tx.set_upstreams(&sid(s), &[sid(s + 1)]).await?;
+    }
+    for o in 0..objectives {
+        let objective = Objective {
+            id: format!("obj-{o:05}"),
+            system_id: sid(o % systems),
+            health_check_configuration_id: None,
+            target: 99.0,
+            window_days: 30,
+            dependency_exclusion: if o % 2 == 0 {
+                DependencyExclusion::Strict
+            } else {
+                DependencyExclusion::SelfOnly
+            },
+            excluded_dependency_ids: vec![],
+            exclude_maintenance_windows: false,
+            burn_rate_thresholds: BurnRateThresholds::default(),
+            created_at: now.minus_millis(40 * DAY_MS),
+            updated_at: now,
+        };
+        tx.insert_objective(&objective).await?;
+    }
+    tx.commit().await?;
+
+    // Events of `per_objective` per objective, evenly spread over 29 days,
+    // each 10 s long; every third one charged to the upstream.
+    let span = 29 * DAY_MS;
+    let step = span / per_objective.max(1) as i64;
+    let mut pending = Vec::with_capacity(50_000);
+    let mut written = 0usize;
+    for o in 0..objectives {
+        let system = o % systems;
+        for e in 0..per_objective {
+            let start = now.minus_millis(span - e as i64 * step);
+            let attribution = if e % 3 == 0 && system + 1 < systems {
+                Attribution::Upstream {
+                    system_id: sid(system + 1),
+                    system_name: format!("System {}", system + 1),
+                }
+            } else {
+                Attribution::SelfCaused
+            };
+            pending.push(DowntimeEvent {
+                id: format!("ev-{o}-{e}"),
+                objective_id: format!("obj-{o:05}"),
+                system_id: sid(system),
+                start_time: start,
+                end_time: Some(start.plus_millis(10_000)),
+                attribution,
+                source: ReportSource::Healthcheck,
+            });
+            if pending.len() == 50_000 {
+                written += flush(&*store, &mut pending).await?;
+            }
+        }
+    }
+    written += flush(&*store, &mut pending).await?;
+    println!(
+        "seeded {systems} systems, {objectives} objectives, {written} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn flush(store: &dyn Store, pending: &mut Vec<DowntimeEvent>) -> anyhow::Result<usize> {
+    let n = pending.len();
+    let mut tx = store.begin().await?;
+    tx.write_changes(&Changeset { inserted: std::mem::take(pending), ..Default::default() })
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(bin: &str, database: &str) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = tokio::process::Command::new(bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {bin}"))?;
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+                if r.status().is_success() {
+                    return Ok(Self { child, base });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("server did not become ready")
+    }
+
+    /// Peak and current resident memory of the server, in MiB.
+    fn memory_mib(&self) -> Option<(f64, f64)> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map(|kb| kb / 1024.0)
+        };
+        Some((field("VmHWM:")?, field("VmRSS:")?))
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+async fn time_get(client: &reqwest::Client, url: &str, n: usize) -> anyhow::Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let response = client.get(url).send().await?;
+        let status = response.status();
+        let _ = response.bytes().await?;
+        if !status.is_success() {
+            bail!("GET {url} answered {status}");
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+async fn read(bin: &str, database: &str, requests: usize) -> anyhow::Result<()> {
+    let server = Server::start(bin, database).await?;
+    let client = reqwest::Client::new();
+    let one = format!("{}/api/v1/objectives/obj-00000", server.base);
+    let times = time_get(&client, &one, requests).await?;
+    println!(
+        "GET /api/v1/objectives/obj-00000: p50 {:.1} ms, p99 {:.1} ms over {requests}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
+    let list = format!("{}/api/v1/objectives", server.base);
+    let times = time_get(&client, &list, requests.min(20)).await?;
+    println!(
+        "GET /api/v1/objectives: p50 {:.1} ms, max {:.1} ms over {}",
+        percentile(&times, 0.5),
+        percentile(&times, 1.0),
+        times.len()
+    );
+    if let Some((peak, current)) = server.memory_mib() {
+        println!("server memory: peak RSS {peak:.1} MiB, current RSS {current:.1} MiB");
+    }
+    Ok(())
+}
+
+async fn ingest(
+    bin: &str,
+    database: &str,
+    replicas: usize,
+    batch: usize,
+    concurrency: usize,
+    seconds: u64,
+    single_rate: u64,
+) -> anyhow::Result<()> {
+    let mut servers = Vec::new();
+    for _ in 0..replicas.max(1) {
+        servers.push(Server::start(bin, database).await?);
+    }
+    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let client = reqwest::Client::new();
+    // One system per worker, each with two objectives and a shared upstream.
+    let run = now().millis();
+    client
+        .put(format!("{}/api/v1/systems/ingest-up", bases[0]))
+        .json(&json!({"name": "Shared upstream"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    for w in 0..concurrency {
+        let id = format!("ingest-{w}");
+        client
+            .put(format!("{}/api/v1/systems/{id}", bases[0]))
+            .json(&json!({"name": id}))
+            .send()
+            .await?
+            .error_for_status()?;
+        client
+            .put(format!("{}/api/v1/systems/{id}/dependencies", bases[0]))
+            .json(&json!({"upstreamIds": ["ingest-up"]}))
+            .send()
+            .await?
+            .error_for_status()?;
+        for mode in ["strict", "self-only"] {
+            client
+                .post(format!("{}/api/v1/objectives", bases[0]))
+                .json(&json!({"systemId": id, "target": 99.9, "windowDays": 30, "dependencyExclusion": mode}))
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+    }
+
+    // Reports go back in time from now, one millisecond apart per worker,
+    // alternating unhealthy/healthy so every report changes events.
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let client = client.clone();
+        let base = bases[w % bases.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            let mut t = run - 30 * DAY_MS / 2;
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let reports: Vec<_> = (0..batch)
+                    .map(|i| {
+                        t += 1;
+                        let status = if i % 2 == 0 { "unhealthy" } else { "healthy" };
+                        json!({"systemId": format!("ingest-{w}"), "status": status,
+                               "at": Timestamp::from_millis(t).to_rfc3339()})
+                    })
+                    .collect();
+                let started = Instant::now();
+                let r = client
+                    .post(format!("{base}/api/v1/health"))
+                    .json(&json!({"reports": reports}))
+                    .send()
+                    .await?;
+                if !r.status().is_success() {
+                    bail!("batch answered {}: {}", r.status(), r.text().await.unwrap_or_default());
+                }
+                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                sent += batch as u64;
+            }
+            anyhow::Ok((sent, latencies))
+        }));
+    }
+    let started = Instant::now();
+    let mut total = 0u64;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (sent, mut l) = task.await??;
+        total += sent;
+        latencies.append(&mut l);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "batch ingest ({replicas} replica(s), {concurrency} clients, {batch}/request): {total} reports in {elapsed:.1} s = {:.0} reports/s; request p50 {:.1} ms, p99 {:.1} ms",
+        total as f64 / elapsed,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+
+    // Single reports at a fixed rate, open loop.
+    let interval = Duration::from_micros(1_000_000 / single_rate.max(1));
+    let count = single_rate * seconds;
+    let mut ticker = tokio::time::interval(interval);
+    let mut handles = Vec::new();
+    let base_t = run - 30 * DAY_MS / 4;
+    for i in 0..count {
+        ticker.tick().await;
+        let client = client.clone();
+        let base = bases[i as usize % bases.len()].clone();
+        handles.push(tokio::spawn(async move {
+            let status = if i % 2 == 0 { "unhealthy" } else { "healthy" };
+            let body = json!({"systemId": "ingest-0", "status": status,
+                              "at": Timestamp::from_millis(base_t + i as i64).to_rfc3339()});
+            let started = Instant::now();
+            let r = client.post(format!("{base}/api/v1/health")).json(&body).send().await?;
+            let ok = r.status().is_success() || r.status().as_u16() == 409;
+            anyhow::Ok((started.elapsed().as_secs_f64() * 1000.0, ok))
+        }));
+    }
+    let mut single = Vec::new();
+    let mut failed = 0;
+    for h in handles {
+        let (ms, ok) = h.await??;
+        if !ok {
+            failed += 1;
+        }
+        single.push(ms);
+    }
+    single.sort_by(f64::total_cmp);
+    println!(
+        "single reports at {single_rate}/s for {seconds} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {failed} failed",
+        percentile(&single, 0.5),
+        percentile(&single, 0.99),
+        percentile(&single, 1.0)
+    );
+    for s in &servers {
+        if let Some((peak, _)) = s.memory_mib() {
+            println!("server peak RSS {peak:.1} MiB");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Job routes (SPEC §5, §6, §9): the manual triggers, what the jobs
+//! produce (snapshots, streaks, digests) and the job runs themselves.
+//!
+//! - `POST /jobs/daily?date=YYYY-MM-DD` (default today)
+//! - `POST /jobs/weekly-digest?weekOf=YYYY-MM-DD` (default this week): the
+//!   digest, or `204` when there are no objectives
+//! - `GET /jobs/runs?kind=daily|weekly_digest&limit=20`
+//! - `GET /digests?limit=20`, `GET /streaks`
+//! - `GET /objectives/{id}/snapshots?from=&to=`: bounds are RFC 3339
+//!   instants or `YYYY-MM-DD` dates (that day's midnight), both inclusive,
+//!   unbounded when left out.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Serialize;
+use slod_core::model::ValidationError;
+use slod_core::streak::Snapshot;
+use slod_core::time::Timestamp;
+use slod_store::jobs::JobKind;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{PathId, QueryParams};
+use super::AppState;
+use crate::service::jobs::{self as service, DailyRunResult, DigestView, JobRunView, StreakView};
+
+/// Default and largest `limit` of the list routes here.
+pub(super) const DEFAULT_LIMIT: u32 = 20;
+pub(super) const MAX_LIMIT: u32 = 1000;
+
+/// `?limit=`: a whole number from 1 to [`MAX_LIMIT`].
+pub(super) fn limit(query: &QueryParams) -> ApiResult<u32> {
+    match query.single("limit")? {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => {
+            raw.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::validation(ValidationError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                ))
+            })
+        }
+    }
+}
+
+fn date(field: &'static str, raw: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::validation(ValidationError::new(
+            field,
+            format!("`{raw}` is not a date (YYYY-MM-DD, e.g. 2026-03-02)"),
+        ))
+    })
+}
+
+/// An RFC 3339 instant, or a `YYYY-MM-DD` date meaning its midnight (UTC).
+fn instant(field: &'static str, raw: &str) -> ApiResult<Timestamp> {
+    if let Ok(t) = Timestamp::parse(raw) {
+        return Ok(t);
+    }
+    match NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
+        Ok(day) => Ok(Timestamp::from_date(day)),
+        Err(_) => Err(ApiError::validation(ValidationError::new(
+            field,
+            format!("`{raw}` is neither an RFC 3339 timestamp nor a date (YYYY-MM-DD)"),
+        ))),
+    }
+}
+
+/// `POST /jobs/daily?date=`: see [`service::trigger_daily`] for the rules;
+/// a date already completed answers `200` with zero counts.
+pub(super) async fn run_daily(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> ApiResult<axum::Json<DailyRunResult>> {
+    query.only(&["date"])?;
+    let day = match query.single("date")? {
+        Some(raw) => date("date", raw)?,
+        None => state.now().date(),
+    };
+    Ok(axum::Json(service::trigger_daily(&*state.store, &*state.clock, day).await?))
+}
+
+/// `POST /jobs/weekly-digest?weekOf=`: the digest, or `204` when skipped.
+pub(super) async fn run_weekly_digest(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> ApiResult<Response> {
+    query.only(&["weekOf"])?;
+    let week_of = query.single("weekOf")?.map(|raw| date("weekOf", raw)).transpose()?;
+    match service::trigger_digest(&*state.store, week_of, state.now()).await? {
+        Some(digest) => Ok(axum::Json(digest).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+#[derive(Serialize)]
+pub struct JobRunsResponse {
+    runs: Vec<JobRunView>,
+}
+
+pub(super) async fn runs(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> ApiResult<axum::Json<JobRunsResponse>> {
+    query.only(&["kind", "limit"])?;
+    let kind = match query.single("kind")? {
+        None => None,
+        Some(raw) => Some(JobKind::parse(raw).ok_or_else(|| {
+            ApiError::validation(ValidationError::new(
+                "kind",
+                format!("`{raw}` is not one of daily, weekly_digest"),
+            ))
+        })?),
+    };
+    let limit = limit(&query)?;
+    Ok(axum::Json(JobRunsResponse { runs: service::job_runs(&*state.store, kind, limit).await? }))
+}
+
+#[derive(Serialize)]
+pub struct DigestsResponse {
+    digests: Vec<DigestView>,
+}
+
+pub(super) async fn digests(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> ApiResult<axum::Json<DigestsResponse>> {
+    query.only(&["limit"])?;
+    let limit = limit(&query)?;
+    Ok(axum::Json(DigestsResponse { digests: service::digests(&*state.store, limit).await? }))
+}
+
+#[derive(Serialize)]
+pub struct StreaksResponse {
+    streaks: Vec<StreakView>,
+}
+
+pub(super) async fn streaks(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> ApiResult<axum::Json<StreaksResponse>> {
+    query.only(&[])?;
+    Ok(axum::Json(StreaksResponse { streaks: service::streaks(&*state.store).await? }))
+}
+
+#[derive(Serialize)]
+pub struct SnapshotsResponse {
+    snapshots: Vec<Snapshot>,
+}
+
+pub(super) async fn snapshots(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    query: QueryParams,
+) -> ApiResult<axum::Json<SnapshotsResponse>> {
+    query.only(&["from", "to"])?;
+    let from = query.single("from")?.map(|raw| instant("from", raw)).transpose()?;
+    let to = query.single("to")?.map(|raw| instant("to", raw)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            return Err(ApiError::validation(ValidationError::new(
+                "from",
+                format!("{from} is after `to` ({to})"),
+            )));
+        }
+    }
+    let from = from.unwrap_or(Timestamp::from_millis(i64::MIN));
+    let to = to.unwrap_or(Timestamp::from_millis(i64::MAX));
+    Ok(axum::Json(SnapshotsResponse {
+        snapshots: service::snapshots(&*state.store, &id, from, to).await?,
+    }))
+}

@@ -1,0 +1,322 @@
+//! Budget and burn-rate alerts (SPEC §8): edge-triggered threshold events.
+//!
+//! Four thresholds per objective, judged on its status now:
+//!
+//! | event | active while |
+//! |---|---|
+//! | `slo.budget.warning` | consumed % of budget (100 − remaining %) ≥ `warningPercent`, and some budget is consumed |
+//! | `slo.budget.critical` | the same against `criticalPercent` |
+//! | `slo.budget.exhausted` | remaining budget is 0 (and some is consumed) |
+//! | `slo.burn.fast` | 1 h burn rate ≥ `fastBurnMultiplier` and 5 m burn rate ≥ it |
+//!
+//! An event fires when its threshold goes from inactive to active, once;
+//! the threshold re-arms silently when it goes inactive again. Which ones
+//! have fired is kept per objective in storage ([`AlertState`]), so a restart
+//! or a second replica does not fire them again, and it is changed only by
+//! compare-and-swap: a transaction emits only if its swap took effect.
+//!
+//! Judged in two places: by [`super::effects::after_changes`] inside every
+//! transaction that changes an objective's events or settings (after the
+//! whole batch, never between its reports), and by
+//! [`evaluate_open_downtime`], which a background task runs every 30 s for
+//! the objectives whose downtime is still open, since their budget keeps
+//! burning between reports.
+//!
+//! "Some budget is consumed" keeps a `warningPercent` of 0 from firing on an
+//! objective that never had any downtime.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use slod_core::events::{EventType, NotificationEvent};
+use slod_core::model::{Objective, SystemId};
+use slod_core::status::SloStatus;
+use slod_core::time::Timestamp;
+use slod_store::notify::AlertState;
+use slod_store::{Store, StoreTx};
+
+use super::effects::{self, Judged};
+use super::ServiceResult;
+
+/// How many systems one background evaluation transaction covers: it locks
+/// them (PostgreSQL), so keep each short.
+const SYSTEMS_PER_TRANSACTION: usize = 50;
+
+/// Which thresholds `status` has crossed, for `objective`'s settings.
+pub fn active_thresholds(objective: &Objective, status: &SloStatus) -> AlertState {
+    let thresholds = &objective.burn_rate_thresholds;
+    let consumed_any = status.error_budget_consumed_minutes > 0.0;
+    let consumed_percent = 100.0 - status.error_budget_remaining_percent;
+    let fast = thresholds.fast_burn_multiplier;
+    AlertState {
+        warning: consumed_any && consumed_percent >= thresholds.warning_percent,
+        critical: consumed_any && consumed_percent >= thresholds.critical_percent,
+        exhausted: consumed_any && status.error_budget_remaining_percent <= 0.0,
+        burn_fast: matches!(
+            (status.burn_rates.h1, status.burn_rates.m5),
+            (Some(h1), Some(m5)) if h1 >= fast && m5 >= fast
+        ),
+    }
+}
+
+/// The events for the thresholds active in `now_active` that were not
+/// fired in `fired`, in a fixed order: warning, critical, exhausted, burn.
+pub fn crossings(fired: AlertState, now_active: AlertState) -> Vec<EventType> {
+    [
+        (fired.warning, now_active.warning, EventType::BudgetWarning),
+        (fired.critical, now_active.critical, EventType::BudgetCritical),
+        (fired.exhausted, now_active.exhausted, EventType::BudgetExhausted),
+        (fired.burn_fast, now_active.burn_fast, EventType::BurnFast),
+    ]
+    .into_iter()
+    .filter(|(was, is, _)| !was && *is)
+    .map(|(_, _, event)| event)
+    .collect()
+}
+
+/// `slo.budget.warning` / `slo.budget.critical` payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BudgetPayload<'a> {
+    system_id: &'a SystemId,
+    objective_id: &'a str,
+    target: f64,
+    budget_remaining_percent: f64,
+}
+
+/// `slo.budget.exhausted` payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExhaustedPayload<'a> {
+    system_id: &'a SystemId,
+    objective_id: &'a str,
+    target: f64,
+}
+
+/// `slo.burn.fast` payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BurnPayload<'a> {
+    system_id: &'a SystemId,
+    objective_id: &'a str,
+    burn_rate_1h: Option<f64>,
+    burn_rate_5m: Option<f64>,
+}
+
+fn event_for(
+    event_type: EventType,
+    objective: &Objective,
+    status: &SloStatus,
+    now: Timestamp,
+) -> NotificationEvent {
+    let id = slod_store::new_id();
+    let (system_id, objective_id) = (&objective.system_id, objective.id.as_str());
+    match event_type {
+        EventType::BudgetExhausted => NotificationEvent::new(
+            id,
+            event_type,
+            now,
+            ExhaustedPayload { system_id, objective_id, target: objective.target },
+        ),
+        EventType::BurnFast => NotificationEvent::new(
+            id,
+            event_type,
+            now,
+            BurnPayload {
+                system_id,
+                objective_id,
+                burn_rate_1h: status.burn_rates.h1,
+                burn_rate_5m: status.burn_rates.m5,
+            },
+        ),
+        _ => NotificationEvent::new(
+            id,
+            event_type,
+            now,
+            BudgetPayload {
+                system_id,
+                objective_id,
+                target: objective.target,
+                budget_remaining_percent: status.error_budget_remaining_percent,
+            },
+        ),
+    }
+}
+
+/// Judges the thresholds of each objective in `judged` against its stored
+/// alert state, stores the new state and returns the events of the
+/// crossings (not yet enqueued: the caller writes them to the outbox in the
+/// same transaction). An objective whose stored state changed under us
+/// (another replica judged it first) emits nothing.
+pub async fn evaluate(
+    tx: &mut dyn StoreTx,
+    judged: &[Judged],
+    now: Timestamp,
+) -> ServiceResult<Vec<NotificationEvent>> {
+    if judged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = judged.iter().map(|j| j.objective.id.clone()).collect();
+    let stored = tx.alert_states(&ids).await?;
+    let mut events = Vec::new();
+    for Judged { objective, status } in judged {
+        let fired = stored.get(&objective.id).copied().unwrap_or_default();
+        let active = active_thresholds(objective, status);
+        if active == fired {
+            continue;
+        }
+        if !tx.swap_alert_state(&objective.id, fired, active, now).await? {
+            // Someone else moved this objective's state since we read it;
+            // they emitted whatever crossing there was.
+            continue;
+        }
+        for event_type in crossings(fired, active) {
+            events.push(event_for(event_type, objective, status, now));
+        }
+    }
+    Ok(events)
+}
+
+/// The 30-second check (SPEC §8): judges every objective with open downtime
+/// at `now`, in transactions of a few systems each, and enqueues the
+/// threshold events that fall due. Returns how many events it enqueued.
+pub async fn evaluate_open_downtime(store: &dyn Store, now: Timestamp) -> ServiceResult<usize> {
+    let open = store.objectives_with_open_downtime().await?;
+    let mut by_system: BTreeMap<SystemId, BTreeSet<String>> = BTreeMap::new();
+    for (objective_id, system_id) in open {
+        by_system.entry(system_id).or_default().insert(objective_id);
+    }
+    let systems: Vec<(SystemId, BTreeSet<String>)> = by_system.into_iter().collect();
+    let mut emitted = 0;
+    for chunk in systems.chunks(SYSTEMS_PER_TRANSACTION) {
+        let ids: Vec<SystemId> = chunk.iter().map(|(system, _)| system.clone()).collect();
+        let objectives: BTreeSet<String> =
+            chunk.iter().flat_map(|(_, objectives)| objectives.iter().cloned()).collect();
+        let mut tx = store.begin().await?;
+        // Loading the world takes the same locks a report on these systems
+        // does, so the judgement sees a settled state.
+        let world = tx.load_world(&ids).await?;
+        let judged = effects::judge(&mut *tx, &world, &objectives, now).await?;
+        let events = evaluate(&mut *tx, &judged, now).await?;
+        if events.is_empty() {
+            // Only alert state may have changed (a re-arm); keep it.
+            tx.commit().await?;
+            continue;
+        }
+        tx.enqueue_events(&events).await?;
+        tx.commit().await?;
+        emitted += events.len();
+    }
+    Ok(emitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use slod_core::model::{BurnRateThresholds, DependencyExclusion};
+    use slod_core::status::{compute_status, EventSpan, OPEN_END};
+    use slod_core::time::{DAY_MS, MINUTE_MS};
+
+    use super::*;
+
+    const T: i64 = 1_772_366_400_000;
+
+    fn objective(target: f64, window_days: u32) -> Objective {
+        Objective {
+            id: "o".into(),
+            system_id: SystemId::parse("api", "id").unwrap(),
+            health_check_configuration_id: None,
+            target,
+            window_days,
+            dependency_exclusion: DependencyExclusion::Strict,
+            excluded_dependency_ids: vec![],
+            exclude_maintenance_windows: false,
+            burn_rate_thresholds: BurnRateThresholds::default(),
+            created_at: Timestamp::from_millis(T - 400 * DAY_MS),
+            updated_at: Timestamp::from_millis(T - 400 * DAY_MS),
+        }
+    }
+
+    /// Status at T with one outage of `minutes`, ending `ago` minutes before
+    /// T (open when `ago` is 0 and `down`).
+    fn status(o: &Objective, minutes: i64, ago: i64, down: bool) -> SloStatus {
+        let end = if ago == 0 && down { OPEN_END } else { T - ago * MINUTE_MS };
+        let start = T - (ago + minutes) * MINUTE_MS;
+        let spans = [EventSpan { start, end, upstream: 0 }];
+        compute_status(o, &spans, &[], Timestamp::from_millis(T), down)
+    }
+
+    #[test]
+    fn budget_thresholds_follow_consumed_percent() {
+        // 99 % over 1 day: 14.4 minutes of budget.
+        let o = objective(99.0, 1);
+        let quiet = active_thresholds(&o, &status(&o, 0, 60, false));
+        assert_eq!(quiet, AlertState::default());
+        // 7 minutes = 48.6 %: below warning.
+        assert!(!active_thresholds(&o, &status(&o, 7, 60, false)).warning);
+        // 8 minutes = 55.6 %: warning only.
+        let s = active_thresholds(&o, &status(&o, 8, 60, false));
+        assert!(s.warning && !s.critical && !s.exhausted && !s.burn_fast);
+        // 12 minutes = 83 %: critical too.
+        let s = active_thresholds(&o, &status(&o, 12, 60, false));
+        assert!(s.warning && s.critical && !s.exhausted);
+        // 15 minutes: exhausted.
+        let s = active_thresholds(&o, &status(&o, 15, 60, false));
+        assert!(s.warning && s.critical && s.exhausted);
+    }
+
+    #[test]
+    fn fast_burn_needs_both_windows() {
+        // 99.9 % over 30 days: a fully-down hour burns at 1000x.
+        let o = objective(99.9, 30);
+        // Down for the last 10 minutes, still down: 1 h rate 166x, 5 m 1000x.
+        assert!(active_thresholds(&o, &status(&o, 10, 0, true)).burn_fast);
+        // Recovered 10 minutes ago: 5 m rate is 0.
+        assert!(!active_thresholds(&o, &status(&o, 10, 10, false)).burn_fast);
+        // 100 % target: burn rates are null, never fast.
+        let strict = objective(100.0, 30);
+        let s = active_thresholds(&strict, &status(&strict, 10, 0, true));
+        assert!(!s.burn_fast);
+        assert!(s.exhausted && s.warning && s.critical);
+    }
+
+    #[test]
+    fn zero_warning_percent_needs_some_downtime() {
+        let mut o = objective(99.0, 1);
+        o.burn_rate_thresholds.warning_percent = 0.0;
+        assert!(!active_thresholds(&o, &status(&o, 0, 60, false)).warning);
+        assert!(active_thresholds(&o, &status(&o, 1, 60, false)).warning);
+    }
+
+    #[test]
+    fn crossings_fire_once_and_rearm() {
+        let none = AlertState::default();
+        let warn = AlertState { warning: true, ..none };
+        let all = AlertState { warning: true, critical: true, exhausted: true, burn_fast: true };
+        assert_eq!(crossings(none, warn), [EventType::BudgetWarning]);
+        assert!(crossings(warn, warn).is_empty());
+        assert!(crossings(warn, none).is_empty(), "re-arming is silent");
+        assert_eq!(
+            crossings(warn, all),
+            [EventType::BudgetCritical, EventType::BudgetExhausted, EventType::BurnFast]
+        );
+    }
+
+    #[test]
+    fn payloads_match_the_spec() {
+        let o = objective(99.0, 1);
+        let s = status(&o, 8, 0, true);
+        let now = Timestamp::from_millis(T);
+        let warning = event_for(EventType::BudgetWarning, &o, &s, now);
+        assert_eq!(warning.data["systemId"], "api");
+        assert_eq!(warning.data["objectiveId"], "o");
+        assert_eq!(warning.data["target"], 99.0);
+        assert!(warning.data["budgetRemainingPercent"].as_f64().is_some());
+        let exhausted = event_for(EventType::BudgetExhausted, &o, &s, now);
+        let mut keys: Vec<&String> = exhausted.data.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["objectiveId", "systemId", "target"]);
+        let burn = event_for(EventType::BurnFast, &o, &s, now);
+        assert!(burn.data["burnRate1h"].as_f64().is_some());
+        assert!(burn.data["burnRate5m"].as_f64().is_some());
+    }
+}

@@ -1,0 +1,487 @@
+//! The dashboard's building blocks (the seed 0.2.0 frontend's components):
+//! state in words, the attribution bar, the streak flame, achievement
+//! badges, the downtime timeline, the trend chart and the milestone feed.
+//!
+//! Each is a function from plain data to [`Markup`]; none does I/O. Colour
+//! always comes with words or a tooltip, never alone.
+
+use maud::{html, Markup};
+use slod_core::achievements::AchievementType;
+use slod_core::digest::AT_RISK_REMAINING_PERCENT;
+use slod_core::model::{Attribution, DependencyExclusion, DowntimeEvent, Objective, ReportSource};
+use slod_core::status::SloStatus;
+use slod_core::streak::{Snapshot, Streak};
+use slod_core::time::Timestamp;
+
+use super::data::{Milestone, Unlocked};
+use super::format;
+use crate::service::status::ObjectiveWithStatus;
+
+/// An objective's state, in the digest's terms (SPEC §6); "down now" is
+/// shown beside it, since a system can be down and still within target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Breaching,
+    AtRisk,
+    Healthy,
+}
+
+impl State {
+    pub fn of(status: &SloStatus) -> Self {
+        if status.is_breaching {
+            Self::Breaching
+        } else if status.error_budget_remaining_percent <= AT_RISK_REMAINING_PERCENT {
+            Self::AtRisk
+        } else {
+            Self::Healthy
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Breaching => "breaching",
+            Self::AtRisk => "at risk",
+            Self::Healthy => "healthy",
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Self::Breaching => "st-breach",
+            Self::AtRisk => "st-risk",
+            Self::Healthy => "st-ok",
+        }
+    }
+
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Breaching => "Availability is below the target.",
+            Self::AtRisk => "On target, with 20 % or less of the error budget left.",
+            Self::Healthy => "On target, with more than 20 % of the error budget left.",
+        }
+    }
+}
+
+/// The state chip, and "down now" when the system is down at this moment.
+pub fn state_chips(state: State, down_now: bool) -> Markup {
+    html! {
+        // No per-chip tooltip: the words say it, and the filter bar
+        // explains each state once per page.
+        span.chip.(state.class()) { (state.label()) }
+        @if down_now {
+            " " span.chip.st-down { "down now" }
+        }
+    }
+}
+
+/// The column titles above objective rows (wide screens only; on a phone
+/// each row stacks and its cells explain themselves).
+pub fn row_header() -> Markup {
+    html! {
+        div.rowhead aria-hidden="true" {
+            span { "Objective" } span { "State" } span { "Availability / target" }
+            span { "Error budget: self · upstream · left" } span { "Burn 1 h" } span { "Streak" }
+        }
+    }
+}
+
+/// One objective as a row: its name (a link to its page), state in words,
+/// availability against target, the attribution bar, the 1 h burn rate and
+/// the streak.
+pub fn objective_row(item: &ObjectiveWithStatus, state: State, down_now: bool) -> Markup {
+    let objective = &item.objective;
+    let status = &item.status;
+    let fast = status
+        .burn_rates
+        .h1
+        .is_some_and(|r| r >= objective.burn_rate_thresholds.fast_burn_multiplier && r > 0.0);
+    html! {
+        div.row {
+            a.obj href={ "/objectives/" (objective.id) } { (objective_title(objective)) }
+            span.st { (state_chips(state, down_now)) }
+            span.av {
+                b { (format::percent(status.current_availability)) }
+                " / " (format::target(objective.target)) " %"
+            }
+            (attribution_bar(status, false))
+            span.burn.hot[fast] {
+                span.ml { "burn 1 h " } (format::burn(status.burn_rates.h1))
+            }
+            (streak(&item.streak))
+        }
+    }
+}
+
+/// How an objective is named on screen: objectives have no name of their
+/// own, so their target, window and check identify them.
+pub fn objective_title(objective: &Objective) -> String {
+    let mut title =
+        format!("{} % over {} days", format::target(objective.target), objective.window_days);
+    if let Some(check) = &objective.health_check_configuration_id {
+        title.push_str(" · check ");
+        title.push_str(check);
+    }
+    title
+}
+
+/// How the exclusion mode reads.
+pub fn mode_label(mode: DependencyExclusion) -> &'static str {
+    match mode {
+        DependencyExclusion::Strict => "strict: all downtime counts",
+        DependencyExclusion::SelfOnly => "self-only: upstream outages are excused",
+    }
+}
+
+/// One stretch of the attribution bar.
+struct Segment {
+    class: &'static str,
+    minutes: f64,
+    label: String,
+}
+
+/// The error budget as one stacked bar: downtime charged to the system
+/// itself, downtime while each upstream was down (one segment per upstream,
+/// named on hover), and what is left. In `self-only` mode upstream minutes
+/// are excused, not charged; they are drawn hatched and say so.
+///
+/// `legend` adds the numbers underneath, for the objective page.
+pub fn attribution_bar(status: &SloStatus, legend: bool) -> Markup {
+    let excused = status.dependency_exclusion == DependencyExclusion::SelfOnly;
+    let mut segments = Vec::new();
+    for entry in &status.attribution {
+        if entry.source_type == "self" {
+            segments.push(Segment {
+                class: "b-self",
+                minutes: entry.minutes,
+                label: format!("Self-caused: {}", format::minutes(entry.minutes)),
+            });
+        } else {
+            let name = entry
+                .system_name
+                .as_deref()
+                .or(entry.system_id.as_ref().map(|id| id.as_str()))
+                .unwrap_or("upstream");
+            segments.push(Segment {
+                class: if excused { "b-up b-excused" } else { "b-up" },
+                minutes: entry.minutes,
+                label: format!(
+                    "Upstream {name}: {}{}",
+                    format::minutes(entry.minutes),
+                    if excused { " (excused)" } else { "" }
+                ),
+            });
+        }
+    }
+    segments.push(Segment {
+        class: "b-left",
+        minutes: status.error_budget_remaining_minutes,
+        label: format!(
+            "Remaining: {} ({})",
+            format::minutes(status.error_budget_remaining_minutes),
+            format::percent1(status.error_budget_remaining_percent)
+        ),
+    });
+    let total: f64 = segments.iter().map(|s| s.minutes.max(0.0)).sum();
+    let summary = {
+        let parts: Vec<&str> = segments.iter().map(|s| s.label.as_str()).collect();
+        format!(
+            "Error budget {}. {}",
+            format::minutes(status.error_budget_total_minutes),
+            parts.join("; ")
+        )
+    };
+    html! {
+        // The whole story for screen readers; sighted users hover a
+        // segment for its own numbers.
+        div.bar role="img" aria-label=(summary) {
+            @if total > 0.0 {
+                @for segment in segments.iter().filter(|s| s.minutes > 0.0) {
+                    i.(segment.class)
+                        style={ "width:" (format!("{:.2}", segment.minutes / total * 100.0)) "%" }
+                        title=(segment.label) {}
+                }
+            } @else {
+                // A 100 % target with no downtime: no budget, nothing spent.
+                i.b-none style="width:100%" title="No error budget (100 % target)" {}
+            }
+        }
+        @if legend {
+            ul.legend {
+                @for segment in &segments {
+                    li { i.swatch.(segment.class) {} (segment.label) }
+                }
+            }
+        }
+    }
+}
+
+/// How hot the flame burns: the colour class for a streak of `days`.
+fn flame_tier(days: u32) -> &'static str {
+    match days {
+        0 => "t0",
+        1..=2 => "t1",
+        3..=6 => "t2",
+        7..=29 => "t3",
+        30..=89 => "t4",
+        _ => "t5",
+    }
+}
+
+/// The streak counter: a flame whose colour grows with the streak, the
+/// current streak in days, and the best streak with a trophy. The flame is
+/// drawn by the stylesheet (`.streak::before`), so a long overview does not
+/// repeat an SVG per row.
+pub fn streak(streak: &Streak) -> Markup {
+    if streak.last_run.is_none() && streak.best_streak == 0 {
+        return html! { span.streak.t0 title="No daily run yet (00:00 UTC)" { b { "0 d" } } };
+    }
+    let best_note = match streak.best_streak_end {
+        Some(end) => format!(" ended {}", format::date(end)),
+        None if streak.best_streak > 0 && streak.best_streak == streak.current_streak => {
+            " (still running)".to_owned()
+        }
+        None => String::new(),
+    };
+    let title = format!(
+        "{} day{} on target in a row; best {}{best_note}",
+        streak.current_streak,
+        plural(streak.current_streak),
+        streak.best_streak,
+    );
+    html! {
+        span.streak.(flame_tier(streak.current_streak)) title=(title) {
+            b { (streak.current_streak) " d" }
+            @if streak.best_streak > 0 {
+                " " span.best { "🏆 " (streak.best_streak) }
+            }
+        }
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// A system's unlocked achievements as emoji badges; the tooltip says what
+/// earned each and when.
+pub fn badges(unlocked: &[Unlocked], now: Timestamp) -> Markup {
+    html! {
+        @if !unlocked.is_empty() {
+            span.badges {
+                @for badge in unlocked {
+                    @let def = badge.kind.definition();
+                    span.badge role="img" aria-label=(def.label)
+                        title={ (def.label) ": " (def.description) " Unlocked "
+                            (format::date(badge.unlocked_at)) " (" (format::relative(badge.unlocked_at, now)) ")." } {
+                        (def.emoji)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// All nine achievements for a system page: unlocked ones with their date,
+/// locked ones dimmed with what it takes.
+pub fn achievement_grid(unlocked: &[Unlocked], now: Timestamp) -> Markup {
+    html! {
+        ul.achievements {
+            @for kind in AchievementType::ALL {
+                @let def = kind.definition();
+                @let got = unlocked.iter().find(|u| u.kind == kind);
+                li.ach.locked[got.is_none()] {
+                    span.emoji aria-hidden="true" { (def.emoji) }
+                    div {
+                        b { (def.label) }
+                        @if got.is_some() {
+                            " " span.chip.st-ok { "unlocked" }
+                        } @else {
+                            " " span.chip.st-none { "locked" }
+                        }
+                        p { (def.description) }
+                        @if let Some(got) = got {
+                            p { "Unlocked " (when(got.unlocked_at, now)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An instant as "3 h ago", with the exact UTC time on hover.
+pub fn when(t: Timestamp, now: Timestamp) -> Markup {
+    html! { time datetime=(t.to_rfc3339()) title=(format::utc(t)) { (format::relative(t, now)) } }
+}
+
+/// Recent downtime as a vertical timeline: a dot per event joined by a
+/// line, its attribution as a badge, start, end and duration.
+pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
+    html! {
+        @if events.is_empty() {
+            p.empty-note { "No downtime recorded for this objective. 🎉" }
+        } @else {
+            ol.timeline {
+                @for event in events {
+                    @let open = event.end_time.is_none();
+                    @let end = event.end_time.unwrap_or(now);
+                    li.ev.ev-up[matches!(event.attribution, Attribution::Upstream { .. })].ev-open[open] {
+                        span.dot aria-hidden="true" {}
+                        div.ev-body {
+                            @match &event.attribution {
+                                Attribution::SelfCaused => {
+                                    span.chip.at-self title="Charged to the system itself" { "self" }
+                                }
+                                Attribution::Upstream { system_id, system_name } => {
+                                    span.chip.at-up title="Downtime while this upstream was down" {
+                                        "upstream: " a href={ "/systems/" (system_id) } { (system_name) }
+                                    }
+                                }
+                            }
+                            @if event.source == ReportSource::Incident {
+                                " " span.chip.st-none title="Forced by an incident, not a probe" { "incident" }
+                            }
+                            @if open { " " span.chip.st-down { "ongoing" } }
+                            div.ev-when {
+                                time datetime=(event.start_time.to_rfc3339()) { (format::utc(event.start_time)) }
+                                " → "
+                                @if let Some(end_time) = event.end_time {
+                                    time datetime=(end_time.to_rfc3339()) { (format::utc(end_time)) }
+                                } @else {
+                                    "now"
+                                }
+                            }
+                            div.muted {
+                                b { (format::duration(end.millis() - event.start_time.millis())) }
+                                " · started " (when(event.start_time, now))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Chart geometry, in SVG user units.
+const CHART_W: f64 = 640.0;
+const CHART_H: f64 = 220.0;
+const PAD_LEFT: f64 = 56.0;
+const PAD_RIGHT: f64 = 16.0;
+const PAD_TOP: f64 = 14.0;
+const PAD_BOTTOM: f64 = 30.0;
+
+/// Availability over the daily snapshots as a pure SVG line chart, with the
+/// target drawn as a dashed line: one `circle.point` per snapshot (oldest
+/// first), red below the target, each with its date and value on hover.
+pub fn trend_chart(snapshots: &[Snapshot], target: f64) -> Markup {
+    if snapshots.is_empty() {
+        return html! {
+            p.empty-note {
+                "No daily snapshots yet. slod takes one per objective every day at 00:00 UTC; "
+                "the chart fills in from the first run."
+            }
+        };
+    }
+    let lowest = snapshots.iter().map(|s| s.availability_percent).fold(target, f64::min);
+    // Leave room below the lowest point; never show below 0 or a flat range.
+    let pad = ((100.0 - lowest) * 0.15).max(0.01);
+    let y_min = (lowest - pad).max(0.0);
+    let y_span = (100.0 - y_min).max(1e-9);
+    let first = snapshots[0].date.millis();
+    let last = snapshots[snapshots.len() - 1].date.millis();
+    let x_span = (last - first).max(1) as f64;
+    let plot_w = CHART_W - PAD_LEFT - PAD_RIGHT;
+    let plot_h = CHART_H - PAD_TOP - PAD_BOTTOM;
+    let x = |date: Timestamp| {
+        if last == first {
+            PAD_LEFT + plot_w / 2.0
+        } else {
+            PAD_LEFT + (date.millis() - first) as f64 / x_span * plot_w
+        }
+    };
+    let y = |value: f64| PAD_TOP + (100.0 - value.clamp(y_min, 100.0)) / y_span * plot_h;
+    let mut line = String::with_capacity(snapshots.len() * 16);
+    for (i, s) in snapshots.iter().enumerate() {
+        let command = if i == 0 { 'M' } else { 'L' };
+        line.push_str(&format!("{command}{:.1} {:.1}", x(s.date), y(s.availability_percent)));
+    }
+    let below = snapshots.iter().filter(|s| s.availability_percent < target).count();
+    let summary = format!(
+        "Availability over {} daily snapshot{} from {} to {}; target {} %; {} below target.",
+        snapshots.len(),
+        if snapshots.len() == 1 { "" } else { "s" },
+        format::date(snapshots[0].date),
+        format::date(snapshots[snapshots.len() - 1].date),
+        format::target(target),
+        below
+    );
+    let target_y = y(target);
+    let n = |v: f64| format!("{v:.1}");
+    html! {
+        figure.chart {
+            svg viewBox={ "0 0 " (CHART_W) " " (CHART_H) } role="img" aria-label=(summary) {
+                title { (summary) }
+                // Axes: 100 % at the top, the lowest shown value at the bottom.
+                line.axis x1=(n(PAD_LEFT)) y1=(n(PAD_TOP)) x2=(n(PAD_LEFT)) y2=(n(CHART_H - PAD_BOTTOM)) {}
+                line.axis x1=(n(PAD_LEFT)) y1=(n(CHART_H - PAD_BOTTOM)) x2=(n(CHART_W - PAD_RIGHT)) y2=(n(CHART_H - PAD_BOTTOM)) {}
+                text.tick x=(n(PAD_LEFT - 6.0)) y=(n(PAD_TOP + 4.0)) text-anchor="end" { "100 %" }
+                text.tick x=(n(PAD_LEFT - 6.0)) y=(n(CHART_H - PAD_BOTTOM)) text-anchor="end" { (format::percent(y_min)) }
+                line.target x1=(n(PAD_LEFT)) y1=(n(target_y)) x2=(n(CHART_W - PAD_RIGHT)) y2=(n(target_y)) {}
+                text.target-label x=(n(CHART_W - PAD_RIGHT)) y=(n(target_y - 5.0)) text-anchor="end" {
+                    "target " (format::target(target)) " %"
+                }
+                text.tick x=(n(PAD_LEFT)) y=(n(CHART_H - 10.0)) { (format::date(snapshots[0].date)) }
+                @if snapshots.len() > 1 {
+                    text.tick x=(n(CHART_W - PAD_RIGHT)) y=(n(CHART_H - 10.0)) text-anchor="end" {
+                        (format::date(snapshots[snapshots.len() - 1].date))
+                    }
+                }
+                path.trend d=(line) {}
+                @for s in snapshots {
+                    circle.point.below[s.availability_percent < target]
+                        cx=(n(x(s.date))) cy=(n(y(s.availability_percent))) r="3.5" {
+                        title { (format::date(s.date)) ": " (format::percent(s.availability_percent))
+                            ", " (format::percent1(s.budget_remaining_percent)) " budget left, streak "
+                            (s.streak_days) " d" }
+                    }
+                }
+            }
+            figcaption.muted { (summary) }
+        }
+    }
+}
+
+/// The organisation-wide feed of recent achievement unlocks.
+pub fn milestone_feed(milestones: &[Milestone], now: Timestamp) -> Markup {
+    html! {
+        aside.feed aria-labelledby="feed-title" {
+            h2 #feed-title { "Milestones" }
+            @if milestones.is_empty() {
+                p.empty-note {
+                    "No milestones yet. Systems unlock achievements as their objectives stay on "
+                    "target: 🌱 First Steps comes with a system's first objective, at the next "
+                    "daily run (00:00 UTC)."
+                }
+            } @else {
+                ol.milestones {
+                    @for m in milestones {
+                        @let def = m.kind.definition();
+                        li {
+                            span.emoji role="img" aria-label=(def.label) title=(def.description) { (def.emoji) }
+                            div {
+                                a href={ "/systems/" (m.system_id) } { (m.system_name) }
+                                " unlocked " b title=(def.description) { (def.label) }
+                                " " span.muted { "· " (when(m.unlocked_at, now)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

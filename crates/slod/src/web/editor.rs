@@ -1,0 +1,654 @@
+//! The SLO editor: `GET/POST /objectives/new` and
+//! `GET/POST /objectives/{id}/edit`.
+//!
+//! The forms post `application/x-www-form-urlencoded` with the API's own
+//! field names (`target`, `windowDays`, `burnRateThresholds.warningPercent`,
+//! one `excludedDependencyIds` per ticked upstream). The handler turns the
+//! typed strings into the JSON body the API would receive and hands it to
+//! the API's own request parser ([`CreateObjectiveRequest`],
+//! [`UpdateObjectiveRequest`]) and then to the same service function, so a
+//! form is judged by exactly the API's rules. A refused form comes back with
+//! the user's input and the message next to the field the
+//! [`ValidationError`] names; nothing is written. A saved one redirects
+//! (`303`) to the objective's page.
+//!
+//! Creating starts from a system (`?systemId=`): the exclusion picker lists
+//! that system's upstreams, so without JavaScript the system is chosen
+//! first, on its own small page.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde_json::{Map, Value};
+use slod_core::model::{DependencyExclusion, Objective, SystemId, ValidationError};
+
+use super::components;
+use super::layout::{self, Nav};
+use super::{check_same_origin, form_pairs, now, query_pairs, query_value, PageId, WebResult};
+use crate::api::extract::FromJson;
+use crate::api::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
+use crate::api::AppState;
+use crate::service::systems::{self, SystemRef, SystemView};
+use crate::service::{objectives, ServiceError};
+
+/// Every field the form has, by its API name. An error naming any other
+/// field is shown above the form.
+const FIELDS: [&str; 10] = [
+    "systemId",
+    "target",
+    "windowDays",
+    "dependencyExclusion",
+    "excludedDependencyIds",
+    "excludeMaintenanceWindows",
+    "healthCheckConfigurationId",
+    "burnRateThresholds.warningPercent",
+    "burnRateThresholds.criticalPercent",
+    "burnRateThresholds.fastBurnMultiplier",
+];
+
+/// A problem with the form, next to `field` (a name from [`FIELDS`]) or,
+/// when `None`, above the form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FormError {
+    field: Option<&'static str>,
+    message: String,
+}
+
+impl FormError {
+    fn at(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field: Some(field), message: message.into() }
+    }
+
+    /// Places a validation error: `excludedDependencyIds[2]` belongs to the
+    /// `excludedDependencyIds` picker.
+    fn from_validation(err: ValidationError) -> Self {
+        let base = err.field.split('[').next().unwrap_or("");
+        let field = FIELDS.into_iter().find(|f| *f == base);
+        let message = match field {
+            Some(_) => err.message,
+            None => err.to_string(),
+        };
+        Self { field, message }
+    }
+}
+
+/// The form as typed, so a refused form comes back exactly as sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct FormInput {
+    system_id: String,
+    target: String,
+    window_days: String,
+    dependency_exclusion: String,
+    excluded: Vec<String>,
+    exclude_maintenance_windows: bool,
+    health_check: String,
+    warning: String,
+    critical: String,
+    fast_burn: String,
+}
+
+impl FormInput {
+    /// A new objective's starting values: the API's defaults, and a common
+    /// target.
+    fn defaults(system_id: &str) -> Self {
+        let thresholds = slod_core::model::BurnRateThresholds::default();
+        Self {
+            system_id: system_id.to_owned(),
+            target: "99.9".into(),
+            window_days: "30".into(),
+            dependency_exclusion: DependencyExclusion::default().as_str().into(),
+            warning: thresholds.warning_percent.to_string(),
+            critical: thresholds.critical_percent.to_string(),
+            fast_burn: thresholds.fast_burn_multiplier.to_string(),
+            ..Self::default()
+        }
+    }
+
+    fn from_objective(objective: &Objective) -> Self {
+        let thresholds = &objective.burn_rate_thresholds;
+        Self {
+            system_id: objective.system_id.to_string(),
+            target: objective.target.to_string(),
+            window_days: objective.window_days.to_string(),
+            dependency_exclusion: objective.dependency_exclusion.as_str().into(),
+            excluded: objective.excluded_dependency_ids.iter().map(ToString::to_string).collect(),
+            exclude_maintenance_windows: objective.exclude_maintenance_windows,
+            health_check: objective.health_check_configuration_id.clone().unwrap_or_default(),
+            warning: thresholds.warning_percent.to_string(),
+            critical: thresholds.critical_percent.to_string(),
+            fast_burn: thresholds.fast_burn_multiplier.to_string(),
+        }
+    }
+
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut input = Self::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "systemId" => input.system_id = value,
+                "target" => input.target = value,
+                "windowDays" => input.window_days = value,
+                "dependencyExclusion" => input.dependency_exclusion = value,
+                "excludedDependencyIds" => input.excluded.push(value),
+                "excludeMaintenanceWindows" => input.exclude_maintenance_windows = true,
+                "healthCheckConfigurationId" => input.health_check = value,
+                "burnRateThresholds.warningPercent" => input.warning = value,
+                "burnRateThresholds.criticalPercent" => input.critical = value,
+                "burnRateThresholds.fastBurnMultiplier" => input.fast_burn = value,
+                // Buttons and anything else a browser adds.
+                _ => {}
+            }
+        }
+        input
+    }
+
+    /// The JSON body the API would receive for this form. Only what a form
+    /// cannot express in JSON terms is judged here (text that is not a
+    /// number at all); ranges, ids and the rest are left to the API's
+    /// parser. Every such problem is reported, not just the first.
+    fn to_json(&self, create: bool) -> Result<Value, Vec<FormError>> {
+        let mut errors = Vec::new();
+        let mut body = Map::new();
+        if create {
+            body.insert("systemId".into(), Value::String(self.system_id.trim().to_owned()));
+        }
+        let mut number = |field: &'static str, raw: &str, example: &str| -> Option<Value> {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                errors.push(FormError::at(field, "is required"));
+                return None;
+            }
+            match raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                Some(n) => Some(Value::Number(n)),
+                None => {
+                    errors.push(FormError::at(field, format!("must be a number, e.g. {example}")));
+                    None
+                }
+            }
+        };
+        let target = number("target", &self.target, "99.9");
+        let warning = number("burnRateThresholds.warningPercent", &self.warning, "50");
+        let critical = number("burnRateThresholds.criticalPercent", &self.critical, "80");
+        let fast_burn = number("burnRateThresholds.fastBurnMultiplier", &self.fast_burn, "5");
+        let window = self.window_days.trim();
+        let window_days = match window.parse::<i64>() {
+            Ok(days) => Some(Value::from(days)),
+            Err(_) if window.is_empty() => {
+                errors.push(FormError::at("windowDays", "is required"));
+                None
+            }
+            Err(_) => {
+                errors.push(FormError::at("windowDays", "must be a whole number of days, e.g. 30"));
+                None
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        // No errors: every parsed value is present.
+        let present = |pairs: Vec<(&str, Option<Value>)>| -> Map<String, Value> {
+            pairs.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect()
+        };
+        body.extend(present(vec![("target", target), ("windowDays", window_days)]));
+        let thresholds = present(vec![
+            ("warningPercent", warning),
+            ("criticalPercent", critical),
+            ("fastBurnMultiplier", fast_burn),
+        ]);
+        body.insert("burnRateThresholds".into(), Value::Object(thresholds));
+        if !self.dependency_exclusion.is_empty() {
+            body.insert(
+                "dependencyExclusion".into(),
+                Value::String(self.dependency_exclusion.clone()),
+            );
+        }
+        body.insert(
+            "excludedDependencyIds".into(),
+            Value::Array(self.excluded.iter().cloned().map(Value::String).collect()),
+        );
+        body.insert(
+            "excludeMaintenanceWindows".into(),
+            Value::Bool(self.exclude_maintenance_windows),
+        );
+        let check = self.health_check.trim();
+        // An emptied field clears the check (`null`), as in the API.
+        body.insert(
+            "healthCheckConfigurationId".into(),
+            if check.is_empty() { Value::Null } else { Value::String(check.to_owned()) },
+        );
+        Ok(Value::Object(body))
+    }
+}
+
+/// What the service said, as a form problem; `Err` for what is not about
+/// the form (the objective vanished, the database failed).
+fn service_error(err: ServiceError) -> Result<FormError, super::WebError> {
+    match err {
+        ServiceError::Invalid(err) => Ok(FormError::from_validation(err)),
+        ServiceError::NotFound { message, field: Some(field) } => {
+            Ok(FormError::from_validation(ValidationError::new(field, message)))
+        }
+        ServiceError::Conflict { message, .. } => Ok(FormError { field: None, message }),
+        other => Err(other.into()),
+    }
+}
+
+/// Create or edit.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Create,
+    Edit(&'a Objective),
+}
+
+/// `GET /objectives/new[?systemId=]`.
+pub(super) async fn new_page(
+    State(state): State<AppState>,
+    query: RawQuery,
+) -> WebResult<Response> {
+    let pairs = query_pairs(query);
+    let store = &*state.store;
+    let now = now(&state);
+    let Some(raw) = query_value(&pairs, "systemId").filter(|raw| !raw.is_empty()) else {
+        return Ok(Html(choose_system(&systems::list_systems(store).await?, None).into_string())
+            .into_response());
+    };
+    let Some(system) = find_system(&state, raw).await? else {
+        let note = format!("There is no system with id {raw}; pick one below.");
+        let page = choose_system(&systems::list_systems(store).await?, Some(&note));
+        return Ok((StatusCode::NOT_FOUND, Html(page.into_string())).into_response());
+    };
+    let upstreams = systems::get_dependencies(store, &system.id).await?.upstream;
+    let input = FormInput::defaults(system.id.as_str());
+    let page = form_page(Mode::Create, Some(&system), &upstreams, &input, &[]);
+    Ok(Html(layout::page("New objective", Nav::NewObjective, Some(now), page).into_string())
+        .into_response())
+}
+
+/// `POST /objectives/new`.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> WebResult<Response> {
+    check_same_origin(&headers)?;
+    let input = FormInput::from_pairs(form_pairs(&body)?);
+    let now = now(&state);
+    let store = &*state.store;
+    let system = find_system(&state, input.system_id.trim()).await?;
+    let upstreams = match &system {
+        Some(system) => systems::get_dependencies(store, &system.id).await?.upstream,
+        None => Vec::new(),
+    };
+    let errors = match input.to_json(true) {
+        Err(errors) => errors,
+        Ok(json) => match CreateObjectiveRequest::from_json(&json) {
+            Err(err) => vec![FormError::from_validation(err)],
+            Ok(CreateObjectiveRequest(new)) => {
+                match objectives::create_objective(store, now, new).await {
+                    Ok(objective) => {
+                        return Ok(
+                            Redirect::to(&format!("/objectives/{}", objective.id)).into_response()
+                        )
+                    }
+                    Err(err) => vec![service_error(err)?],
+                }
+            }
+        },
+    };
+    let page = form_page(Mode::Create, system.as_ref(), &upstreams, &input, &errors);
+    let page = layout::page("New objective", Nav::NewObjective, Some(now), page);
+    Ok((StatusCode::BAD_REQUEST, Html(page.into_string())).into_response())
+}
+
+/// `GET /objectives/{id}/edit`.
+pub(super) async fn edit_page(
+    State(state): State<AppState>,
+    PageId(id): PageId,
+) -> WebResult<Html<String>> {
+    let now = now(&state);
+    let (objective, system, upstreams) = load_for_edit(&state, &id).await?;
+    let input = FormInput::from_objective(&objective);
+    let page = form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &[]);
+    Ok(Html(layout::page("Edit objective", Nav::None, Some(now), page).into_string()))
+}
+
+/// `POST /objectives/{id}/edit`: every field of the form is sent, so the
+/// update sets them all (an emptied check clears it).
+pub(super) async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageId(id): PageId,
+    body: Bytes,
+) -> WebResult<Response> {
+    check_same_origin(&headers)?;
+    let now = now(&state);
+    let (objective, system, upstreams) = load_for_edit(&state, &id).await?;
+    let mut input = FormInput::from_pairs(form_pairs(&body)?);
+    // The system is fixed once created; the form only shows it.
+    input.system_id = objective.system_id.to_string();
+    let errors = match input.to_json(false) {
+        Err(errors) => errors,
+        Ok(json) => match UpdateObjectiveRequest::from_json(&json) {
+            Err(err) => vec![FormError::from_validation(err)],
+            Ok(UpdateObjectiveRequest(patch)) => {
+                match objectives::update_objective(&*state.store, now, &id, patch).await {
+                    Ok(saved) => {
+                        return Ok(
+                            Redirect::to(&format!("/objectives/{}", saved.id)).into_response()
+                        )
+                    }
+                    Err(err) => vec![service_error(err)?],
+                }
+            }
+        },
+    };
+    let page = form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &errors);
+    let page = layout::page("Edit objective", Nav::None, Some(now), page);
+    Ok((StatusCode::BAD_REQUEST, Html(page.into_string())).into_response())
+}
+
+async fn load_for_edit(
+    state: &AppState,
+    id: &str,
+) -> WebResult<(Objective, SystemView, Vec<SystemRef>)> {
+    let store = &*state.store;
+    let Some(objective) = store.get_objective(id).await? else {
+        return Err(super::WebError::NotFound(format!("There is no objective with id {id}.")));
+    };
+    let system = systems::get_system(store, &objective.system_id).await?;
+    let upstreams = systems::get_dependencies(store, &objective.system_id).await?.upstream;
+    Ok((objective, system, upstreams))
+}
+
+/// The system `raw` names, if it is a well-formed id of an existing system.
+async fn find_system(state: &AppState, raw: &str) -> WebResult<Option<SystemView>> {
+    let Ok(id) = SystemId::parse(raw, "systemId") else { return Ok(None) };
+    match systems::get_system(&*state.store, &id).await {
+        Ok(system) => Ok(Some(system)),
+        Err(ServiceError::NotFound { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Step one of creating: which system the objective is for.
+fn choose_system(systems: &[SystemView], note: Option<&str>) -> Markup {
+    let body = html! {
+        h1 { "New objective" }
+        @if let Some(note) = note {
+            p.errors role="alert" { (note) }
+        }
+        @if systems.is_empty() {
+            section.empty {
+                h2 { "No systems yet" }
+                p { "An objective is a target for one system, and slod has none yet. Systems are "
+                    "created by health reports or with " code { "PUT /api/v1/systems/{id}" } "; "
+                    "or start slod with " code { "--demo" } " for sample data." }
+            }
+        } @else {
+            p { "Which system is the objective for?" }
+            ul.links.choose {
+                @for system in systems {
+                    li { a href={ "/objectives/new?systemId=" (system.id) } { (system.name) }
+                        " " span.sysid { (system.id) } }
+                }
+            }
+        }
+    };
+    layout::page("New objective", Nav::NewObjective, None, body)
+}
+
+/// The form itself, for both modes.
+fn form_page(
+    mode: Mode<'_>,
+    system: Option<&SystemView>,
+    upstreams: &[SystemRef],
+    input: &FormInput,
+    errors: &[FormError],
+) -> Markup {
+    let (heading, action, submit, cancel) = match mode {
+        Mode::Create => (
+            "New objective".to_owned(),
+            "/objectives/new".to_owned(),
+            "Create objective",
+            system.map_or("/".to_owned(), |s| format!("/systems/{}", s.id)),
+        ),
+        Mode::Edit(objective) => (
+            format!("Edit {}", components::objective_title(objective)),
+            format!("/objectives/{}/edit", objective.id),
+            "Save changes",
+            format!("/objectives/{}", objective.id),
+        ),
+    };
+    let error_for = |field: &str| errors.iter().find(|e| e.field == Some(field));
+    // Upstreams to offer: the system's, plus any the objective already
+    // names that are no longer upstreams, so saving does not drop them
+    // silently.
+    let mut offered: Vec<(String, Option<&str>)> =
+        upstreams.iter().map(|u| (u.id.to_string(), Some(u.name.as_str()))).collect();
+    for id in &input.excluded {
+        if !offered.iter().any(|(offered, _)| offered == id) {
+            offered.push((id.clone(), None));
+        }
+    }
+    let mode_value = if input.dependency_exclusion.is_empty() {
+        DependencyExclusion::default().as_str()
+    } else {
+        input.dependency_exclusion.as_str()
+    };
+    html! {
+        h1 { (heading) }
+        @if !errors.is_empty() {
+            div.errors role="alert" {
+                p { b { "The objective was not saved." } " Please correct:" }
+                ul {
+                    @for error in errors {
+                        li {
+                            @if let Some(field) = error.field {
+                                a href={ "#" (field_id(field)) } { (field_label(field)) } ": "
+                            }
+                            (error.message)
+                        }
+                    }
+                }
+            }
+        }
+        form.editor method="post" action=(action) novalidate {
+            div.field.invalid[error_for("systemId").is_some()] #f-systemId {
+                span.label { "System" }
+                @if let Some(system) = system {
+                    p.static { b { (system.name) } " " span.sysid { (system.id) }
+                        @if matches!(mode, Mode::Create) {
+                            " · " a href="/objectives/new" { "choose another system" }
+                        }
+                    }
+                } @else {
+                    p.static { code { (input.system_id) } " · " a href="/objectives/new" { "choose a system" } }
+                }
+                input type="hidden" name="systemId" value=(input.system_id);
+                (error_text("systemId", error_for("systemId")))
+            }
+            (text_field("target", "Target availability (%)", &input.target, "decimal",
+                "From 0 to 100, e.g. 99.9 allows 43 minutes of downtime in 30 days.", error_for("target")))
+            (text_field("windowDays", "Window (days)", &input.window_days, "numeric",
+                "The rolling window availability is measured over: 1 to 3650 days.", error_for("windowDays")))
+            fieldset.field.invalid[error_for("dependencyExclusion").is_some()] #f-dependencyExclusion {
+                legend { "Which downtime counts" }
+                div.choice {
+                    input type="radio" id="mode-strict" name="dependencyExclusion" value="strict"
+                        checked[mode_value == "strict"];
+                    label for="mode-strict" { b { "Strict" } " — every minute the system is down counts, whatever caused it." }
+                }
+                div.choice {
+                    input type="radio" id="mode-self-only" name="dependencyExclusion" value="self-only"
+                        checked[mode_value == "self-only"];
+                    label for="mode-self-only" { b { "Self-only" } " — minutes while an upstream dependency is down are charged to that upstream, not to this objective." }
+                }
+                (error_text("dependencyExclusion", error_for("dependencyExclusion")))
+            }
+            fieldset.field.invalid[error_for("excludedDependencyIds").is_some()] #f-excludedDependencyIds {
+                legend { "Upstreams never excused" }
+                p.hint { "In self-only mode, tick the upstreams whose outages should still count "
+                    "against this objective (for example a dependency the team owns)." }
+                @if offered.is_empty() {
+                    p.muted { "This system has no upstream dependencies." }
+                } @else {
+                    ul.checks {
+                        @for (i, (id, name)) in offered.iter().enumerate() {
+                            li {
+                                input type="checkbox" id={ "ex-" (i) } name="excludedDependencyIds" value=(id)
+                                    checked[input.excluded.contains(id)];
+                                label for={ "ex-" (i) } {
+                                    @if let Some(name) = name { (name) " " } @else { "(no longer an upstream) " }
+                                    span.sysid { (id) }
+                                }
+                            }
+                        }
+                    }
+                }
+                (error_text("excludedDependencyIds", error_for("excludedDependencyIds")))
+            }
+            div.field.check {
+                input type="checkbox" id="f-excludeMaintenanceWindows" name="excludeMaintenanceWindows"
+                    value="true" checked[input.exclude_maintenance_windows];
+                label for="f-excludeMaintenanceWindows" { "Don't count downtime during planned maintenance windows" }
+            }
+            (text_field("healthCheckConfigurationId", "Health check (optional)", &input.health_check, "text",
+                "Only reports from this check count; leave empty for all of the system's checks.",
+                error_for("healthCheckConfigurationId")))
+            fieldset.field {
+                legend { "Alert thresholds" }
+                div.grid3 {
+                    (text_field("burnRateThresholds.warningPercent", "Warning at (% used)", &input.warning,
+                        "decimal", "Share of the budget used, 0 to 100", error_for("burnRateThresholds.warningPercent")))
+                    (text_field("burnRateThresholds.criticalPercent", "Critical at (% used)", &input.critical,
+                        "decimal", "Share of the budget used, 0 to 100", error_for("burnRateThresholds.criticalPercent")))
+                    (text_field("burnRateThresholds.fastBurnMultiplier", "Fast burn at (×)", &input.fast_burn,
+                        "decimal", "1-hour burn rate, 1 or more", error_for("burnRateThresholds.fastBurnMultiplier")))
+                }
+            }
+            div.actions {
+                button.button.primary type="submit" { (submit) }
+                " "
+                a.button href=(cancel) { "Cancel" }
+            }
+        }
+    }
+}
+
+/// The element id of a field's input (dots are legal in ids but not in
+/// CSS selectors).
+fn field_id(field: &str) -> String {
+    format!("f-{}", field.replace('.', "-"))
+}
+
+/// A field's name in the error summary.
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "systemId" => "System",
+        "target" => "Target",
+        "windowDays" => "Window",
+        "dependencyExclusion" => "Which downtime counts",
+        "excludedDependencyIds" => "Upstreams never excused",
+        "excludeMaintenanceWindows" => "Maintenance windows",
+        "healthCheckConfigurationId" => "Health check",
+        "burnRateThresholds.warningPercent" => "Warning threshold",
+        "burnRateThresholds.criticalPercent" => "Critical threshold",
+        "burnRateThresholds.fastBurnMultiplier" => "Fast burn threshold",
+        _ => "Field",
+    }
+}
+
+/// A labelled text input with its hint and, when refused, its error right
+/// under it (tied to the input with `aria-describedby`).
+fn text_field(
+    name: &str,
+    label: &str,
+    value: &str,
+    inputmode: &str,
+    hint: &str,
+    error: Option<&FormError>,
+) -> Markup {
+    let id = field_id(name);
+    let described = match error {
+        Some(_) => format!("{id}-error {id}-hint"),
+        None => format!("{id}-hint"),
+    };
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(id) { (label) }
+            input type="text" id=(id) name=(name) value=(value) inputmode=(inputmode)
+                autocomplete="off" aria-invalid=[error.map(|_| "true")] aria-describedby=(described);
+            (error_text(name, error))
+            p.hint id={ (id) "-hint" } { (hint) }
+        }
+    }
+}
+
+fn error_text(name: &str, error: Option<&FormError>) -> Markup {
+    html! {
+        @if let Some(error) = error {
+            p.error id={ (field_id(name)) "-error" } data-field=(name) { "⚠ " (error.message) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_form_becomes_the_apis_json_body() {
+        let input = FormInput::from_pairs(pairs(&[
+            ("systemId", "api"),
+            ("target", " 99.95 "),
+            ("windowDays", "30"),
+            ("dependencyExclusion", "self-only"),
+            ("excludedDependencyIds", "db"),
+            ("excludedDependencyIds", "cache"),
+            ("burnRateThresholds.warningPercent", "50"),
+            ("burnRateThresholds.criticalPercent", "80"),
+            ("burnRateThresholds.fastBurnMultiplier", "5"),
+            ("healthCheckConfigurationId", ""),
+        ]));
+        let json = input.to_json(true).unwrap();
+        assert_eq!(json["target"], 99.95);
+        assert_eq!(json["windowDays"], 30);
+        assert_eq!(json["excludedDependencyIds"], serde_json::json!(["db", "cache"]));
+        assert_eq!(json["excludeMaintenanceWindows"], false);
+        assert_eq!(json["healthCheckConfigurationId"], Value::Null);
+        let CreateObjectiveRequest(new) = CreateObjectiveRequest::from_json(&json).unwrap();
+        assert_eq!(new.dependency_exclusion, DependencyExclusion::SelfOnly);
+        assert_eq!(new.excluded_dependency_ids.len(), 2);
+    }
+
+    #[test]
+    fn text_that_is_not_a_number_is_reported_per_field() {
+        let mut input = FormInput::defaults("api");
+        input.target = "lots".into();
+        input.window_days = "".into();
+        let errors = input.to_json(true).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec![Some("target"), Some("windowDays")]);
+    }
+
+    #[test]
+    fn range_errors_come_from_the_apis_parser_and_land_on_their_field() {
+        let mut input = FormInput::defaults("api");
+        input.target = "150".into();
+        let err = CreateObjectiveRequest::from_json(&input.to_json(true).unwrap()).err().unwrap();
+        let placed = FormError::from_validation(err);
+        assert_eq!(placed.field, Some("target"));
+        let indexed = FormError::from_validation(ValidationError::new(
+            "excludedDependencyIds[1]",
+            "contains ' '",
+        ));
+        assert_eq!(indexed.field, Some("excludedDependencyIds"));
+        let unknown = FormError::from_validation(ValidationError::new("body", "bad"));
+        assert_eq!(unknown.field, None);
+    }
+}

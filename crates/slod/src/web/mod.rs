@@ -1,0 +1,212 @@
+//! The dashboard (SPEC §11): server-rendered HTML at `/`.
+//!
+//! Pages are built from the same service functions the JSON API calls
+//! (`service::objectives`, `service::systems`, `service::jobs`, …), so
+//! the numbers on screen are the API's numbers, and rendered with maud,
+//! whose `html!` templates escape every spliced value: a system named
+//! `<script>` shows as text. Every page works without JavaScript: filters
+//! are links, forms post `application/x-www-form-urlencoded` to the server
+//! and the server answers with a page or a `303` redirect.
+//!
+//! | route | page |
+//! |---|---|
+//! | `GET /` | [`overview`]: every objective grouped by system, `?state=` filter, milestone feed |
+//! | `GET /objectives/{id}` | [`objective`]: numbers, trend chart, downtime timeline, settings |
+//! | `GET/POST /objectives/new` | [`editor`]: create form (`?systemId=` picks the system) |
+//! | `GET/POST /objectives/{id}/edit` | [`editor`]: edit form |
+//! | `GET/POST /objectives/{id}/delete` | [`objective`]: confirmation, then delete |
+//! | `GET /systems/{id}` | [`system`]: objectives, dependencies, achievements |
+//! | `GET /static/slod.css` | the one stylesheet, from memory |
+//!
+//! Unknown objectives and systems get a friendly 404 page; the only 500 is a
+//! failing database, and its detail goes to the log, not the page.
+
+mod components;
+mod data;
+mod editor;
+pub mod format;
+mod layout;
+mod objective;
+mod overview;
+mod system;
+
+use axum::extract::RawQuery;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use slod_core::time::Timestamp;
+
+use crate::api::AppState;
+use crate::service::ServiceError;
+
+/// The dashboard's routes; `api::router` merges them next to `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/objectives/new", get(editor::new_page).post(editor::create))
+        .route("/objectives/{id}", get(objective::page))
+        .route("/objectives/{id}/edit", get(editor::edit_page).post(editor::update))
+        .route("/objectives/{id}/delete", get(objective::confirm_delete).post(objective::delete))
+        .route("/systems/{id}", get(system::page))
+        .route("/static/slod.css", get(stylesheet))
+}
+
+/// The stylesheet, compiled into the binary so `slod serve` needs no files.
+const STYLESHEET: &str = include_str!("../../static/slod.css");
+
+/// A short fingerprint of the stylesheet for its URL, so browsers may cache
+/// it for a long time and still fetch a new one after an upgrade.
+pub(crate) fn stylesheet_version() -> String {
+    // FNV-1a: tiny, stable across builds, and not security-relevant here.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in STYLESHEET.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            // The URL carries the fingerprint, so a day is safe.
+            (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// What a dashboard handler can fail with; every variant renders as a page.
+#[derive(Debug)]
+pub enum WebError {
+    /// No such objective or system (or a malformed id, which cannot exist).
+    NotFound(String),
+    /// The request itself is unusable: a body that is not a form, a form
+    /// posted from another site.
+    BadRequest(String),
+    Forbidden(String),
+    /// The database failed; logged, shown as a generic apology.
+    Internal(anyhow::Error),
+}
+
+impl From<ServiceError> for WebError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound { message, .. } => Self::NotFound(message),
+            ServiceError::Invalid(err) => Self::BadRequest(err.to_string()),
+            ServiceError::Conflict { message, .. } => Self::BadRequest(message),
+            ServiceError::Internal(err) => Self::Internal(err),
+        }
+    }
+}
+
+impl From<slod_store::StoreError> for WebError {
+    fn from(err: slod_store::StoreError) -> Self {
+        ServiceError::from(err).into()
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            Self::NotFound(message) => (StatusCode::NOT_FOUND, "Not found", message),
+            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, "Bad request", message),
+            Self::Forbidden(message) => (StatusCode::FORBIDDEN, "Forbidden", message),
+            Self::Internal(detail) => {
+                tracing::error!(error = ?detail, "dashboard: internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "slod could not read its database; the server log has the detail.".to_owned(),
+                )
+            }
+        };
+        (status, Html(layout::error_page(status, title, &message).into_string())).into_response()
+    }
+}
+
+pub type WebResult<T> = Result<T, WebError>;
+
+/// The 404 page for paths nobody serves, for browsers (the API's fallback
+/// answers JSON to everyone else).
+pub fn not_found_page(path: &str) -> Response {
+    WebError::NotFound(format!("There is no page at {path}.")).into_response()
+}
+
+/// Whether a request for an unknown path came from a browser that wants a
+/// page rather than JSON.
+pub fn wants_html(headers: &HeaderMap, path: &str) -> bool {
+    !path.starts_with("/api/")
+        && headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The query string as decoded pairs; a malformed one reads as empty, since
+/// a page can always be shown without its filters.
+fn query_pairs(RawQuery(raw): RawQuery) -> Vec<(String, String)> {
+    raw.and_then(|raw| serde_urlencoded::from_str(&raw).ok()).unwrap_or_default()
+}
+
+fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Refuses a form posted from another site (cross-site request forgery):
+/// browsers send `Origin` on every POST, and it must name this host.
+/// Requests without it (curl, old browsers) pass; they cannot be forged
+/// from a web page.
+fn check_same_origin(headers: &HeaderMap) -> WebResult<()> {
+    let forbidden = || WebError::Forbidden("This form was posted from another site.".into());
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site == "cross-site")
+    {
+        return Err(forbidden());
+    }
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    if host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+        return Err(forbidden());
+    }
+    Ok(())
+}
+
+/// A form body as decoded pairs, in order (repeated keys such as ticked
+/// checkboxes survive).
+fn form_pairs(body: &[u8]) -> WebResult<Vec<(String, String)>> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|_| WebError::BadRequest("The form could not be read.".into()))
+}
+
+fn now(state: &AppState) -> Timestamp {
+    state.clock.now()
+}
+
+/// The `{id}` path segment, percent-decoded. An undecodable one cannot name
+/// anything, so it is a 404 page rather than axum's plain-text 400.
+#[derive(Debug)]
+pub struct PageId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageId {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| PageId(id))
+            .map_err(|_| WebError::NotFound("There is no such page.".into()))
+    }
+}

@@ -1,0 +1,108 @@
+//! `GET /systems/{id}`: a system's objectives, its upstream and downstream
+//! systems, and its achievements.
+
+use axum::extract::{RawQuery, State};
+use axum::response::Html;
+use maud::html;
+use slod_core::model::SystemId;
+
+use super::components::{self, State as ObjState};
+use super::layout::{self, Nav};
+use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
+use crate::api::AppState;
+use crate::service::systems::{self, SystemRef};
+use crate::service::{objectives, ServiceError};
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    PageId(raw): PageId,
+    query: RawQuery,
+) -> WebResult<Html<String>> {
+    let unknown = || WebError::NotFound(format!("There is no system with id {raw}."));
+    // A malformed id cannot name a system: the same friendly 404.
+    let id = SystemId::parse(&raw, "id").map_err(|_| unknown())?;
+    let now = now(&state);
+    let store = &*state.store;
+    let system = match systems::get_system(store, &id).await {
+        Err(ServiceError::NotFound { .. }) => return Err(unknown()),
+        other => other?,
+    };
+    let dependencies = systems::get_dependencies(store, &id).await?;
+    let items = objectives::list_system_objectives(store, &id, now).await?;
+    let achievements = data::achievements(store, Some(std::slice::from_ref(&id))).await?;
+    let unlocked = achievements.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+    let deleted = query_value(&query_pairs(query), "deleted").is_some();
+    let down_now = system.status.is_down();
+
+    let body = html! {
+        nav.crumbs aria-label="Breadcrumb" { a href="/" { "Overview" } " › " (system.name) }
+        @if deleted {
+            p.flash role="status" { "The objective was deleted." }
+        }
+        div.titlebar {
+            h1 { (system.name) " " span.sysid { (system.id) } }
+            div.actions {
+                a.button href={ "/objectives/new?systemId=" (system.id) } { "New objective" }
+            }
+        }
+        p {
+            @if let Some(since) = system.since {
+                span.chip.st-down { "down now" } " "
+                span.muted { (system.status.as_str()) " since " (format::utc(since))
+                    " (" (components::when(since, now)) ")" }
+            } @else {
+                span.chip.st-ok { "up" } " "
+                @if let Some(last) = system.last_report_at {
+                    span.muted { "last report " (components::when(last, now)) }
+                } @else {
+                    span.muted { "no health report yet" }
+                }
+            }
+            " " (components::badges(unlocked, now))
+        }
+        section.card {
+            h2 { "Objectives" }
+            @if items.is_empty() {
+                p.empty-note {
+                    "No objectives yet. "
+                    a href={ "/objectives/new?systemId=" (system.id) } { "Create one" }
+                    " to start tracking this system's availability."
+                }
+            } @else {
+                (components::row_header())
+                @for item in &items {
+                    (components::objective_row(item, ObjState::of(&item.status), down_now))
+                }
+            }
+        }
+        div.two {
+            section.card {
+                h2 { "Depends on (upstream)" }
+                (system_list(&dependencies.upstream, "No upstream dependencies."))
+            }
+            section.card {
+                h2 { "Depended on by (downstream)" }
+                (system_list(&dependencies.downstream, "Nothing depends on this system."))
+            }
+        }
+        section.card {
+            h2 { "Achievements " span.muted { "(" (unlocked.len()) " of 9 unlocked)" } }
+            (components::achievement_grid(unlocked, now))
+        }
+    };
+    Ok(Html(layout::live_page(&system.name, Nav::None, Some(now), body).into_string()))
+}
+
+fn system_list(systems: &[SystemRef], empty: &str) -> maud::Markup {
+    html! {
+        @if systems.is_empty() {
+            p.muted { (empty) }
+        } @else {
+            ul.links {
+                @for system in systems {
+                    li { a href={ "/systems/" (system.id) } { (system.name) } " " span.sysid { (system.id) } }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! The dashboard in a real browser (issue 6): headless Chromium from
+//! Debian's `chromium` package, driven through `chromedriver` (Debian's
+//! `chromium-driver`) with fantoccini, against the real server seeded with
+//! the demo data.
+//!
+//! Each test starts its own `chromedriver --port=N` on a free port with a
+//! fresh profile directory, and the tests take turns ([`BROWSER`]): two
+//! cores do not run several Chromiums well. Screenshots of every page go to
+//! `target/screenshots/*.png` for people to look at.
+//!
+//! Without chromedriver the tests fail when `CI` is set (`.ci/run`
+//! installs it) and are skipped with a notice otherwise.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::helpers::*;
+use crate::web::run_daily_jobs;
+
+/// The demo with two weeks of daily runs behind it, so the pages have
+/// snapshots, streaks, badges and milestones to show.
+async fn demo_with_history() -> TestApp {
+    let app = spawn_app_with(true).await;
+    run_daily_jobs(&app, 14).await;
+    app
+}
+
+/// One browser at a time.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A running chromedriver and its browser session.
+struct Browser {
+    client: Client,
+    driver: std::process::Child,
+    _profile: TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromedriver runs in its own process group (see `start`), so this
+        // ends it and any Chromium it left behind after a failed test.
+        let group = format!("-{}", self.driver.id());
+        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Starts chromedriver and a headless Chromium session; `None` (after a
+/// notice) when chromedriver is not installed outside CI.
+async fn start() -> Option<Browser> {
+    let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_owned());
+    if !Path::new(&driver_path).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromedriver is not installed at {driver_path}: the browser tests need Debian's \
+             `chromium` and `chromium-driver` packages (.ci/run installs them)"
+        );
+        eprintln!(
+            "NOTICE: skipping a browser test: {driver_path} is missing \
+             (apt-get install chromium chromium-driver)"
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut command = std::process::Command::new(&driver_path);
+    command
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let driver = command.spawn().expect("starting chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser { client: connect(port, &profile).await, driver, _profile: profile };
+    browser.client.set_window_size(1280, 900).await.unwrap();
+    Some(browser)
+}
+
+/// Opens the session, retrying while chromedriver is still starting.
+async fn connect(port: u16, profile: &TempDir) -> Client {
+    let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-proxy-server",
+                "--hide-scrollbars", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let Value::Object(capabilities) = capabilities else { unreachable!() };
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_error = String::new();
+    for _ in 0..100 {
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities.clone());
+        match builder.connect(&url).await {
+            Ok(client) => return client,
+            Err(err) => last_error = err.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not open a Chromium session through chromedriver: {last_error}");
+}
+
+/// Runs `test` with a browser, closing the session whatever happens.
+async fn with_browser<F, Fut>(test: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let _turn = BROWSER.lock().await;
+    let Some(browser) = start().await else { return };
+    let outcome = tokio::spawn(test(browser.client.clone())).await;
+    let _ = browser.client.clone().close().await;
+    drop(browser);
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+/// `target/screenshots`, next to the test binary's `target/debug`.
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/api-<hash>
+    let target = exe.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_else(|| "target".into());
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Saves the whole page (the window grown to the page's height) as
+/// `target/screenshots/{name}.png`.
+async fn screenshot(client: &Client, name: &str, width: u32) {
+    let height = client
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(900)
+        .clamp(600, 6000) as u32;
+    client.set_window_size(width, height).await.unwrap();
+    // The window includes some chrome even headless: grow it by the
+    // difference so the viewport holds the whole page.
+    let inner = client.execute("return window.innerHeight", vec![]).await.unwrap();
+    let inner = inner.as_u64().unwrap_or(u64::from(height)) as u32;
+    if inner < height {
+        client.set_window_size(width, height + (height - inner)).await.unwrap();
+    }
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    client.set_window_size(1280, 900).await.unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+async fn get_json(address: &str, path: &str) -> Value {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{address}/api/v1{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the browser is on a page whose path starts with `prefix`.
+async fn wait_for_path(client: &Client, prefix: &str) -> String {
+    for _ in 0..100 {
+        let url = client.current_url().await.unwrap();
+        if url.path().starts_with(prefix) {
+            return url.path().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never reached {prefix}; at {}", client.current_url().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_overview_lists_every_objective_with_its_state() {
+    let app = demo_with_history().await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        let objectives = get_json(&address, "/objectives").await;
+        let objectives = objectives["objectives"].as_array().unwrap().clone();
+        client.goto(&format!("{address}/")).await.unwrap();
+        assert_eq!(client.title().await.unwrap(), "Overview · slod");
+        let rows = client.find_all(Locator::Css("section.sys .row")).await.unwrap();
+        assert_eq!(rows.len(), objectives.len(), "one row per objective");
+        for item in &objectives {
+            let id = item["objective"]["id"].as_str().unwrap();
+            let row = client
+                .find(Locator::XPath(&format!(
+                    "//div[contains(@class,'row')][a[@href='/objectives/{id}']]"
+                )))
+                .await
+                .unwrap_or_else(|_| panic!("a row for {id}"));
+            let state = row.find(Locator::Css(".st")).await.unwrap().text().await.unwrap();
+            let status = &item["status"];
+            let expected = if status["isBreaching"] == true {
+                "breaching"
+            } else if status["errorBudgetRemainingPercent"].as_f64().unwrap() <= 20.0 {
+                "at risk"
+            } else {
+                "healthy"
+            };
+            assert!(state.starts_with(expected), "{id}: {state:?}, expected {expected}");
+            if item["objective"]["systemId"] == "cache" {
+                assert!(state.contains("down now"), "the demo's cache is down: {state:?}");
+            }
+        }
+        // The attribution bar and the streak flame are on every row.
+        assert_eq!(client.find_all(Locator::Css(".row .bar")).await.unwrap().len(), rows.len());
+        assert_eq!(client.find_all(Locator::Css(".row .streak")).await.unwrap().len(), rows.len());
+        assert!(text_of(&client, ".feed h2").await.contains("Milestones"));
+        screenshot(&client, "overview", 1280).await;
+        screenshot(&client, "overview-phone", 390).await;
+
+        // The filter is a link: no JavaScript involved.
+        client
+            .find(Locator::Css("a.filter[href='/?state=down']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_path(&client, "/").await;
+        let shown = client.find_all(Locator::Css("section.sys .row")).await.unwrap();
+        let down = objectives.iter().filter(|o| o["objective"]["systemId"] == "cache").count();
+        assert_eq!(shown.len(), down, "only the objectives of the system that is down");
+        screenshot(&client, "overview-filtered", 1280).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn creating_an_objective_through_the_form() {
+    let app = spawn_app_with(true).await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        let before =
+            get_json(&address, "/objectives").await["objectives"].as_array().unwrap().len();
+        client.goto(&format!("{address}/objectives/new")).await.unwrap();
+        screenshot(&client, "new-objective-choose-system", 1280).await;
+        client.find(Locator::LinkText("Public API")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/objectives/new").await;
+        // The exclusion picker lists the API's upstreams.
+        let picks =
+            client.find_all(Locator::Css("input[name=excludedDependencyIds]")).await.unwrap();
+        let mut values = Vec::new();
+        for pick in &picks {
+            values.push(pick.attr("value").await.unwrap().unwrap());
+        }
+        values.sort();
+        assert_eq!(values, ["cache", "db"]);
+
+        // A bad target: the API's message next to the field, nothing created.
+        let target = client.find(Locator::Id("f-target")).await.unwrap();
+        target.clear().await.unwrap();
+        target.send_keys("150").await.unwrap();
+        client.find(Locator::Id("mode-self-only")).await.unwrap().click().await.unwrap();
+        client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        let error = client.wait().for_element(Locator::Id("f-target-error")).await.unwrap();
+        assert!(error.text().await.unwrap().contains("must be a number from 0 to 100"));
+        assert!(error.is_displayed().await.unwrap());
+        // Next to the field: inside the target's own field box.
+        let field = client
+            .find(Locator::XPath("//p[@id='f-target-error']/parent::div[.//input[@id='f-target']]"))
+            .await;
+        assert!(field.is_ok(), "the error sits in the target's field");
+        let kept = client.find(Locator::Id("f-target")).await.unwrap().prop("value").await.unwrap();
+        assert_eq!(kept.as_deref(), Some("150"), "the user's input is kept");
+        let after = get_json(&address, "/objectives").await["objectives"].as_array().unwrap().len();
+        assert_eq!(after, before, "nothing was created");
+        screenshot(&client, "new-objective-error", 1280).await;
+
+        // Corrected, with db ticked: created, and we land on its page.
+        let target = client.find(Locator::Id("f-target")).await.unwrap();
+        target.clear().await.unwrap();
+        target.send_keys("99.5").await.unwrap();
+        client.find(Locator::Css("input[value=db]")).await.unwrap().click().await.unwrap();
+        client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        let path = loop {
+            let path = wait_for_path(&client, "/objectives/").await;
+            if path != "/objectives/new" {
+                break path;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let id = path.trim_start_matches("/objectives/").to_owned();
+        let created = get_json(&address, &format!("/objectives/{id}")).await;
+        assert_eq!(created["objective"]["target"], 99.5);
+        assert_eq!(created["objective"]["systemId"], "api");
+        assert_eq!(created["objective"]["dependencyExclusion"], "self-only");
+        assert_eq!(created["objective"]["excludedDependencyIds"], json!(["db"]));
+        let after = get_json(&address, "/objectives").await["objectives"].as_array().unwrap().len();
+        assert_eq!(after, before + 1);
+        assert!(client.title().await.unwrap().contains("Public API"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_timeline_lists_the_events_with_their_attribution() {
+    let app = demo_with_history().await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        // The API's self-only objective: both self and upstream downtime.
+        let listed = get_json(&address, "/objectives?systemId=api").await;
+        let item = listed["systems"]["api"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["objective"]["dependencyExclusion"] == "self-only")
+            .unwrap()
+            .clone();
+        let id = item["objective"]["id"].as_str().unwrap().to_owned();
+        let events =
+            get_json(&address, &format!("/objectives/{id}/downtime-events?limit=50")).await;
+        let events = events["events"].as_array().unwrap().clone();
+        assert!(events.iter().any(|e| e["attributionType"] == "upstream"), "demo has cascades");
+
+        client.goto(&format!("{address}/objectives/{id}")).await.unwrap();
+        let items = client.find_all(Locator::Css("ol.timeline > li")).await.unwrap();
+        assert_eq!(items.len(), events.len(), "one entry per event");
+        for (li, event) in items.iter().zip(&events) {
+            let badge = li.find(Locator::Css(".chip")).await.unwrap().text().await.unwrap();
+            match event["attributionType"].as_str().unwrap() {
+                "self" => assert_eq!(badge, "self"),
+                _ => assert_eq!(
+                    badge,
+                    format!("upstream: {}", event["upstreamSystemName"].as_str().unwrap())
+                ),
+            }
+            let text = li.text().await.unwrap();
+            let start = event["startTime"].as_str().unwrap();
+            // Shown to the minute, in UTC: "2026-02-27 10:12 UTC".
+            let shown = format!("{} {} UTC", &start[..10], &start[11..16]);
+            assert!(text.contains(&shown), "{text:?} shows {shown}");
+        }
+        // The numbers and the attribution bar are there too.
+        assert!(text_of(&client, ".stats").await.to_lowercase().contains("availability"));
+        assert!(client.find(Locator::Css(".bar .b-up")).await.is_ok());
+        screenshot(&client, "objective", 1280).await;
+        screenshot(&client, "objective-phone", 390).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_trend_chart_has_one_point_per_snapshot() {
+    let app = demo_with_history().await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        let listed = get_json(&address, "/objectives").await;
+        for item in listed["objectives"].as_array().unwrap() {
+            let id = item["objective"]["id"].as_str().unwrap();
+            let snapshots = get_json(&address, &format!("/objectives/{id}/snapshots")).await;
+            let snapshots = snapshots["snapshots"].as_array().unwrap().clone();
+            assert!(!snapshots.is_empty());
+            client.goto(&format!("{address}/objectives/{id}")).await.unwrap();
+            let points =
+                client.find_all(Locator::Css("figure.chart svg circle.point")).await.unwrap();
+            assert_eq!(points.len(), snapshots.len(), "{id}: one point per snapshot");
+            // Oldest first, left to right, each naming its day.
+            let first = points[0].find(Locator::Css("title")).await.unwrap();
+            let first = first.prop("textContent").await.unwrap().unwrap_or_default();
+            let day = &snapshots[0]["date"].as_str().unwrap()[..10];
+            assert!(first.starts_with(day), "{first:?} is {day}");
+            let target = client.find(Locator::Css("figure.chart svg line.target")).await;
+            assert!(target.is_ok(), "the target is drawn");
+            // Below-target days are marked, not just coloured: the hover
+            // text carries the number.
+            let below = client.find_all(Locator::Css("circle.point.below")).await.unwrap().len();
+            let expected = snapshots
+                .iter()
+                .filter(|s| {
+                    s["availabilityPercent"].as_f64().unwrap()
+                        < item["objective"]["target"].as_f64().unwrap()
+                })
+                .count();
+            assert_eq!(below, expected, "{id}");
+        }
+        let chart = client.find(Locator::Css("figure.chart")).await.unwrap();
+        let png = chart.screenshot().await.unwrap();
+        std::fs::write(screenshot_dir().join("trend-chart.png"), png).unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn editing_exclusions_changes_the_objective() {
+    let app = spawn_app_with(true).await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        // The demo's api 99.95 % objective excludes cache, not db.
+        let listed = get_json(&address, "/objectives?systemId=api").await;
+        let item = listed["systems"]["api"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["objective"]["excludedDependencyIds"] == json!(["cache"]))
+            .unwrap()
+            .clone();
+        let id = item["objective"]["id"].as_str().unwrap().to_owned();
+        client.goto(&format!("{address}/objectives/{id}")).await.unwrap();
+        client.find(Locator::LinkText("Edit")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, &format!("/objectives/{id}/edit")).await;
+        let cache = client.find(Locator::Css("input[value=cache]")).await.unwrap();
+        let db = client.find(Locator::Css("input[value=db]")).await.unwrap();
+        assert_eq!(cache.prop("checked").await.unwrap().as_deref(), Some("true"));
+        assert_eq!(db.prop("checked").await.unwrap().as_deref(), Some("false"));
+        screenshot(&client, "edit-objective", 1280).await;
+        // Keyboard-usable: the labels toggle their boxes.
+        client.find(Locator::Css("label[for=ex-0]")).await.unwrap().click().await.unwrap();
+        client.find(Locator::Css("label[for=ex-1]")).await.unwrap().click().await.unwrap();
+        client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/objectives/").await;
+        for _ in 0..50 {
+            if client.current_url().await.unwrap().path() == format!("/objectives/{id}") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(client.current_url().await.unwrap().path(), format!("/objectives/{id}"));
+        let saved = get_json(&address, &format!("/objectives/{id}")).await;
+        let mut excluded: Vec<String> = saved["objective"]["excludedDependencyIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        excluded.sort();
+        assert_eq!(excluded, ["db"], "cache untucked, db ticked");
+        assert!(text_of(&client, ".settings").await.contains("Primary Database"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn screenshots_of_the_other_pages() {
+    let app = demo_with_history().await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        client.goto(&format!("{address}/systems/api")).await.unwrap();
+        assert!(text_of(&client, "h1").await.contains("Public API"));
+        let links = client.find_all(Locator::Css(".links a")).await.unwrap();
+        assert_eq!(links.len(), 3, "db and cache upstream, web downstream");
+        assert_eq!(client.find_all(Locator::Css(".achievements li")).await.unwrap().len(), 9);
+        screenshot(&client, "system", 1280).await;
+
+        let listed = get_json(&address, "/objectives?systemId=db").await;
+        let id = listed["systems"]["db"][0]["objective"]["id"].as_str().unwrap().to_owned();
+        client.goto(&format!("{address}/objectives/{id}")).await.unwrap();
+        client.find(Locator::LinkText("Delete…")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, &format!("/objectives/{id}/delete")).await;
+        assert!(text_of(&client, "h1").await.contains("Delete this objective?"));
+        screenshot(&client, "delete-confirm", 1280).await;
+        client.find(Locator::LinkText("Cancel")).await.unwrap().click().await.unwrap();
+        assert!(get_json(&address, &format!("/objectives/{id}")).await["objective"].is_object());
+
+        client.goto(&format!("{address}/objectives/no-such-objective")).await.unwrap();
+        assert!(text_of(&client, "h1").await.contains("Not found"));
+        screenshot(&client, "not-found", 1280).await;
+    })
+    .await;
+}
