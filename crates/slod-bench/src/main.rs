@@ -227,6 +227,20 @@ impl Server {
         bail!("server did not become ready")
     }
 
+    /// CPU time (user + system) the server has used so far, in ms: less
+    /// sensitive to a busy machine than wall-clock latency. Assumes the
+    /// usual 100 clock ticks per second.
+    fn cpu_ms(&self) -> Option<f64> {
+        let pid = self.child.id()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the `(comm)`: state is the 3rd field, utime the 14th.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) * 10.0)
+    }
+
     /// Peak and current resident memory of the server, in MiB.
     fn memory_mib(&self) -> Option<(f64, f64)> {
         let pid = self.child.id()?;
@@ -270,25 +284,40 @@ async fn time_get(client: &reqwest::Client, url: &str, n: usize) -> anyhow::Resu
 async fn read(bin: &str, database: &str, requests: usize) -> anyhow::Result<()> {
     let server = Server::start(bin, database).await?;
     let client = reqwest::Client::new();
+    println!("load average before: {}", load_average());
     let one = format!("{}/api/v1/objectives/obj-00000", server.base);
-    let times = time_get(&client, &one, requests).await?;
-    println!(
-        "GET /api/v1/objectives/obj-00000: p50 {:.1} ms, p99 {:.1} ms over {requests}",
-        percentile(&times, 0.5),
-        percentile(&times, 0.99)
-    );
     let list = format!("{}/api/v1/objectives", server.base);
-    let times = time_get(&client, &list, requests.min(20)).await?;
-    println!(
-        "GET /api/v1/objectives: p50 {:.1} ms, max {:.1} ms over {}",
-        percentile(&times, 0.5),
-        percentile(&times, 1.0),
-        times.len()
-    );
+    for (label, url, n) in [
+        ("GET /api/v1/objectives/obj-00000", &one, requests),
+        ("GET /api/v1/objectives", &list, requests.min(20)),
+    ] {
+        // Warm caches (SQLite pages, prepared statements) first.
+        time_get(&client, url, 2).await?;
+        let cpu_before = server.cpu_ms();
+        let times = time_get(&client, url, n).await?;
+        let cpu = match (cpu_before, server.cpu_ms()) {
+            (Some(before), Some(after)) => format!("{:.1} ms", (after - before) / n as f64),
+            _ => "n/a".to_owned(),
+        };
+        println!(
+            "{label}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {n}; server CPU {cpu}/request",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            percentile(&times, 1.0),
+        );
+    }
     if let Some((peak, current)) = server.memory_mib() {
         println!("server memory: peak RSS {peak:.1} MiB, current RSS {current:.1} MiB");
     }
+    println!("load average after: {}", load_average());
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages, to judge how noisy a run was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "n/a".to_owned())
 }
 
 async fn ingest(

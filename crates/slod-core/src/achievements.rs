@@ -236,10 +236,7 @@ pub fn earned(ctx: &AchievementContext) -> Vec<AchievementType> {
     if ctx.objective_count == 0 {
         return Vec::new();
     }
-    AchievementType::ALL
-        .into_iter()
-        .filter(|kind| unlocks(*kind, ctx))
-        .collect()
+    AchievementType::ALL.into_iter().filter(|kind| unlocks(*kind, ctx)).collect()
 }
 
 // SPEC §7's table, row for row.
@@ -254,9 +251,9 @@ fn unlocks(kind: AchievementType, ctx: &AchievementContext) -> bool {
         }
         // Both budget rules wait for a full window: a brand-new objective
         // has its whole budget left and no downtime simply for being new.
-        AchievementType::BudgetMiser => ctx
-            .mature_budget_remaining_percent
-            .is_some_and(|r| r >= 90.0),
+        AchievementType::BudgetMiser => {
+            ctx.mature_budget_remaining_percent.is_some_and(|r| r >= 90.0)
+        }
         AchievementType::CleanSheet => ctx.has_zero_downtime && ctx.mature_objective_count > 0,
         AchievementType::CascadeBreaker => ctx.has_upstream_only_downtime,
         AchievementType::RapidRecovery => ctx.fastest_recovery_seconds.is_some_and(|s| s <= 300.0),
@@ -300,11 +297,7 @@ mod tests {
     fn status(objective: &Objective, self_minutes: i64, upstream_minutes: i64) -> SloStatus {
         let day_ago = T - DAY_MS;
         let spans = [
-            EventSpan {
-                start: day_ago,
-                end: day_ago + self_minutes * MINUTE_MS,
-                upstream: 0,
-            },
+            EventSpan { start: day_ago, end: day_ago + self_minutes * MINUTE_MS, upstream: 0 },
             EventSpan {
                 start: day_ago - HOUR_MS,
                 end: day_ago - HOUR_MS + upstream_minutes * MINUTE_MS,
@@ -316,11 +309,7 @@ mod tests {
     }
 
     fn streak(days: u32) -> Streak {
-        Streak {
-            current_streak: days,
-            best_streak: days,
-            ..Streak::default()
-        }
+        Streak { current_streak: days, best_streak: days, ..Streak::default() }
     }
 
     fn one(objective: &Objective, status: &SloStatus, streak: &Streak) -> AchievementContext {
@@ -371,11 +360,7 @@ mod tests {
             .collect();
         let statuses: Vec<SloStatus> = objectives.iter().map(|o| status(o, 5, 0)).collect();
         let s = streak(0);
-        let items: Vec<_> = objectives
-            .iter()
-            .zip(&statuses)
-            .map(|(o, st)| (o, st, &s))
-            .collect();
+        let items: Vec<_> = objectives.iter().zip(&statuses).map(|(o, st)| (o, st, &s)).collect();
 
         let two = context(&items[..2], &[], at());
         assert_eq!(earned(&two), vec![FirstSteps]);
@@ -388,12 +373,9 @@ mod tests {
     fn streak_badges_unlock_at_their_day() {
         let o = objective("slo-1", DependencyExclusion::Strict, 0);
         let st = status(&o, 5, 0);
-        for (days, iron, diamond) in [
-            (6, false, false),
-            (7, true, false),
-            (29, true, false),
-            (30, true, true),
-        ] {
+        for (days, iron, diamond) in
+            [(6, false, false), (7, true, false), (29, true, false), (30, true, true)]
+        {
             let ctx = one(&o, &st, &streak(days));
             assert_eq!(has(&ctx, IronUptime), iron, "iron at {days}");
             assert_eq!(has(&ctx, DiamondUptime), diamond, "diamond at {days}");
@@ -404,18 +386,10 @@ mod tests {
     fn the_best_current_streak_counts_not_the_best_ever() {
         let o = objective("slo-1", DependencyExclusion::Strict, 0);
         let st = status(&o, 5, 0);
-        let fallen = Streak {
-            current_streak: 2,
-            best_streak: 40,
-            ..Streak::default()
-        };
+        let fallen = Streak { current_streak: 2, best_streak: 40, ..Streak::default() };
         let other = objective("slo-2", DependencyExclusion::Strict, 0);
         let other_status = status(&other, 5, 0);
-        let ctx = context(
-            &[(&o, &st, &fallen), (&other, &other_status, &streak(7))],
-            &[],
-            at(),
-        );
+        let ctx = context(&[(&o, &st, &fallen), (&other, &other_status, &streak(7))], &[], at());
         assert_eq!(ctx.streak_days, 7);
         assert!(has(&ctx, IronUptime));
         assert!(!has(&ctx, DiamondUptime));
@@ -425,10 +399,8 @@ mod tests {
     fn nines_club_needs_four_nines_and_a_year_long_streak() {
         let o = objective("slo-1", DependencyExclusion::Strict, 400);
         let base = status(&o, 0, 0);
-        let with = |availability: f64| SloStatus {
-            current_availability: availability,
-            ..base.clone()
-        };
+        let with =
+            |availability: f64| SloStatus { current_availability: availability, ..base.clone() };
         for (availability, days, expected) in [
             (99.99, 365, true),
             (100.0, 365, true),
@@ -437,11 +409,7 @@ mod tests {
             (99.989, 364, false),
         ] {
             let ctx = one(&o, &with(availability), &streak(days));
-            assert_eq!(
-                has(&ctx, NinesClub),
-                expected,
-                "{availability} % over {days} days"
-            );
+            assert_eq!(has(&ctx, NinesClub), expected, "{availability} % over {days} days");
         }
     }
 
@@ -455,22 +423,13 @@ mod tests {
 
         // One day short of its 30-day window, then exactly one window old.
         let young = objective("slo-1", DependencyExclusion::Strict, 29);
-        assert!(!has(
-            &one(&young, &status(&young, 0, 0), &streak(0)),
-            BudgetMiser
-        ));
+        assert!(!has(&one(&young, &status(&young, 0, 0), &streak(0)), BudgetMiser));
         let mature = objective("slo-1", DependencyExclusion::Strict, 30);
-        assert!(has(
-            &one(&mature, &status(&mature, 0, 0), &streak(0)),
-            BudgetMiser
-        ));
+        assert!(has(&one(&mature, &status(&mature, 0, 0), &streak(0)), BudgetMiser));
 
         // Exactly 90 % left is enough; 5 of 43.2 minutes spent (88.4 %) is not.
         let base = status(&mature, 0, 0);
-        let at_90 = SloStatus {
-            error_budget_remaining_percent: 90.0,
-            ..base.clone()
-        };
+        let at_90 = SloStatus { error_budget_remaining_percent: 90.0, ..base.clone() };
         assert!(has(&one(&mature, &at_90, &streak(0)), BudgetMiser));
         let spent = status(&mature, 5, 0);
         assert!(spent.error_budget_remaining_percent < 90.0);
@@ -484,11 +443,7 @@ mod tests {
         let old = objective("slo-old", DependencyExclusion::Strict, 90);
         let (new_status, old_status) = (status(&new, 0, 0), status(&old, 20, 0));
         let s = streak(0);
-        let ctx = context(
-            &[(&new, &new_status, &s), (&old, &old_status, &s)],
-            &[],
-            at(),
-        );
+        let ctx = context(&[(&new, &new_status, &s), (&old, &old_status, &s)], &[], at());
         assert_eq!(ctx.budget_remaining_percent, Some(100.0));
         assert_eq!(ctx.mature_objective_count, 1);
         assert!(ctx.mature_budget_remaining_percent.unwrap() < 90.0);
@@ -503,10 +458,7 @@ mod tests {
         assert!(!has(&ctx, CleanSheet), "not on a brand-new objective");
 
         let mature = objective("slo-1", DependencyExclusion::Strict, 45);
-        assert!(has(
-            &one(&mature, &status(&mature, 0, 0), &streak(0)),
-            CleanSheet
-        ));
+        assert!(has(&one(&mature, &status(&mature, 0, 0), &streak(0)), CleanSheet));
 
         // Upstream downtime spoils it even when self-only excuses it.
         let self_only = objective("slo-1", DependencyExclusion::SelfOnly, 45);
@@ -523,20 +475,11 @@ mod tests {
         assert!(has(&ctx, CascadeBreaker));
 
         // Any own downtime, or strict mode charging the upstream's, and no.
-        assert!(!has(
-            &one(&self_only, &status(&self_only, 1, 3), &streak(0)),
-            CascadeBreaker
-        ));
+        assert!(!has(&one(&self_only, &status(&self_only, 1, 3), &streak(0)), CascadeBreaker));
         let strict = objective("slo-1", DependencyExclusion::Strict, 0);
-        assert!(!has(
-            &one(&strict, &status(&strict, 0, 3), &streak(0)),
-            CascadeBreaker
-        ));
+        assert!(!has(&one(&strict, &status(&strict, 0, 3), &streak(0)), CascadeBreaker));
         // No downtime at all is a clean sheet, not a cascade broken.
-        assert!(!has(
-            &one(&self_only, &status(&self_only, 0, 0), &streak(0)),
-            CascadeBreaker
-        ));
+        assert!(!has(&one(&self_only, &status(&self_only, 0, 0), &streak(0)), CascadeBreaker));
     }
 
     #[test]
@@ -566,10 +509,7 @@ mod tests {
         assert_eq!(ctx.objective_count, 2);
         assert_eq!(ctx.streak_days, 3);
         assert_eq!(ctx.best_availability, Some(sb.current_availability));
-        assert_eq!(
-            ctx.budget_remaining_percent,
-            Some(sb.error_budget_remaining_percent)
-        );
+        assert_eq!(ctx.budget_remaining_percent, Some(sb.error_budget_remaining_percent));
         assert!(!ctx.has_zero_downtime);
         assert!(!ctx.has_upstream_only_downtime);
         assert_eq!(ctx.mature_objective_count, 0);

@@ -168,11 +168,7 @@ mod tests {
     }
 
     fn streak(days: u32) -> Streak {
-        Streak {
-            current_streak: days,
-            best_streak: days,
-            ..Streak::default()
-        }
+        Streak { current_streak: days, best_streak: days, ..Streak::default() }
     }
 
     struct Fleet {
@@ -185,14 +181,7 @@ mod tests {
     impl Fleet {
         fn items(&self) -> Vec<(&Objective, &SloStatus, &Streak, &str)> {
             (0..self.objectives.len())
-                .map(|i| {
-                    (
-                        &self.objectives[i],
-                        &self.statuses[i],
-                        &self.streaks[i],
-                        self.names[i],
-                    )
-                })
+                .map(|i| (&self.objectives[i], &self.statuses[i], &self.streaks[i], self.names[i]))
                 .collect()
         }
     }
@@ -216,11 +205,7 @@ mod tests {
         ];
         let objectives: Vec<Objective> = rows.iter().map(|r| objective(r.0, r.1)).collect();
         Fleet {
-            statuses: rows
-                .iter()
-                .zip(&objectives)
-                .map(|(r, o)| status(o, r.3, r.4, r.5))
-                .collect(),
+            statuses: rows.iter().zip(&objectives).map(|(r, o)| status(o, r.3, r.4, r.5)).collect(),
             streaks: rows.iter().map(|r| streak(r.6)).collect(),
             names: rows.iter().map(|r| r.2).collect(),
             objectives,
@@ -247,14 +232,7 @@ mod tests {
         let o = objective("slo-1", "api");
         let (st, s) = (status(&o, 99.0, 0.0, true), streak(0));
         let digest = build_digest(monday(), &[(&o, &st, &s, "API")]).unwrap();
-        assert_eq!(
-            (
-                digest.breaching_count,
-                digest.at_risk_count,
-                digest.healthy_count
-            ),
-            (1, 0, 0)
-        );
+        assert_eq!((digest.breaching_count, digest.at_risk_count, digest.healthy_count), (1, 0, 0));
     }
 
     #[test]
@@ -316,32 +294,19 @@ mod tests {
         let a = objective("slo-b", "api");
         let b = objective("slo-a", "api");
         let c = objective("slo-c", "api");
-        let (sa, sb, sc) = (
-            status(&a, 99.0, 0.0, true),
-            status(&b, 99.0, 0.0, true),
-            status(&c, 98.0, 0.0, true),
-        );
+        let (sa, sb, sc) =
+            (status(&a, 99.0, 0.0, true), status(&b, 99.0, 0.0, true), status(&c, 98.0, 0.0, true));
         let s = streak(0);
         let digest = build_digest(
             monday(),
-            &[
-                (&a, &sa, &s, "API"),
-                (&b, &sb, &s, "API"),
-                (&c, &sc, &s, "API"),
-            ],
+            &[(&a, &sa, &s, "API"), (&b, &sb, &s, "API"), (&c, &sc, &s, "API")],
         )
         .unwrap();
-        let worst: Vec<&str> = digest
-            .worst_performers
-            .iter()
-            .map(|p| p.objective_id.as_str())
-            .collect();
+        let worst: Vec<&str> =
+            digest.worst_performers.iter().map(|p| p.objective_id.as_str()).collect();
         assert_eq!(worst, vec!["slo-c", "slo-a", "slo-b"]);
-        let top: Vec<&str> = digest
-            .top_performers
-            .iter()
-            .map(|p| p.objective_id.as_str())
-            .collect();
+        let top: Vec<&str> =
+            digest.top_performers.iter().map(|p| p.objective_id.as_str()).collect();
         assert_eq!(top, vec!["slo-a", "slo-b", "slo-c"]);
     }
 

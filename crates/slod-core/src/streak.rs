@@ -70,15 +70,9 @@ pub struct StreakOutcome {
 /// re-run, or a manual run for an earlier date, cannot count a day twice.
 pub fn update_streak(streak: &Streak, status: &SloStatus, midnight: Timestamp) -> StreakOutcome {
     if streak.last_run.is_some_and(|last| last >= midnight) {
-        return StreakOutcome {
-            streak: streak.clone(),
-            change: StreakChange::Unchanged,
-        };
+        return StreakOutcome { streak: streak.clone(), change: StreakChange::Unchanged };
     }
-    let mut next = Streak {
-        last_run: Some(midnight),
-        ..streak.clone()
-    };
+    let mut next = Streak { last_run: Some(midnight), ..streak.clone() };
     let change = if !status.is_breaching && !status.has_open_downtime {
         next.current_streak = streak.current_streak.saturating_add(1);
         if streak.current_streak == 0 {
@@ -98,17 +92,11 @@ pub fn update_streak(streak: &Streak, status: &SloStatus, midnight: Timestamp) -
         }
         next.current_streak = 0;
         next.streak_start = None;
-        StreakChange::Reset {
-            broken,
-            best: next.best_streak,
-        }
+        StreakChange::Reset { broken, best: next.best_streak }
     } else {
         StreakChange::Unchanged
     };
-    StreakOutcome {
-        streak: next,
-        change,
-    }
+    StreakOutcome { streak: next, change }
 }
 
 /// One objective's row for one UTC day (`slo_daily_snapshots`).
@@ -154,10 +142,7 @@ pub fn midnights_between(last_completed: Option<Timestamp>, now: Timestamp) -> V
     if first > latest {
         return Vec::new();
     }
-    (first..=latest)
-        .step_by(DAY_MS as usize)
-        .map(Timestamp::from_millis)
-        .collect()
+    (first..=latest).step_by(DAY_MS as usize).map(Timestamp::from_millis).collect()
 }
 
 /// The first midnight (00:00 UTC) strictly after `now`.
@@ -219,11 +204,7 @@ mod tests {
             updated_at: day(-60),
         };
         let base = compute_status(&objective, &[], &[], day(0), false);
-        SloStatus {
-            is_breaching,
-            has_open_downtime,
-            ..base
-        }
+        SloStatus { is_breaching, has_open_downtime, ..base }
     }
 
     fn streak(current: u32, best: u32) -> Streak {
@@ -259,10 +240,7 @@ mod tests {
         assert_eq!(out.streak.current_streak, 0);
         assert_eq!(out.streak.best_streak, 9);
         assert_eq!(out.streak.streak_start, None);
-        assert_eq!(
-            out.streak.best_streak_end, None,
-            "4 < 9: the best did not end here"
-        );
+        assert_eq!(out.streak.best_streak_end, None, "4 < 9: the best did not end here");
 
         // Breaching with open downtime is still a breach.
         let out = update_streak(&before, &status(true, true), day(0));
@@ -274,20 +252,13 @@ mod tests {
         for best in [6, 5] {
             let out = update_streak(&streak(6, best), &status(true, false), day(0));
             assert_eq!(out.change, StreakChange::Reset { broken: 6, best: 6 });
-            assert_eq!(
-                out.streak.best_streak_end,
-                Some(day(0)),
-                "broken 6 vs best {best}"
-            );
+            assert_eq!(out.streak.best_streak_end, Some(day(0)), "broken 6 vs best {best}");
         }
     }
 
     #[test]
     fn a_new_best_clears_the_old_best_end_but_a_tie_does_not() {
-        let ended = Streak {
-            best_streak_end: Some(day(-20)),
-            ..streak(4, 5)
-        };
+        let ended = Streak { best_streak_end: Some(day(-20)), ..streak(4, 5) };
         let tie = update_streak(&ended, &status(false, false), day(0));
         assert_eq!(tie.streak.current_streak, 5);
         assert_eq!(tie.streak.best_streak, 5);
@@ -304,30 +275,15 @@ mod tests {
         let before = streak(3, 3);
         let out = update_streak(&before, &status(false, true), day(0));
         assert_eq!(out.change, StreakChange::Unchanged);
-        assert_eq!(
-            out.streak,
-            Streak {
-                last_run: Some(day(0)),
-                ..before
-            }
-        );
+        assert_eq!(out.streak, Streak { last_run: Some(day(0)), ..before });
     }
 
     #[test]
     fn a_breach_with_no_streak_changes_nothing() {
-        let before = Streak {
-            best_streak_end: Some(day(-3)),
-            ..streak(0, 2)
-        };
+        let before = Streak { best_streak_end: Some(day(-3)), ..streak(0, 2) };
         let out = update_streak(&before, &status(true, false), day(0));
         assert_eq!(out.change, StreakChange::Unchanged);
-        assert_eq!(
-            out.streak,
-            Streak {
-                last_run: Some(day(0)),
-                ..before
-            }
-        );
+        assert_eq!(out.streak, Streak { last_run: Some(day(0)), ..before });
     }
 
     #[test]
@@ -366,10 +322,7 @@ mod tests {
         assert_eq!(snap.date, day(0));
         assert_eq!(snap.availability_percent, 99.5);
         assert_eq!(snap.budget_consumed_minutes, 12.5);
-        assert_eq!(
-            snap.budget_remaining_percent,
-            s.error_budget_remaining_percent
-        );
+        assert_eq!(snap.budget_remaining_percent, s.error_budget_remaining_percent);
         assert_eq!(snap.burn_rate, s.burn_rate);
         assert_eq!(snap.streak_days, 7);
         let json = serde_json::to_value(&snap).unwrap();
@@ -386,29 +339,16 @@ mod tests {
         let got = midnights_between(Some(day(-3)), ts("2026-03-02T08:30:00Z"));
         assert_eq!(got, vec![day(-2), day(-1), day(0)]);
         // A midnight itself is owed at that very instant.
-        assert_eq!(
-            midnights_between(Some(day(-3)), day(0)),
-            vec![day(-2), day(-1), day(0)]
-        );
+        assert_eq!(midnights_between(Some(day(-3)), day(0)), vec![day(-2), day(-1), day(0)]);
         // A last run that was not at midnight still counts its own day.
-        assert_eq!(
-            midnights_between(Some(ts("2026-03-01T10:00:00Z")), day(0)),
-            vec![day(0)]
-        );
+        assert_eq!(midnights_between(Some(ts("2026-03-01T10:00:00Z")), day(0)), vec![day(0)]);
     }
 
     #[test]
     fn nothing_to_catch_up() {
         assert_eq!(midnights_between(None, day(5)), vec![]);
-        assert_eq!(
-            midnights_between(Some(day(0)), ts("2026-03-02T23:59:59.999Z")),
-            vec![]
-        );
-        assert_eq!(
-            midnights_between(Some(day(1)), day(0)),
-            vec![],
-            "clock went backwards"
-        );
+        assert_eq!(midnights_between(Some(day(0)), ts("2026-03-02T23:59:59.999Z")), vec![]);
+        assert_eq!(midnights_between(Some(day(1)), day(0)), vec![], "clock went backwards");
     }
 
     #[test]
@@ -423,15 +363,8 @@ mod tests {
         let monday_nine = ts("2026-03-02T09:00:00Z");
         assert_eq!(next_weekly_digest(ts("2026-03-02T08:59:00Z")), monday_nine);
         assert_eq!(next_weekly_digest(monday_nine), ts("2026-03-09T09:00:00Z"));
-        assert_eq!(
-            next_weekly_digest(ts("2026-03-01T15:00:00Z")),
-            monday_nine,
-            "from a Sunday"
-        );
-        assert_eq!(
-            next_weekly_digest(ts("2026-03-04T12:00:00Z")),
-            ts("2026-03-09T09:00:00Z")
-        );
+        assert_eq!(next_weekly_digest(ts("2026-03-01T15:00:00Z")), monday_nine, "from a Sunday");
+        assert_eq!(next_weekly_digest(ts("2026-03-04T12:00:00Z")), ts("2026-03-09T09:00:00Z"));
     }
 
     #[test]
@@ -441,17 +374,8 @@ mod tests {
         assert_eq!(iso_week_of(ts("2026-03-09T00:00:00Z")), (2026, 11));
         // 2027-01-01 is a Friday: it belongs to 2026's last week.
         assert_eq!(iso_week_of(ts("2027-01-01T12:00:00Z")), (2026, 53));
-        assert_eq!(
-            week_monday(ts("2027-01-01T12:00:00Z")).to_string(),
-            "2026-12-28"
-        );
-        assert_eq!(
-            week_monday(ts("2026-03-08T23:59:59Z")).to_string(),
-            "2026-03-02"
-        );
-        assert_eq!(
-            week_monday(ts("2026-03-02T00:00:00Z")).to_string(),
-            "2026-03-02"
-        );
+        assert_eq!(week_monday(ts("2027-01-01T12:00:00Z")).to_string(), "2026-12-28");
+        assert_eq!(week_monday(ts("2026-03-08T23:59:59Z")).to_string(), "2026-03-02");
+        assert_eq!(week_monday(ts("2026-03-02T00:00:00Z")).to_string(), "2026-03-02");
     }
 }

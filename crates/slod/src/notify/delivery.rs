@@ -17,8 +17,10 @@
 //! attempts in flight and claims only as many rows as it has free slots, so a
 //! channel whose receiver hangs ties up its own slots (for at most the
 //! attempt timeout each) and nothing else: other channels keep being claimed
-//! and sent. Records are written in batches by one recorder task, so a burst
-//! of events costs a few transactions, not one per attempt.
+//! and sent. Each worker cycle records the attempts finished since the last
+//! one and claims new deliveries in a single transaction, so a burst of
+//! events costs a few transactions, not one per attempt (on SQLite every
+//! commit is an fsync shared with report ingestion).
 //!
 //! Everything a retry needs is in the database; a killed worker's leases
 //! expire and its deliveries become due again (at-least-once, and the event
@@ -42,13 +44,13 @@ use super::render::{self, Envelope, RenderContext};
 use super::{Notifier, NotifySettings};
 use crate::service::status;
 
-/// How many records one recorder transaction writes at most.
-const RECORD_BATCH: usize = 500;
+/// Attempts kept for recording while the database refuses writes.
+const MAX_UNRECORDED: usize = 10_000;
 /// How often finished deliveries older than the retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// After a send finishes, wait this long for others before claiming again,
-/// so a busy channel claims in batches rather than one row per transaction.
-const CLAIM_DEBOUNCE: Duration = Duration::from_millis(10);
+/// The shortest time between two delivery cycles (each one transaction):
+/// a busy channel records and claims in batches, not a row at a time.
+const CYCLE: Duration = Duration::from_millis(20);
 /// The most of a failed response's body kept in the attempt log.
 const ERROR_BODY_BYTES: usize = 300;
 
@@ -305,21 +307,40 @@ impl Notifier {
     /// The background worker: dispatches due deliveries until `stop`, then
     /// lets the attempts in flight finish (each is bounded by the attempt
     /// timeout) and records them.
+    ///
+    /// Each cycle is one write transaction that records the attempts
+    /// finished since the last cycle *and* claims what the channels have
+    /// room for: on SQLite every commit is an fsync shared with report
+    /// ingestion, so a burst of deliveries must cost a few transactions,
+    /// not one per row. Cycles run at most every [`CYCLE`], sooner never.
     pub(super) async fn run_delivery_worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let (records, record_queue) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record_loop(self.store.clone(), record_queue));
+        let (records, mut finished) = mpsc::unbounded_channel::<AttemptRecord>();
         let in_flight: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
         let mut sends = JoinSet::new();
+        let mut unrecorded: Vec<AttemptRecord> = Vec::new();
         let mut last_prune: Option<Instant> = None;
         loop {
             tokio::select! {
                 () = super::stopped(&mut stop) => break,
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
-                () = self.wake.notified() => tokio::time::sleep(CLAIM_DEBOUNCE).await,
+                () = self.wake.notified() => {}
             }
+            // Let a burst of finished sends gather into this cycle.
+            tokio::time::sleep(CYCLE).await;
             while sends.try_join_next().is_some() {}
-            if let Err(err) = self.dispatch(&in_flight, &mut sends, &records).await {
-                tracing::warn!(error = %format!("{err:#}"), "claiming deliveries failed");
+            while let Ok(record) = finished.try_recv() {
+                unrecorded.push(record);
+            }
+            match self.cycle(&in_flight, &mut sends, &records, &unrecorded).await {
+                Ok(()) => unrecorded.clear(),
+                Err(err) => {
+                    tracing::warn!(error = %format!("{err:#}"), "delivery cycle failed; retrying");
+                    // Kept for the next cycle. Past this many, their leases
+                    // have long expired and the deliveries will be sent
+                    // again anyway (at-least-once): drop the oldest.
+                    let excess = unrecorded.len().saturating_sub(MAX_UNRECORDED);
+                    unrecorded.drain(..excess);
+                }
             }
             if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
                 last_prune = Some(Instant::now());
@@ -334,21 +355,25 @@ impl Notifier {
             tracing::warn!("stopping with delivery attempts in flight; their leases will expire");
         }
         drop(records);
-        let _ = recorder.await;
+        while let Ok(record) = finished.try_recv() {
+            unrecorded.push(record);
+        }
+        if let Err(err) = write_records(&*self.store, &unrecorded).await {
+            tracing::warn!(error = %format!("{err:#}"), "recording the last attempts failed");
+        }
     }
 
-    /// Claims what each due channel has room for and starts sending it.
-    async fn dispatch(
+    /// One cycle: records `done` and claims what each due channel has room
+    /// for, in one transaction, then starts sending what it claimed.
+    async fn cycle(
         self: &Arc<Self>,
         in_flight: &Arc<Mutex<HashMap<String, u32>>>,
         sends: &mut JoinSet<()>,
         records: &mpsc::UnboundedSender<AttemptRecord>,
+        done: &[AttemptRecord],
     ) -> anyhow::Result<()> {
         let now = self.clock.now();
         let due = self.store.due_channels(now).await?;
-        if due.is_empty() {
-            return Ok(());
-        }
         let cap = self.settings.per_channel_concurrency;
         let wanted: Vec<(String, u32)> = {
             let busy = lock(in_flight);
@@ -360,13 +385,23 @@ impl Notifier {
                 .filter(|(_, free)| *free > 0)
                 .collect()
         };
-        for delivery in self.claim(now, &wanted).await? {
+        if wanted.is_empty() && done.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        if !done.is_empty() {
+            tx.record_attempts(done).await?;
+        }
+        let lease_until = now.plus_millis(millis(self.settings.lease));
+        let claimed = tx.claim_deliveries(now, lease_until, &wanted).await?;
+        tx.commit().await?;
+        for delivery in claimed {
             let slot = Slot::take(in_flight.clone(), delivery.channel.id.clone());
             let notifier = self.clone();
             let records = records.clone();
             sends.spawn(async move {
                 let record = notifier.attempt(&delivery, None).await;
-                // Only fails once the recorder is gone (shutting down); the
+                // Only fails once the worker is gone (shutting down); the
                 // lease then expires and the delivery is retried.
                 let _ = records.send(record);
                 drop(slot);
@@ -432,32 +467,6 @@ async fn write_records(store: &dyn Store, records: &[AttemptRecord]) -> anyhow::
     tx.record_attempts(records).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Writes records as they come, in batches: whatever arrived while the
-/// previous batch was being written goes in the next transaction.
-async fn record_loop(store: Arc<dyn Store>, mut queue: mpsc::UnboundedReceiver<AttemptRecord>) {
-    let mut batch = Vec::with_capacity(RECORD_BATCH);
-    while queue.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        let mut tries = 0;
-        loop {
-            match write_records(&*store, &batch).await {
-                Ok(()) => break,
-                Err(err) if tries < 5 => {
-                    tries += 1;
-                    tracing::warn!(error = %format!("{err:#}"), "recording delivery attempts failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(err) => {
-                    // The leases expire and these deliveries are sent again:
-                    // at-least-once holds, at the cost of a duplicate.
-                    tracing::error!(error = %format!("{err:#}"), dropped = batch.len(), "giving up recording delivery attempts");
-                    break;
-                }
-            }
-        }
-        batch.clear();
-    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ impl Default for NotifySettings {
     fn default() -> Self {
         Self {
             attempt_timeout: Duration::from_secs(10),
-            per_channel_concurrency: 32,
+            per_channel_concurrency: 64,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(100),
             stream_poll_interval: Duration::from_millis(250),

@@ -485,3 +485,44 @@ pub fn milestone_feed(milestones: &[Milestone], now: Timestamp) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slod_core::time::DAY_MS;
+
+    fn snapshot(day: i64, availability: f64) -> Snapshot {
+        Snapshot {
+            objective_id: "o".into(),
+            date: Timestamp::from_millis(day * DAY_MS),
+            availability_percent: availability,
+            budget_consumed_minutes: 0.0,
+            budget_remaining_percent: 100.0,
+            burn_rate: Some(0.0),
+            streak_days: 0,
+        }
+    }
+
+    #[test]
+    fn the_trend_chart_has_a_point_per_snapshot_and_the_target() {
+        let snapshots = [snapshot(1, 100.0), snapshot(2, 99.8), snapshot(4, 99.95)];
+        let svg = trend_chart(&snapshots, 99.9).into_string();
+        assert_eq!(svg.matches("<circle class=\"point").count(), 3);
+        assert_eq!(svg.matches("<circle class=\"point below\"").count(), 1);
+        assert!(svg.contains("<line class=\"target\""));
+        assert!(svg.contains("target 99.9 %"));
+        // A single snapshot is still a point, centred.
+        let one = trend_chart(&snapshots[..1], 99.9).into_string();
+        assert_eq!(one.matches("<circle class=\"point").count(), 1);
+        assert!(trend_chart(&[], 99.9).into_string().contains("No daily snapshots yet"));
+    }
+
+    #[test]
+    fn streak_colour_grows_with_the_streak() {
+        let tiers: Vec<&str> = [0, 1, 3, 7, 30, 365].into_iter().map(flame_tier).collect();
+        assert_eq!(tiers, ["t0", "t1", "t2", "t3", "t4", "t5"]);
+        let streak = Streak { current_streak: 12, best_streak: 20, ..Streak::default() };
+        let html = super::streak(&streak).into_string();
+        assert!(html.contains("class=\"streak t3\"") && html.contains("🏆 20"));
+    }
+}

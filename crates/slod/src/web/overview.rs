@@ -192,7 +192,8 @@ impl Overview<'_> {
                 headings.insert(id, self.system_heading(id, by_id.get(id).copied()).into_string());
             }
         }
-        let systems_of: Vec<&SystemId> = shown.iter().map(|r| &r.item.objective.system_id).collect();
+        let systems_of: Vec<&SystemId> =
+            shown.iter().map(|r| &r.item.objective.system_id).collect();
         let pages = paginate(&systems_of, &rendered, &headings);
         let page = self.page.min(pages.len());
         let range = pages.get(page - 1).cloned().unwrap_or(0..0);
@@ -372,5 +373,54 @@ fn empty_start() -> Markup {
             pre { code { "curl -X PUT http://127.0.0.1:8080/api/v1/systems/api \\\n  -H 'content-type: application/json' -d '{\"name\": \"Public API\"}'" } }
             p { "Or restart slod with " code { "--demo" } " to explore a month of sample data." }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(raw: &str) -> SystemId {
+        SystemId::from_trusted(raw.to_owned())
+    }
+
+    #[test]
+    fn pages_are_cut_by_row_count_and_by_weight() {
+        let (a, b) = (id("a"), id("b"));
+        let headings: BTreeMap<&SystemId, String> =
+            [(&a, "h".repeat(100)), (&b, "h".repeat(100))].into_iter().collect();
+        // Light rows: only the row limit cuts.
+        let systems: Vec<&SystemId> = (0..250).map(|i| if i < 120 { &a } else { &b }).collect();
+        let rows = vec!["r".repeat(100); 250];
+        let pages = paginate(&systems, &rows, &headings);
+        assert_eq!(pages, vec![0..PAGE_SIZE, PAGE_SIZE..2 * PAGE_SIZE, 2 * PAGE_SIZE..250]);
+        // Heavy rows: the weight budget cuts first, and every row lands on
+        // exactly one page.
+        let rows = vec!["r".repeat(5000); 30];
+        let pages = paginate(&systems[..30], &rows, &headings);
+        assert!(pages.len() > 1);
+        assert!(pages.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(pages.last().map(|p| p.end), Some(30));
+        for page in &pages {
+            let weight: usize = page.clone().map(|i| rows[i].len()).sum();
+            assert!(weight <= PAGE_BUDGET_BYTES);
+        }
+        // Nothing to show is still one (empty) page.
+        assert_eq!(paginate(&[], &[], &headings), vec![0..0]);
+    }
+
+    #[test]
+    fn groups_follow_the_system_runs() {
+        let (a, b) = (id("a"), id("b"));
+        let systems = vec![&a, &a, &b, &b, &b, &a];
+        assert_eq!(group_by_system(&systems, 1..6), vec![1..2, 2..5, 5..6]);
+    }
+
+    #[test]
+    fn unknown_filters_show_everything() {
+        assert_eq!(Filter::parse(Some("at-risk")), Filter::Only(ObjState::AtRisk));
+        assert_eq!(Filter::parse(Some("nonsense")), Filter::All);
+        assert_eq!(Filter::DownNow.href(2), "/?state=down&page=2");
+        assert_eq!(Filter::All.href(1), "/");
     }
 }

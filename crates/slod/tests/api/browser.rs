@@ -484,3 +484,37 @@ async fn screenshots_of_the_other_pages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_open_page_refreshes_its_numbers_from_the_event_stream() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    app.create_objective(json!({"systemId": "api", "target": 99.9, "windowDays": 30})).await;
+    let address = app.address.clone();
+    let reporter = app.client.clone();
+    with_browser(|client| async move {
+        client.goto(&format!("{address}/")).await.unwrap();
+        assert!(client.find(Locator::Css(".row .st-down")).await.is_err());
+        // Give the page's EventSource a moment to subscribe.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let response = reporter
+            .post(format!("{address}/api/v1/health"))
+            .json(&json!({"systemId": "api", "status": "unhealthy"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        // No reload: the script swaps the numbers in.
+        let mut down = false;
+        for _ in 0..100 {
+            if client.find(Locator::Css(".row .st-down")).await.is_ok() {
+                down = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(down, "the overview shows the outage without a reload");
+        assert_eq!(client.current_url().await.unwrap().path(), "/");
+    })
+    .await;
+}

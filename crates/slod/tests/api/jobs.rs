@@ -1200,6 +1200,23 @@ async fn benchmark() {
     assert_eq!(digest["totalObjectives"].as_u64(), Some(objectives_n as u64));
     println!("weekly digest over {objectives_n} objectives / {total_events} events: {weekly:.2} s");
 
+    // Where the time goes: the reads every status computation needs.
+    let started = std::time::Instant::now();
+    let objectives = app.store.list_objectives(None).await.unwrap();
+    let listed = started.elapsed().as_secs_f64();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let started = std::time::Instant::now();
+    let spans = app.store.event_spans(&ids, now.minus_millis(30 * DAY_MS), now).await.unwrap();
+    let read = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let statuses = slod::service::status::statuses(&*app.store, &objectives, Some(now), now).await.unwrap();
+    let computed = started.elapsed().as_secs_f64();
+    println!(
+        "  of which: list objectives {listed:.2} s; event_spans for all ({} spans) {read:.2} s; statuses (spans + down state + arithmetic) {computed:.2} s",
+        spans.spans.values().map(Vec::len).sum::<usize>()
+    );
+    assert_eq!(statuses.len(), objectives_n);
+
     // 365-day catch-up for 100 objectives, on a database of its own.
     let mut small = spawn(false).await;
     let store = small.store.clone();

@@ -442,8 +442,9 @@ async fn bench_dashboard_with_1000_objectives() {
     let app = spawn_app().await;
     let seeding = Instant::now();
     for s in 0..SYSTEMS {
-        let (status, body) =
-            app.put(&format!("/systems/sys-{s:03}"), json!({"name": format!("System {s:03}")})).await;
+        let (status, body) = app
+            .put(&format!("/systems/sys-{s:03}"), json!({"name": format!("System {s:03}")}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     // Chains of ten: sys-001 depends on sys-000, …, so outages cascade.
@@ -479,7 +480,10 @@ async fn bench_dashboard_with_1000_objectives() {
             let minutes = 5 + (s as i64 * 7 + day) % 36;
             let id = format!("sys-{s:03}");
             reports.push((start, json!({"systemId": id, "status": "unhealthy", "at": at(start)})));
-            reports.push((start + minutes, json!({"systemId": id, "status": "healthy", "at": at(start + minutes)})));
+            reports.push((
+                start + minutes,
+                json!({"systemId": id, "status": "healthy", "at": at(start + minutes)}),
+            ));
         }
     }
     reports.sort_by_key(|(minute, _)| *minute);
