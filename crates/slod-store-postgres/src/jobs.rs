@@ -169,15 +169,19 @@ async fn query_recent_outages(
     if systems.is_empty() || per_system == 0 {
         return Ok(BTreeMap::new());
     }
+    // A system's outages never overlap, so the latest start is the latest
+    // end: per system, the (system_id, start_time) index yields the newest
+    // first and the LIMIT stops after `per_system` rows, however long the
+    // history.
     let rows = sqlx::query(
-        "SELECT system_id, start_time, end_time FROM (
-             SELECT system_id, start_time, end_time,
-                    ROW_NUMBER() OVER (PARTITION BY system_id ORDER BY end_time DESC, start_time DESC) AS n
-             FROM system_outages
-             WHERE system_id = ANY($1) AND end_time IS NOT NULL AND end_time <= $2
-         ) AS recent
-         WHERE n <= $3
-         ORDER BY system_id, end_time DESC, start_time DESC",
+        "SELECT s.id, o.start_time, o.end_time
+         FROM UNNEST($1::text[]) AS s(id)
+         CROSS JOIN LATERAL (
+             SELECT start_time, end_time FROM system_outages
+             WHERE system_id = s.id AND end_time IS NOT NULL AND end_time <= $2
+             ORDER BY start_time DESC LIMIT $3
+         ) AS o
+         ORDER BY s.id, o.start_time DESC",
     )
     .bind(id_strs(systems))
     .bind(at.millis())

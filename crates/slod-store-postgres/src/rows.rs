@@ -160,36 +160,20 @@ pub(crate) struct SpanCollector {
 }
 
 impl SpanCollector {
-    pub(crate) fn push(
-        &mut self,
-        objective_id: &str,
-        start: i64,
-        end: Option<i64>,
-        upstream_id: Option<&str>,
-        upstream_name: Option<&str>,
-    ) {
-        let upstream = match upstream_id {
-            None => 0,
-            Some(id) => match self.index.get(id) {
-                Some(&n) => n,
-                None => {
-                    let name = upstream_name.unwrap_or(id).to_owned();
-                    self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), name));
-                    // The table is indexed 1-based and holds one entry per
-                    // distinct upstream system: far below u32::MAX.
-                    let n = self.set.upstreams.len() as u32;
-                    self.index.insert(id.to_owned(), n);
-                    n
-                }
-            },
-        };
-        let span = EventSpan { start, end: end.unwrap_or(OPEN_END), upstream };
-        match self.set.spans.get_mut(objective_id) {
-            Some(spans) => spans.push(span),
-            None => {
-                self.set.spans.insert(objective_id.to_owned(), vec![span]);
-            }
+    /// The upstream table's index of `id` (0 for none), adding it with
+    /// `name` (or its id) when it is new.
+    fn upstream_index(&mut self, id: Option<&str>, name: Option<&str>) -> u32 {
+        let Some(id) = id else { return 0 };
+        if let Some(&n) = self.index.get(id) {
+            return n;
         }
+        let name = name.unwrap_or(id).to_owned();
+        self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), name));
+        // The table is indexed 1-based and holds one entry per distinct
+        // upstream system: far below u32::MAX.
+        let n = self.set.upstreams.len() as u32;
+        self.index.insert(id.to_owned(), n);
+        n
     }
 
     pub(crate) fn finish(self) -> SpanSet {
@@ -199,6 +183,13 @@ impl SpanCollector {
 
 /// Spans of the given objectives' events that end after `since` (or are
 /// open) and start before `until`.
+///
+/// One row per objective and attribution, its spans as two arrays: a
+/// million events come back as a few thousand rows, so what each row costs
+/// on the way in (the async row stream, decoding, buffering every row
+/// before the first is used) is paid per group rather than per event. The
+/// two `array_agg`s of one group consume its rows in one order, so the
+/// arrays line up.
 pub(crate) async fn query_spans(
     conn: &mut PgConnection,
     objective_ids: &[String],
@@ -213,11 +204,13 @@ pub(crate) async fn query_spans(
     // answers with one range scan per objective, however long the history
     // before the window.
     let rows = sqlx::query(
-        "SELECT objective_id, start_time, end_time, upstream_system_id, upstream_system_name
+        "SELECT objective_id, upstream_system_id, MAX(upstream_system_name),
+                array_agg(start_time), array_agg(end_time)
          FROM slo_downtime_events
          WHERE objective_id = ANY($1)
            AND COALESCE(end_time, 9223372036854775807) > $2
-           AND start_time < $3",
+           AND start_time < $3
+         GROUP BY objective_id, upstream_system_id",
     )
     .bind(objective_ids)
     .bind(since.millis())
@@ -227,13 +220,21 @@ pub(crate) async fn query_spans(
     .map_err(other)?;
     let mut collector = SpanCollector::default();
     for row in &rows {
-        collector.push(
-            row.try_get(0).map_err(other)?,
-            row.try_get(1).map_err(other)?,
-            row.try_get(2).map_err(other)?,
-            row.try_get(3).map_err(other)?,
-            row.try_get(4).map_err(other)?,
-        );
+        let objective: &str = row.try_get(0).map_err(other)?;
+        let upstream_id: Option<&str> = row.try_get(1).map_err(other)?;
+        let upstream_name: Option<&str> = row.try_get(2).map_err(other)?;
+        let starts: Vec<i64> = row.try_get(3).map_err(other)?;
+        let ends: Vec<Option<i64>> = row.try_get(4).map_err(other)?;
+        if starts.len() != ends.len() {
+            return Err(corrupt("span arrays of objective", objective));
+        }
+        let upstream = collector.upstream_index(upstream_id, upstream_name);
+        let spans = collector.set.spans.entry(objective.to_owned()).or_default();
+        spans.extend(starts.into_iter().zip(ends).map(|(start, end)| EventSpan {
+            start,
+            end: end.unwrap_or(OPEN_END),
+            upstream,
+        }));
     }
     Ok(collector.finish())
 }

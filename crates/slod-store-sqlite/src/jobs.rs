@@ -31,6 +31,10 @@ use crate::{write_error, SqliteStore};
 /// keeping the wanted ones (as `rows::query_spans` does).
 const MAX_IN_LIST: usize = 500;
 
+/// Up to this many systems, recent outages are read with one indexed
+/// `LIMIT` query per system rather than one window query over all.
+const PER_SYSTEM_QUERIES: usize = 32;
+
 const STREAK_COLUMNS: &str = "s.objective_id, o.system_id, s.current_streak, s.best_streak, \
                               s.streak_start, s.best_streak_end, s.last_run_date";
 const RUN_COLUMNS: &str = "kind, period, period_start, status, lease_owner, lease_expires_at, \
@@ -156,13 +160,42 @@ async fn query_recent_outages(
     at: Timestamp,
     per_system: u32,
 ) -> StoreResult<BTreeMap<SystemId, Vec<OutageSpan>>> {
+    let mut out: BTreeMap<SystemId, Vec<OutageSpan>> = BTreeMap::new();
     if systems.is_empty() || per_system == 0 {
-        return Ok(BTreeMap::new());
+        return Ok(out);
+    }
+    // A system's outages never overlap, so the latest start is the latest
+    // end, and the (system_id, start_time) index walks them newest first.
+    // A few systems (a recovery): one LIMIT per system, which reads
+    // `per_system` rows however long the history. Many (the daily job): one
+    // window query over them all, once a day.
+    if systems.len() <= PER_SYSTEM_QUERIES {
+        for system in systems {
+            let rows = sqlx::query(
+                "SELECT start_time, end_time FROM system_outages
+                 WHERE system_id = ? AND end_time IS NOT NULL AND end_time <= ?
+                 ORDER BY start_time DESC LIMIT ?",
+            )
+            .bind(system.as_str())
+            .bind(at.millis())
+            .bind(i64::from(per_system))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(other)?;
+            if !rows.is_empty() {
+                let spans = rows
+                    .iter()
+                    .map(|row| Ok(OutageSpan { start: millis(row, 0)?, end: millis(row, 1)? }))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                out.insert(system.clone(), spans);
+            }
+        }
+        return Ok(out);
     }
     let mut qb = QueryBuilder::<Sqlite>::new(
         "SELECT system_id, start_time, end_time FROM (
              SELECT system_id, start_time, end_time,
-                    ROW_NUMBER() OVER (PARTITION BY system_id ORDER BY end_time DESC, start_time DESC) AS n
+                    ROW_NUMBER() OVER (PARTITION BY system_id ORDER BY start_time DESC) AS n
              FROM system_outages WHERE end_time IS NOT NULL AND end_time <= ",
     );
     qb.push_bind(at.millis());
@@ -175,9 +208,8 @@ async fn query_recent_outages(
     };
     qb.push(") WHERE n <= ");
     qb.push_bind(i64::from(per_system));
-    qb.push(" ORDER BY system_id, end_time DESC, start_time DESC");
+    qb.push(" ORDER BY system_id, start_time DESC");
     let rows = qb.build().fetch_all(&mut *conn).await.map_err(other)?;
-    let mut out: BTreeMap<SystemId, Vec<OutageSpan>> = BTreeMap::new();
     for row in &rows {
         let system: String = row.try_get(0).map_err(other)?;
         if wanted.as_ref().is_some_and(|w| !w.contains(system.as_str())) {

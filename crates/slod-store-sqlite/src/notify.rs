@@ -24,6 +24,9 @@ use crate::rows::{other, push_in_list};
 use crate::tx::SqliteTx;
 use crate::{write_error, SqliteStore};
 
+/// Rows per multi-row statement (well under SQLite's 32,766 parameters).
+const BATCH: usize = 200;
+
 const CHANNEL_COLUMNS: &str = "id, name, kind, url, secret, events, created_at, updated_at";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -73,18 +76,23 @@ pub(crate) async fn fan_out(
     conn: &mut SqliteConnection,
     events: &[NotificationEvent],
 ) -> StoreResult<()> {
-    for event in events {
-        sqlx::query(
+    // One statement per chunk of events, not per event: statements are
+    // what the single writer spends its time on.
+    for chunk in events.chunks(BATCH) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO notify_deliveries (channel_id, event_id, next_attempt_at)
-             SELECT id, ?1, ?2 FROM notify_channels
-             WHERE events IS NULL OR instr(',' || events || ',', ',' || ?3 || ',') > 0",
-        )
-        .bind(&event.id)
-        .bind(event.occurred_at.millis())
-        .bind(event.event_type.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(write_error)?;
+             SELECT c.id, v.column1, v.column2 FROM (",
+        );
+        qb.push_values(chunk, |mut row, event| {
+            row.push_bind(&event.id)
+                .push_bind(event.occurred_at.millis())
+                .push_bind(event.event_type.as_str());
+        });
+        qb.push(
+            ") AS v JOIN notify_channels c
+             ON c.events IS NULL OR instr(',' || c.events || ',', ',' || v.column3 || ',') > 0",
+        );
+        qb.build().execute(&mut *conn).await.map_err(write_error)?;
     }
     Ok(())
 }
@@ -328,48 +336,56 @@ impl NotifyTx for SqliteTx {
     }
 
     async fn record_attempts(&mut self, attempts: &[AttemptRecord]) -> StoreResult<()> {
-        for a in attempts {
+        for chunk in attempts.chunks(BATCH) {
             // The attempt happened whatever became of the lease, so it is
             // logged unless the delivery itself is gone (channel deleted).
-            sqlx::query(
+            let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO notify_attempts
                      (delivery_id, attempt, started_at, finished_at, status_code, error, delivered)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-                 WHERE EXISTS (SELECT 1 FROM notify_deliveries WHERE id = ?1)",
-            )
-            .bind(a.delivery_id)
-            .bind(i64::from(a.attempt))
-            .bind(a.started_at.millis())
-            .bind(a.finished_at.millis())
-            .bind(a.status_code.map(i64::from))
-            .bind(&a.error)
-            .bind(i64::from(a.outcome == AttemptOutcome::Delivered))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(other)?;
-            let (state, next, finished) = match a.outcome {
-                AttemptOutcome::Delivered => ("delivered", None, Some(a.finished_at.millis())),
-                AttemptOutcome::RetryAt(at) => ("pending", Some(at.millis()), None),
-                AttemptOutcome::GaveUp => ("failed", None, Some(a.finished_at.millis())),
-            };
-            sqlx::query(
+                 SELECT v.* FROM (",
+            );
+            qb.push_values(chunk, |mut row, a| {
+                row.push_bind(a.delivery_id)
+                    .push_bind(i64::from(a.attempt))
+                    .push_bind(a.started_at.millis())
+                    .push_bind(a.finished_at.millis())
+                    .push_bind(a.status_code.map(i64::from))
+                    .push_bind(a.error.as_deref())
+                    .push_bind(i64::from(a.outcome == AttemptOutcome::Delivered));
+            });
+            qb.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM notify_deliveries d WHERE d.id = v.column1)",
+            );
+            qb.build().execute(&mut *self.tx).await.map_err(other)?;
+
+            // The delivery changes only while the lease is still ours.
+            let mut qb = QueryBuilder::<Sqlite>::new(
                 "UPDATE notify_deliveries
-                 SET state = ?1, next_attempt_at = ?2, finished_at = ?3,
-                     attempts = MAX(attempts, ?4),
-                     first_attempt_at = COALESCE(first_attempt_at, ?5),
+                 SET state = v.column3, next_attempt_at = v.column4, finished_at = v.column5,
+                     attempts = MAX(attempts, v.column6),
+                     first_attempt_at = COALESCE(first_attempt_at, v.column7),
                      lease_until = NULL, lease_token = NULL
-                 WHERE id = ?6 AND lease_token = ?7",
-            )
-            .bind(state)
-            .bind(next)
-            .bind(finished)
-            .bind(i64::from(a.attempt))
-            .bind(a.finished_at.millis())
-            .bind(a.delivery_id)
-            .bind(&a.lease_token)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(other)?;
+                 FROM (",
+            );
+            qb.push_values(chunk, |mut row, a| {
+                let (state, next, finished) = match a.outcome {
+                    AttemptOutcome::Delivered => ("delivered", None, Some(a.finished_at.millis())),
+                    AttemptOutcome::RetryAt(at) => ("pending", Some(at.millis()), None),
+                    AttemptOutcome::GaveUp => ("failed", None, Some(a.finished_at.millis())),
+                };
+                row.push_bind(a.delivery_id)
+                    .push_bind(a.lease_token.as_str())
+                    .push_bind(state)
+                    .push_bind(next)
+                    .push_bind(finished)
+                    .push_bind(i64::from(a.attempt))
+                    .push_bind(a.finished_at.millis());
+            });
+            qb.push(
+                ") AS v WHERE notify_deliveries.id = v.column1
+                   AND notify_deliveries.lease_token = v.column2",
+            );
+            qb.build().execute(&mut *self.tx).await.map_err(other)?;
         }
         Ok(())
     }

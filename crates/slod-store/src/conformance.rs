@@ -1014,6 +1014,14 @@ pub async fn recent_outages_per_system(store: &dyn Store) {
     assert!(!recent.contains_key(&id("quiet")));
     assert_eq!(recent[&id("api")][1].duration_ms(), 4 * MINUTE_MS);
 
+    // Many systems at once (the daily job) give the same answer.
+    let mut many: Vec<SystemId> = (0..600).map(|i| id(&format!("other-{i}"))).collect();
+    many.extend(systems.iter().cloned());
+    assert_eq!(store.recent_outages(&many, t(100), 2).await.expect("outages"), recent);
+    many.truncate(40);
+    many.extend(systems.iter().cloned());
+    assert_eq!(store.recent_outages(&many, t(100), 2).await.expect("outages"), recent);
+
     let earlier = store.recent_outages(&systems, t(34), 10).await.expect("outages");
     assert_eq!(earlier[&id("api")], [span(30, 34), span(10, 20)]);
     assert!(store.recent_outages(&[], t(100), 10).await.expect("none").is_empty());

@@ -101,9 +101,23 @@ impl Scheduler {
             .await
             .context("reading the latest completed daily run")?;
         let since = latest.map_or(self.started_at, |run| run.period_start);
-        for midnight in midnights_between(Some(since), now) {
+        let mut owed = midnights_between(Some(since), now).into_iter().peekable();
+        while let Some(midnight) = owed.next() {
             if self.stopping() {
                 return Ok(done);
+            }
+            // During a long catch-up an operator (or another replica) may
+            // have run a later date; the days before it are skipped, as a
+            // manual backfill would have them (runs go forward in time).
+            if owed.peek().is_some() {
+                let latest = self
+                    .store
+                    .latest_completed_run(JobKind::Daily)
+                    .await
+                    .context("reading the latest completed daily run")?;
+                if latest.is_some_and(|run| run.period_start > midnight) {
+                    continue;
+                }
             }
             match service::run_daily(&*self.store, &*self.clock, midnight).await {
                 Ok(DailyOutcome::Ran { result, failed_objectives }) => {

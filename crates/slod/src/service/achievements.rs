@@ -26,7 +26,7 @@ use slod_core::status::{compute_status, SloStatus};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
 use slod_store::jobs::{AchievementRow, MilestoneRow, OutageSpan};
-use slod_store::{Store, StoreTx};
+use slod_store::{SpanSet, Store, StoreTx};
 
 use super::{ServiceError, ServiceResult};
 
@@ -88,10 +88,13 @@ pub fn earned_at(
 /// recoveries costs little more than one with a single recovery. Systems
 /// that already hold every achievement are skipped, and statuses are only
 /// computed while some status-based achievement is still locked.
+/// `prefetched` may carry spans already read in this transaction; they are
+/// used when they cover what [`span_needs`] asks for.
 pub async fn on_recovery(
     tx: &mut dyn StoreTx,
     world: &World,
     recovered: &[(SystemId, Timestamp, Timestamp)],
+    prefetched: Option<&SpanSet>,
 ) -> ServiceResult<Vec<NotificationEvent>> {
     let mut instants: BTreeMap<&SystemId, Vec<Timestamp>> = BTreeMap::new();
     for (system, _, at) in recovered {
@@ -136,13 +139,17 @@ pub async fn on_recovery(
         let held = held.get(*system);
         NEEDS_STATUS.iter().any(|kind| !held.is_some_and(|h| h.contains(kind)))
     });
-    let spans = if needs_status {
-        let earliest = instants.values().flatten().min().copied().unwrap_or(latest);
-        let longest = objectives.iter().map(|o| o.window_ms()).max().unwrap_or(0);
-        // `until` is exclusive: one past the last recovery instant.
-        Some(tx.event_spans(&ids, earliest.minus_millis(longest), latest.plus_millis(1)).await?)
-    } else {
-        None
+    let read;
+    let spans = match (needs_status, prefetched) {
+        (false, _) => None,
+        (true, Some(spans)) => Some(spans),
+        (true, None) => match span_needs(world, recovered) {
+            Some((ids, since, until)) => {
+                read = tx.event_spans(&ids, since, until).await?;
+                Some(&read)
+            }
+            None => None,
+        },
     };
 
     let mut unlocks = Vec::new();
@@ -210,6 +217,35 @@ pub async fn on_recovery(
         .collect();
     tx.enqueue_events(&events).await?;
     Ok(events)
+}
+
+/// The spans the achievements of `recovered` may need, as (objective ids,
+/// since, until) for one `event_spans` read: every objective of each
+/// recovered system, from a window before the earliest recovery to just
+/// past the latest. `None` when no recovered system has objectives.
+pub fn span_needs(
+    world: &World,
+    recovered: &[(SystemId, Timestamp, Timestamp)],
+) -> Option<(Vec<String>, Timestamp, Timestamp)> {
+    let mut ids = Vec::new();
+    let mut since: Option<Timestamp> = None;
+    let mut until: Option<Timestamp> = None;
+    for (system, _, at) in recovered {
+        let Some(states) = world.objectives.get(system) else { continue };
+        for state in states {
+            ids.push(state.objective.id.clone());
+            let from = at.minus_millis(state.objective.window_ms());
+            since = Some(since.map_or(from, |s| s.min(from)));
+        }
+        if !states.is_empty() {
+            // `until` is exclusive: one past the recovery instant.
+            let to = at.plus_millis(1);
+            until = Some(until.map_or(to, |u| u.max(to)));
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Some((ids, since?, until?))
 }
 
 /// An unlocked achievement as served, with its definition.

@@ -19,7 +19,7 @@ use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{Objective, SystemId};
 use slod_core::status::{compute_status, SloStatus, BURN_WINDOWS};
 use slod_core::time::Timestamp;
-use slod_store::StoreTx;
+use slod_store::{SpanSet, StoreTx};
 
 use super::ServiceResult;
 
@@ -55,9 +55,12 @@ pub async fn after_changes(
     now: Timestamp,
 ) -> ServiceResult<Vec<NotificationEvent>> {
     if objective_ids.is_empty() {
-        return super::achievements::on_recovery(tx, world, recovered).await;
+        return super::achievements::on_recovery(tx, world, recovered, None).await;
     }
-    let judged = judge(tx, world, objective_ids, now).await?;
+    // One span read serves both the statuses now and the achievements as
+    // of each recovery: on the ingest path they cover the same events.
+    let needs = super::achievements::span_needs(world, recovered);
+    let (judged, spans) = judge_with(tx, world, objective_ids, now, needs).await?;
     let mut events = Vec::with_capacity(judged.len());
     for Judged { objective, status } in &judged {
         events.push(NotificationEvent::new(
@@ -75,7 +78,7 @@ pub async fn after_changes(
     // SPEC §8 thresholds, judged on the same statuses (service::alerts).
     events.extend(super::alerts::evaluate(tx, &judged, now).await?);
     tx.enqueue_events(&events).await?;
-    events.extend(super::achievements::on_recovery(tx, world, recovered).await?);
+    events.extend(super::achievements::on_recovery(tx, world, recovered, Some(&spans)).await?);
     Ok(events)
 }
 
@@ -86,6 +89,18 @@ pub async fn judge(
     objective_ids: &BTreeSet<String>,
     now: Timestamp,
 ) -> ServiceResult<Vec<Judged>> {
+    Ok(judge_with(tx, world, objective_ids, now, None).await?.0)
+}
+
+/// [`judge`], reading in the same `event_spans` call the spans of `extra`
+/// (objective ids, since, until) too; returns the spans read.
+async fn judge_with(
+    tx: &mut dyn StoreTx,
+    world: &World,
+    objective_ids: &BTreeSet<String>,
+    now: Timestamp,
+    extra: Option<(Vec<String>, Timestamp, Timestamp)>,
+) -> ServiceResult<(Vec<Judged>, SpanSet)> {
     let objectives: Vec<&Objective> = world
         .objectives
         .values()
@@ -93,18 +108,27 @@ pub async fn judge(
         .map(|state| &state.objective)
         .filter(|o| objective_ids.contains(&o.id))
         .collect();
-    if objectives.is_empty() {
-        return Ok(Vec::new());
+    if objectives.is_empty() && extra.is_none() {
+        return Ok((Vec::new(), SpanSet::default()));
     }
     let longest_burn = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
-    let since = objectives
+    let mut since = objectives
         .iter()
         .map(|o| now.minus_millis(o.window_ms().max(longest_burn)))
         .min()
         .unwrap_or(now);
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
-    let spans = tx.event_spans(&ids, since, now).await?;
-    Ok(objectives
+    let mut until = now;
+    let mut ids: BTreeSet<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    if let Some((more, from, to)) = extra {
+        ids.extend(more);
+        since = since.min(from);
+        until = until.max(to);
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    // Spans beyond `now` or before a window count for nothing in
+    // `compute_status`, so the wider read changes no status.
+    let spans = tx.event_spans(&ids, since, until).await?;
+    let judged = objectives
         .into_iter()
         .map(|objective| {
             let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
@@ -112,5 +136,6 @@ pub async fn judge(
             let status = compute_status(objective, own, &spans.upstreams, now, down);
             Judged { objective: objective.clone(), status }
         })
-        .collect())
+        .collect();
+    Ok((judged, spans))
 }

@@ -258,17 +258,29 @@ async fn daily_body(
     let mut evaluated: Vec<Evaluated> = Vec::with_capacity(objectives.len());
     let mut broken_systems: BTreeSet<SystemId> = BTreeSet::new();
 
+    // Every status at M in one read when it can be had: one pass over the
+    // events is cheaper than one per chunk. If that read fails, each chunk
+    // reads its own, so a failure is narrowed down to the objective.
+    let mut statuses = match status::statuses(store, &objectives, Some(midnight), clock.now()).await
+    {
+        Ok(all) => Some(all.into_iter()),
+        Err(err) => {
+            tracing::warn!(%date, error = %err, "daily run: reading every status at once failed; reading chunk by chunk");
+            None
+        }
+    };
     let chunks: Vec<&[Objective]> = objectives.chunks(CHUNK_SIZE).collect();
     let last = chunks.len().saturating_sub(1);
     for (i, chunk) in chunks.into_iter().enumerate() {
         let mut done = Vec::new();
-        match daily_chunk(store, chunk, midnight, clock.now()).await {
+        let known = statuses.as_mut().map(|all| all.by_ref().take(chunk.len()).collect());
+        match daily_chunk(store, chunk, known, midnight, clock.now()).await {
             Ok(chunk_done) => done.push(chunk_done),
             Err(err) => {
                 tracing::warn!(%date, objectives = chunk.len(), error = %err, "daily run: a chunk failed; redoing its objectives one by one");
                 for objective in chunk {
                     let one = std::slice::from_ref(objective);
-                    match daily_chunk(store, one, midnight, clock.now()).await {
+                    match daily_chunk(store, one, None, midnight, clock.now()).await {
                         Ok(chunk_done) => done.push(chunk_done),
                         Err(err) => {
                             tracing::error!(%date, objective = %objective.id, system = %objective.system_id, error = %err, "daily run: objective failed; the others go on");
@@ -349,14 +361,19 @@ async fn load_objectives(store: &dyn Store) -> ServiceResult<(Vec<Objective>, Ve
     }
 }
 
-/// Steps 1–3 of SPEC §5 for `chunk`, in one transaction.
+/// Steps 1–3 of SPEC §5 for `chunk`, in one transaction; `statuses` are
+/// the chunk's statuses at `midnight` when already read.
 async fn daily_chunk(
     store: &dyn Store,
     chunk: &[Objective],
+    statuses: Option<Vec<SloStatus>>,
     midnight: Timestamp,
     now: Timestamp,
 ) -> ServiceResult<ChunkDone> {
-    let statuses = status::statuses(store, chunk, Some(midnight), now).await?;
+    let statuses = match statuses {
+        Some(known) if known.len() == chunk.len() => known,
+        _ => status::statuses(store, chunk, Some(midnight), now).await?,
+    };
     let ids: Vec<String> = chunk.iter().map(|o| o.id.clone()).collect();
     let mut tx = store.begin().await?;
     let mut streaks: BTreeMap<String, Streak> =

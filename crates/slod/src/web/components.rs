@@ -370,7 +370,7 @@ pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
 /// Chart geometry, in SVG user units.
 const CHART_W: f64 = 640.0;
 const CHART_H: f64 = 220.0;
-const PAD_LEFT: f64 = 56.0;
+const PAD_LEFT: f64 = 74.0;
 const PAD_RIGHT: f64 = 16.0;
 const PAD_TOP: f64 = 14.0;
 const PAD_BOTTOM: f64 = 30.0;

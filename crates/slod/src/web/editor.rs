@@ -414,7 +414,12 @@ fn form_page(
             system.map_or("/".to_owned(), |s| format!("/systems/{}", s.id)),
         ),
         Mode::Edit(objective) => (
-            format!("Edit {}", components::objective_title(objective)),
+            match system {
+                Some(system) => {
+                    format!("Edit {}: {}", system.name, components::objective_title(objective))
+                }
+                None => format!("Edit {}", components::objective_title(objective)),
+            },
             format!("/objectives/{}/edit", objective.id),
             "Save changes",
             format!("/objectives/{}", objective.id),
@@ -520,9 +525,9 @@ fn form_page(
                 legend { "Alert thresholds" }
                 div.grid3 {
                     (text_field("burnRateThresholds.warningPercent", "Warning at (% used)", &input.warning,
-                        "decimal", "Share of the budget used, 0 to 100", error_for("burnRateThresholds.warningPercent")))
+                        "decimal", "0–100 % of the budget", error_for("burnRateThresholds.warningPercent")))
                     (text_field("burnRateThresholds.criticalPercent", "Critical at (% used)", &input.critical,
-                        "decimal", "Share of the budget used, 0 to 100", error_for("burnRateThresholds.criticalPercent")))
+                        "decimal", "0–100 % of the budget", error_for("burnRateThresholds.criticalPercent")))
                     (text_field("burnRateThresholds.fastBurnMultiplier", "Fast burn at (×)", &input.fast_burn,
                         "decimal", "1-hour burn rate, 1 or more", error_for("burnRateThresholds.fastBurnMultiplier")))
                 }

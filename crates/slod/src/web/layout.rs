@@ -19,8 +19,10 @@ pub enum Nav {
 /// achievement event from the live stream (`/api/v1/events/stream`), it
 /// fetches the page again (at most every 1.5 s) and swaps in the new
 /// `<main>` and footer. Optional by design: without JavaScript, or without
-/// the stream, the page is simply as fresh as its last load.
-const LIVE_SCRIPT: &str = r#"<script>(()=>{if(!window.EventSource||!window.fetch)return;let t;const k=["slo.status.changed","slo.achievement.unlocked","slo.streak.broken"];const es=new EventSource("/api/v1/events/stream?types="+k.join(","));const swap=async()=>{try{const r=await fetch(location.href,{headers:{accept:"text/html"}});if(!r.ok)return;const d=new DOMParser().parseFromString(await r.text(),"text/html");for(const s of["main",".foot"]){const n=d.querySelector(s),o=document.querySelector(s);if(n&&o)o.replaceChildren(...n.childNodes)}}catch(e){}};k.forEach(e=>es.addEventListener(e,()=>{clearTimeout(t);t=setTimeout(swap,1500)}))})();</script>"#;
+/// the stream, the page is simply as fresh as its last load. It subscribes
+/// only after the page has loaded, and closes the stream when the page
+/// goes, so it never holds up a load or a navigation.
+const LIVE_SCRIPT: &str = r#"<script>addEventListener("load",()=>setTimeout(()=>{if(!window.EventSource||!window.fetch)return;let t;const k=["slo.status.changed","slo.achievement.unlocked","slo.streak.broken"];const es=new EventSource("/api/v1/events/stream?types="+k.join(","));addEventListener("pagehide",()=>es.close());const swap=async()=>{try{const r=await fetch(location.href,{headers:{accept:"text/html"}});if(!r.ok)return;const d=new DOMParser().parseFromString(await r.text(),"text/html");for(const s of["main",".foot"]){const n=d.querySelector(s),o=document.querySelector(s);if(n&&o)o.replaceChildren(...n.childNodes)}}catch(e){}};k.forEach(e=>es.addEventListener(e,()=>{clearTimeout(t);t=setTimeout(swap,1500)}))},100));</script>"#;
 
 /// A page that keeps its numbers fresh from the event stream (overview,
 /// objective and system pages; never a form, which would lose its input).

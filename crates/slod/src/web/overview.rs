@@ -20,7 +20,7 @@ use slod_core::time::Timestamp;
 use super::components::{self, State as ObjState};
 use super::data::{self, Milestone, Unlocked};
 use super::layout::{self, Nav};
-use super::{format, now, query_pairs, query_value, WebResult};
+use super::{format, now, query_pairs, query_value, WebError, WebResult};
 use crate::api::AppState;
 use crate::service::status::ObjectiveWithStatus;
 use crate::service::systems::SystemView;
@@ -139,10 +139,13 @@ pub(super) async fn page(
         .unwrap_or(1);
     let now = now(&state);
     let store = &*state.store;
-    let systems = systems::list_systems(store).await?;
-    let items = objectives::list_objectives(store, None, now).await?;
-    let achievements = data::achievements(store, None).await?;
-    let milestones = data::milestones(store, FEED_LENGTH).await?;
+    // Independent reads, so they may run side by side on the store's pool.
+    let (systems, items, achievements, milestones) = tokio::try_join!(
+        async { Ok::<_, WebError>(systems::list_systems(store).await?) },
+        async { Ok(objectives::list_objectives(store, None, now).await?) },
+        data::achievements(store, None),
+        data::milestones(store, FEED_LENGTH),
+    )?;
     let view = Overview {
         systems: &systems,
         items: &items,
@@ -224,7 +227,7 @@ impl Overview<'_> {
                             (components::row_header())
                             @for group in group_by_system(&systems_of, range.clone()) {
                                 section.sys {
-                                    (PreEscaped(&headings[systems_of[group.start]]))
+                                    (PreEscaped(headings.get(systems_of[group.start]).map_or("", String::as_str)))
                                     @for i in group {
                                         (PreEscaped(&rendered[i]))
                                     }

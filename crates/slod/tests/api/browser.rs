@@ -40,17 +40,21 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// A running chromedriver and its browser session.
 struct Browser {
     client: Client,
-    driver: std::process::Child,
+    _driver: Driver,
     _profile: TempDir,
 }
 
-impl Drop for Browser {
+/// The chromedriver process, ended when dropped, even if the test panics
+/// before a session was opened.
+struct Driver(std::process::Child);
+
+impl Drop for Driver {
     fn drop(&mut self) {
         // chromedriver runs in its own process group (see `start`), so this
         // ends it and any Chromium it left behind after a failed test.
-        let group = format!("-{}", self.driver.id());
+        let group = format!("-{}", self.0.id());
         let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.driver.wait();
+        let _ = self.0.wait();
     }
 }
 
@@ -78,11 +82,11 @@ async fn start() -> Option<Browser> {
         .stderr(std::process::Stdio::null());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let driver = command.spawn().expect("starting chromedriver");
+    let driver = Driver(command.spawn().expect("starting chromedriver"));
     let profile = tempfile::tempdir().unwrap();
-    let browser = Browser { client: connect(port, &profile).await, driver, _profile: profile };
-    browser.client.set_window_size(1280, 900).await.unwrap();
-    Some(browser)
+    let client = connect(port, &profile).await;
+    client.set_window_size(1280, 900).await.unwrap();
+    Some(Browser { client, _driver: driver, _profile: profile })
 }
 
 /// Opens the session, retrying while chromedriver is still starting.
@@ -400,6 +404,8 @@ async fn the_trend_chart_has_one_point_per_snapshot() {
                 .count();
             assert_eq!(below, expected, "{id}");
         }
+        // Tall enough that the whole chart is in the viewport.
+        client.set_window_size(1280, 2400).await.unwrap();
         let chart = client.find(Locator::Css("figure.chart")).await.unwrap();
         let png = chart.screenshot().await.unwrap();
         std::fs::write(screenshot_dir().join("trend-chart.png"), png).unwrap();

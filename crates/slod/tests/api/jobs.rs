@@ -634,6 +634,77 @@ async fn dates_run_forward_in_time() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
 }
 
+/// A replica died half-way through a run: one objective's snapshot and
+/// streak step are written, the other's are not, and its lease is still
+/// live. A trigger waits for the lease to run out, takes the run over and
+/// finishes it without counting the first objective's day twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_abandoned_half_way_is_taken_over_and_finished() {
+    use slod_core::streak::{Snapshot, Streak};
+    use slod_store::jobs::{ClaimOutcome, JobClaim, JobKind};
+
+    let app = spawn(false).await;
+    app.create_system("api", "API").await;
+    let done = app.create_objective("api", 99.9, 30, json!({})).await;
+    let pending = app.create_objective("api", 99.9, 30, json!({})).await;
+    let now = midnight(1).plus_millis(MINUTE_MS);
+    app.set(now).await;
+
+    // What the dead replica left behind.
+    let mut tx = app.store.begin().await.unwrap();
+    let claim = JobClaim {
+        kind: JobKind::Daily,
+        period: &date(1),
+        period_start: midnight(1),
+        owner: "replica-that-died",
+        now,
+        lease_until: now.plus_millis(5 * MINUTE_MS),
+    };
+    assert_eq!(tx.claim_run(&claim).await.unwrap(), ClaimOutcome::Claimed);
+    let snapshot = Snapshot {
+        objective_id: done.clone(),
+        date: midnight(1),
+        availability_percent: 100.0,
+        budget_consumed_minutes: 0.0,
+        budget_remaining_percent: 100.0,
+        burn_rate: Some(0.0),
+        streak_days: 0,
+    };
+    tx.insert_snapshots(&[snapshot]).await.unwrap();
+    let streak = Streak {
+        current_streak: 1,
+        best_streak: 1,
+        streak_start: Some(midnight(1)),
+        best_streak_end: None,
+        last_run: Some(midnight(1)),
+    };
+    tx.save_streaks(&[(done.clone(), streak)]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let trigger = {
+        let request = app.client.post(app.url(&format!("/jobs/daily?date={}", date(1))));
+        tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!trigger.is_finished(), "the dead replica's lease is still live");
+    app.set(now.plus_millis(6 * MINUTE_MS)).await;
+    let (status, run) =
+        tokio::time::timeout(Duration::from_secs(20), trigger).await.unwrap().unwrap();
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(
+        (run["snapshotsWritten"].as_u64(), run["streaksIncremented"].as_u64()),
+        (Some(1), Some(1))
+    );
+    for objective in [&done, &pending] {
+        assert_eq!(app.streak(objective).await["currentStreak"], 1, "{objective}");
+        assert_eq!(app.snapshots(objective).await.len(), 1);
+    }
+    assert_eq!(completed_daily_runs(&app.get_ok("/jobs/runs").await), [date(1)]);
+}
+
 /// Three triggers of one date at once: one runs, the others wait for it
 /// and report nothing done; every objective has exactly one snapshot and
 /// one streak step.
@@ -1209,7 +1280,8 @@ async fn benchmark() {
     let spans = app.store.event_spans(&ids, now.minus_millis(30 * DAY_MS), now).await.unwrap();
     let read = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
-    let statuses = slod::service::status::statuses(&*app.store, &objectives, Some(now), now).await.unwrap();
+    let statuses =
+        slod::service::status::statuses(&*app.store, &objectives, Some(now), now).await.unwrap();
     let computed = started.elapsed().as_secs_f64();
     println!(
         "  of which: list objectives {listed:.2} s; event_spans for all ({} spans) {read:.2} s; statuses (spans + down state + arithmetic) {computed:.2} s",

@@ -1123,6 +1123,21 @@ async fn fan_out_run(
             sent
         });
     }
+    // Progress once a second: deliveries to the first channel so far.
+    let sampler = {
+        let receiver = receiver.clone();
+        let first = paths.first().cloned();
+        tokio::spawn(async move {
+            let mut line = Vec::new();
+            for _ in 0..(seconds + 5) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Some(path) = &first {
+                    line.push(receiver.requests_to(path).len().to_string());
+                }
+            }
+            line.join(" ")
+        })
+    };
     let mut reports = 0;
     while let Some(sent) = load.join_next().await {
         reports += sent.unwrap();
@@ -1153,6 +1168,11 @@ async fn fan_out_run(
         }
     }
     latencies.sort_unstable();
+    if let Ok(line) = sampler.await {
+        if !line.is_empty() {
+            println!("  {label}: first channel's deliveries, cumulative, each second: {line}");
+        }
+    }
     let pct = |p: f64| {
         latencies
             .get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1))
@@ -1175,10 +1195,23 @@ async fn fan_out_run(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: cargo test -p slod --release --test api notify::bench -- --ignored --nocapture"]
 async fn bench_fan_out() {
-    let seconds =
-        std::env::var("SLOD_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    fan_out_run("3 webhooks", &["webhook"; 3], false, 20, 5, seconds).await;
-    fan_out_run("3 webhooks + unreachable", &["webhook"; 3], true, 20, 5, seconds).await;
-    fan_out_run("webhook + slack + teams", &["webhook", "slack", "teams"], false, 20, 5, seconds)
-        .await;
+    let env = |name: &str, default: u64| {
+        std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    };
+    let seconds = env("SLOD_BENCH_SECONDS", 10);
+    // 20 systems x 5 reports/s x 10 objectives = 1,000 events/s.
+    let systems = env("SLOD_BENCH_SYSTEMS", 20) as usize;
+    let rate = env("SLOD_BENCH_RATE", 5) as u32;
+    let only = std::env::var("SLOD_BENCH_ONLY").unwrap_or_default();
+    let runs: [(&str, &[&str], bool); 4] = [
+        ("no channels (ingest only)", &[], false),
+        ("3 webhooks", &["webhook"; 3], false),
+        ("3 webhooks + unreachable", &["webhook"; 3], true),
+        ("webhook + slack + teams", &["webhook", "slack", "teams"], false),
+    ];
+    for (label, kinds, hole) in runs {
+        if only.is_empty() || label.contains(&only) {
+            fan_out_run(label, kinds, hole, systems, rate, seconds).await;
+        }
+    }
 }

@@ -224,6 +224,21 @@ async fn unknown_things_get_a_friendly_404_page_and_the_api_keeps_json() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, _, _) = post_form(&app, "/objectives/nope/delete", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Bodies that are not forms: a page saying so, never a 500.
+    app.create_system("api").await;
+    for body in [&b"\xff\xfe=%%"[..], br#"{"target": 99}"#, b""] {
+        let response = browser_like()
+            .post(format!("{}/objectives/new", app.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status == StatusCode::BAD_REQUEST, "{status} for {body:?}");
+        assert!(response.text().await.unwrap().contains("<!DOCTYPE html>"));
+    }
+    assert_eq!(objective_count(&app).await, 0);
 }
 
 #[tokio::test]
@@ -361,6 +376,14 @@ async fn forms_posted_from_another_site_are_refused() {
     let response = browser_like()
         .post(format!("{}/objectives/new", app.address))
         .header("origin", "http://evil.example")
+        .form(&valid_form("api"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = browser_like()
+        .post(format!("{}/objectives/new", app.address))
+        .header("sec-fetch-site", "cross-site")
         .form(&valid_form("api"))
         .send()
         .await
@@ -512,6 +535,13 @@ async fn bench_dashboard_with_1000_objectives() {
         "/systems/sys-005".to_owned(),
         format!("/objectives/{first}/edit"),
     ];
+    let overview = html_ok(&app, "/").await;
+    let page_count = overview.split("Page 1 of ").nth(1).and_then(|rest| rest.split('<').next());
+    println!(
+        "overview: {} objective rows on page 1 of {}",
+        overview.matches("<div class=\"row\">").count(),
+        page_count.unwrap_or("1")
+    );
     println!("| page | bytes | median ms | p90 ms | max ms |");
     println!("|---|---|---|---|---|");
     for path in &pages {
@@ -534,4 +564,18 @@ async fn bench_dashboard_with_1000_objectives() {
         );
         assert!(bytes < MAX_PAGE_BYTES);
     }
+    // The same data as JSON, for scale: the difference is the HTML.
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        app.get_ok("/objectives").await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "| `GET /api/v1/objectives` (JSON, for scale) | – | {:.1} | {:.1} | {:.1} |",
+        times[times.len() / 2],
+        times[times.len() * 9 / 10],
+        times[times.len() - 1]
+    );
 }
