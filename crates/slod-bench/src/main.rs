@@ -49,23 +49,37 @@ enum Command {
         requests: usize,
     },
     /// Sustained ingest through the batch route, then single reports at a
-    /// fixed rate.
+    /// fixed rate, on a fresh set of systems (every run adds its own).
     Ingest {
         #[arg(long)]
         slod_bin: String,
         #[arg(long)]
         database: String,
-        /// Extra servers on the same database (PostgreSQL only).
+        /// Servers on the database (more than one: PostgreSQL only).
         #[arg(long, default_value_t = 1)]
         replicas: usize,
+        /// Reports per batch request.
         #[arg(long, default_value_t = 100)]
         batch: usize,
+        /// Clients sending batches at once, spread over the replicas.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Single-report requests per second in the second phase.
         #[arg(long, default_value_t = 200)]
         single_rate: u64,
+        /// Monitored systems, each with a strict and a self-only objective.
+        #[arg(long, default_value_t = 1000)]
+        systems: usize,
+        /// Shared upstreams the systems depend on (each system on one).
+        #[arg(long, default_value_t = 10)]
+        upstreams: usize,
+        /// Every n-th report of a system changes its status (opening or
+        /// closing downtime); the others repeat it, as most checks do.
+        /// 1: every report is a change (the worst case).
+        #[arg(long, default_value_t = 100)]
+        flip_every: u64,
     },
 }
 
@@ -86,7 +100,22 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             seconds,
             single_rate,
-        } => ingest(&slod_bin, &database, replicas, batch, concurrency, seconds, single_rate).await,
+            systems,
+            upstreams,
+            flip_every,
+        } => {
+            let load = IngestLoad {
+                replicas,
+                batch,
+                concurrency,
+                seconds,
+                single_rate,
+                systems,
+                upstreams,
+                flip_every,
+            };
+            ingest(&slod_bin, &database, &load).await
+        }
     }
 }
 
@@ -320,122 +349,233 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "n/a".to_owned())
 }
 
-async fn ingest(
-    bin: &str,
-    database: &str,
+/// The shape of an `ingest` run.
+struct IngestLoad {
     replicas: usize,
     batch: usize,
     concurrency: usize,
     seconds: u64,
     single_rate: u64,
+    systems: usize,
+    upstreams: usize,
+    flip_every: u64,
+}
+
+/// Sends `body` to `url`, failing on anything but a 2xx.
+async fn send_ok(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: serde_json::Value,
 ) -> anyhow::Result<()> {
+    let response = client.request(method, &url).json(&body).send().await?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("{url} answered {status}: {}", response.text().await.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Creates the run's systems (upstreams first), their edges and two
+/// objectives each, eight requests at a time; returns every system id.
+async fn create_ingest_systems(
+    client: &reqwest::Client,
+    api: &str,
+    prefix: &str,
+    load: &IngestLoad,
+) -> anyhow::Result<Vec<String>> {
+    use reqwest::Method;
+
+    let upstreams: Vec<String> = (0..load.upstreams).map(|u| format!("{prefix}-up-{u}")).collect();
+    let downstreams: Vec<String> = (0..load.systems).map(|s| format!("{prefix}-{s}")).collect();
+    let created_at = now().minus_millis(40 * DAY_MS).to_rfc3339();
+    let all: Vec<(String, Option<String>)> = upstreams
+        .iter()
+        .map(|u| (u.clone(), None))
+        .chain(
+            downstreams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.clone(), upstreams.get(i % load.upstreams.max(1)).cloned())),
+        )
+        .collect();
+    let gate = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = Vec::new();
+    for (system, upstream) in all {
+        let permit = gate.clone().acquire_owned().await?;
+        let client = client.clone();
+        let api = api.to_owned();
+        let created_at = created_at.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            send_ok(
+                &client,
+                Method::PUT,
+                format!("{api}/systems/{system}"),
+                json!({"name": system}),
+            )
+            .await?;
+            if let Some(upstream) = upstream {
+                send_ok(
+                    &client,
+                    Method::PUT,
+                    format!("{api}/systems/{system}/dependencies"),
+                    json!({"upstreamIds": [upstream]}),
+                )
+                .await?;
+            }
+            for mode in ["strict", "self-only"] {
+                send_ok(
+                    &client,
+                    Method::POST,
+                    format!("{api}/objectives"),
+                    json!({"systemId": system, "target": 99.9, "windowDays": 30,
+                           "dependencyExclusion": mode, "createdAt": created_at}),
+                )
+                .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(upstreams.into_iter().chain(downstreams).collect())
+}
+
+/// The status of report number `n` of system number `system`: it changes
+/// every `flip_every` reports, staggered between systems.
+fn ingest_status(system: usize, n: u64, flip_every: u64) -> &'static str {
+    let flips = (n + system as u64 % flip_every.max(1)) / flip_every.max(1);
+    if flips % 2 == 1 {
+        "unhealthy"
+    } else {
+        "healthy"
+    }
+}
+
+async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<()> {
     let mut servers = Vec::new();
-    for _ in 0..replicas.max(1) {
+    for _ in 0..load.replicas.max(1) {
         servers.push(Server::start(bin, database).await?);
     }
-    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let apis: Vec<String> = servers.iter().map(|s| format!("{}/api/v1", s.base)).collect();
     let client = reqwest::Client::new();
-    // One system per worker, each with two objectives and a shared upstream.
-    let run = now().millis();
-    client
-        .put(format!("{}/api/v1/systems/ingest-up", bases[0]))
-        .json(&json!({"name": "Shared upstream"}))
-        .send()
-        .await?
-        .error_for_status()?;
-    for w in 0..concurrency {
-        let id = format!("ingest-{w}");
-        client
-            .put(format!("{}/api/v1/systems/{id}", bases[0]))
-            .json(&json!({"name": id}))
-            .send()
-            .await?
-            .error_for_status()?;
-        client
-            .put(format!("{}/api/v1/systems/{id}/dependencies", bases[0]))
-            .json(&json!({"upstreamIds": ["ingest-up"]}))
-            .send()
-            .await?
-            .error_for_status()?;
-        for mode in ["strict", "self-only"] {
-            client
-                .post(format!("{}/api/v1/objectives", bases[0]))
-                .json(&json!({"systemId": id, "target": 99.9, "windowDays": 30, "dependencyExclusion": mode}))
-                .send()
-                .await?
-                .error_for_status()?;
-        }
-    }
+    let run = now();
+    // Ids of their own, so runs can share a database.
+    let prefix = format!("ing{:x}", run.millis() % 0xff_ffff);
+    let started = Instant::now();
+    let systems = Arc::new(create_ingest_systems(&client, &apis[0], &prefix, load).await?);
+    println!(
+        "set up {} systems with {} objectives in {:.1} s; load average {}",
+        systems.len(),
+        systems.len() * 2,
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
 
-    // Reports go back in time from now, one millisecond apart per worker,
-    // alternating unhealthy/healthy so every report changes events.
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    // Batch phase: client `w` owns the systems `w`, `w + concurrency`, …
+    // and sends them in turn, `batch` reports a request, to replica
+    // `w mod replicas`. Report times rise by 1 ms per report of a client,
+    // so each system's reports are in time order.
+    let base = run.minus_millis(6 * 60 * 60 * 1000);
+    let deadline = Instant::now() + Duration::from_secs(load.seconds);
+    let cpu_before: Vec<Option<f64>> = servers.iter().map(Server::cpu_ms).collect();
     let mut tasks = Vec::new();
-    for w in 0..concurrency {
+    for w in 0..load.concurrency {
         let client = client.clone();
-        let base = bases[w % bases.len()].clone();
+        let api = apis[w % apis.len()].clone();
+        let systems = systems.clone();
+        let (batch, concurrency, flip_every) = (load.batch, load.concurrency, load.flip_every);
         tasks.push(tokio::spawn(async move {
+            let mine: Vec<usize> = (w..systems.len()).step_by(concurrency).collect();
+            let mut counts = vec![0u64; mine.len()];
+            let mut next = 0usize;
+            let mut clock = 0i64;
             let mut sent = 0u64;
-            let mut t = run - 30 * DAY_MS / 2;
             let mut latencies = Vec::new();
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && !mine.is_empty() {
                 let reports: Vec<_> = (0..batch)
-                    .map(|i| {
-                        t += 1;
-                        let status = if i % 2 == 0 { "unhealthy" } else { "healthy" };
-                        json!({"systemId": format!("ingest-{w}"), "status": status,
-                               "at": Timestamp::from_millis(t).to_rfc3339()})
+                    .map(|_| {
+                        let k = next % mine.len();
+                        next += 1;
+                        clock += 1;
+                        let status = ingest_status(mine[k], counts[k], flip_every);
+                        counts[k] += 1;
+                        json!({"systemId": systems[mine[k]], "status": status,
+                               "at": base.plus_millis(clock).to_rfc3339()})
                     })
                     .collect();
                 let started = Instant::now();
                 let r = client
-                    .post(format!("{base}/api/v1/health"))
-                    .json(&json!({"reports": reports}))
+                    .post(format!("{api}/health"))
+                    .json(&json!({ "reports": reports }))
                     .send()
                     .await?;
                 if !r.status().is_success() {
                     bail!("batch answered {}: {}", r.status(), r.text().await.unwrap_or_default());
                 }
+                let _ = r.bytes().await?;
                 latencies.push(started.elapsed().as_secs_f64() * 1000.0);
                 sent += batch as u64;
             }
-            anyhow::Ok((sent, latencies))
+            anyhow::Ok((sent, latencies, counts.iter().sum::<u64>()))
         }));
     }
     let started = Instant::now();
     let mut total = 0u64;
     let mut latencies = Vec::new();
     for task in tasks {
-        let (sent, mut l) = task.await??;
+        let (sent, mut l, _) = task.await??;
         total += sent;
         latencies.append(&mut l);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu: f64 = servers
+        .iter()
+        .zip(&cpu_before)
+        .filter_map(|(s, before)| Some(s.cpu_ms()? - (*before)?))
+        .sum();
     latencies.sort_by(f64::total_cmp);
     println!(
-        "batch ingest ({replicas} replica(s), {concurrency} clients, {batch}/request): {total} reports in {elapsed:.1} s = {:.0} reports/s; request p50 {:.1} ms, p99 {:.1} ms",
+        "batch ingest ({} replica(s), {} clients, {}/request, status change every {} reports): \
+         {total} reports in {elapsed:.1} s = {:.0} reports/s; request p50 {:.1} ms, p99 {:.1} ms; \
+         slod CPU {:.1} ms per 100 reports; load average {}",
+        load.replicas.max(1),
+        load.concurrency,
+        load.batch,
+        load.flip_every,
         total as f64 / elapsed,
         percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99)
+        percentile(&latencies, 0.99),
+        cpu / (total.max(1) as f64 / 100.0),
+        load_average()
     );
 
-    // Single reports at a fixed rate, open loop.
-    let interval = Duration::from_micros(1_000_000 / single_rate.max(1));
-    let count = single_rate * seconds;
+    // Single reports at a fixed rate, open loop, round robin over the
+    // systems (each system's next report comes seconds later, so they
+    // never overtake each other) and over the replicas; an hour after the
+    // batch phase's times.
+    let interval = Duration::from_micros(1_000_000 / load.single_rate.max(1));
+    let count = load.single_rate * load.seconds;
     let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut handles = Vec::new();
-    let base_t = run - 30 * DAY_MS / 4;
+    let single_base = base.plus_millis(60 * 60 * 1000);
     for i in 0..count {
         ticker.tick().await;
         let client = client.clone();
-        let base = bases[i as usize % bases.len()].clone();
+        let api = apis[i as usize % apis.len()].clone();
+        let k = i as usize % systems.len();
+        let system = systems[k].clone();
+        let status = ingest_status(k, i / systems.len() as u64, load.flip_every);
         handles.push(tokio::spawn(async move {
-            let status = if i % 2 == 0 { "unhealthy" } else { "healthy" };
-            let body = json!({"systemId": "ingest-0", "status": status,
-                              "at": Timestamp::from_millis(base_t + i as i64).to_rfc3339()});
+            let body = json!({"systemId": system, "status": status,
+                              "at": single_base.plus_millis(i as i64).to_rfc3339()});
             let started = Instant::now();
-            let r = client.post(format!("{base}/api/v1/health")).json(&body).send().await?;
-            let ok = r.status().is_success() || r.status().as_u16() == 409;
+            let r = client.post(format!("{api}/health")).json(&body).send().await?;
+            let ok = r.status().is_success();
+            let _ = r.bytes().await?;
             anyhow::Ok((started.elapsed().as_secs_f64() * 1000.0, ok))
         }));
     }
@@ -450,10 +590,13 @@ async fn ingest(
     }
     single.sort_by(f64::total_cmp);
     println!(
-        "single reports at {single_rate}/s for {seconds} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {failed} failed",
+        "single reports at {}/s for {} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {failed} failed; load average {}",
+        load.single_rate,
+        load.seconds,
         percentile(&single, 0.5),
         percentile(&single, 0.99),
-        percentile(&single, 1.0)
+        percentile(&single, 1.0),
+        load_average()
     );
     for s in &servers {
         if let Some((peak, _)) = s.memory_mib() {

@@ -163,19 +163,27 @@ pub(crate) struct SpanCollector {
 }
 
 impl SpanCollector {
-    /// The upstream table's index of `id` (0 for none), adding it with
-    /// `name` when it is new.
-    fn upstream_index(&mut self, id: Option<&str>, name: impl FnOnce() -> String) -> u32 {
-        let Some(id) = id else { return 0 };
+    /// The upstream table's index of `id`, adding it (named by its id
+    /// until [`SpanCollector::name_upstreams`]) when it is new.
+    fn upstream_index(&mut self, id: &str) -> u32 {
         if let Some(&n) = self.index.get(id) {
             return n;
         }
-        self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), name()));
+        self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), id.to_owned()));
         // The table is indexed 1-based and holds one entry per distinct
         // upstream system: far below u32::MAX.
         let n = self.set.upstreams.len() as u32;
         self.index.insert(id.to_owned(), n);
         n
+    }
+
+    /// Replaces the placeholder names of the upstream table.
+    fn name_upstreams(&mut self, mut names: BTreeMap<String, String>) {
+        for (id, name) in &mut self.set.upstreams {
+            if let Some(found) = names.remove(id.as_str()) {
+                *name = found;
+            }
+        }
     }
 
     fn spans_of(&mut self, objective_id: &str) -> &mut Vec<EventSpan> {
@@ -204,6 +212,8 @@ pub(crate) async fn query_spans(
     since: Timestamp,
     until: Timestamp,
 ) -> Result<SpanSet, StoreError> {
+    use futures_util::TryStreamExt;
+
     if objective_ids.is_empty() {
         return Ok(SpanSet::default());
     }
@@ -225,9 +235,13 @@ pub(crate) async fn query_spans(
         None
     };
     qb.push(" GROUP BY objective_id");
-    let rows = qb.build().fetch_all(&mut *conn).await.map_err(other)?;
-    let mut groups = Vec::with_capacity(rows.len());
-    for row in &rows {
+    let mut collector = SpanCollector::default();
+    // One objective each upstream appears under, to look its name up by.
+    let mut seen_under: BTreeMap<String, String> = BTreeMap::new();
+    // Row by row: the packed lists of a thousand objectives with a thousand
+    // events each are tens of megabytes.
+    let mut rows = qb.build().fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await.map_err(other)? {
         let objective: &str = row.try_get(0).map_err(other)?;
         if wanted.as_ref().is_some_and(|w| !w.contains(objective)) {
             continue;
@@ -235,24 +249,10 @@ pub(crate) async fn query_spans(
         let starts: &str = row.try_get(1).map_err(other)?;
         let ends: &str = row.try_get(2).map_err(other)?;
         let upstreams: &str = row.try_get(3).map_err(other)?;
-        groups.push((objective, starts, ends, upstreams));
-    }
-
-    // One objective each upstream appears under, to look its name up by.
-    let mut seen_under: BTreeMap<&str, &str> = BTreeMap::new();
-    for (objective, _, _, upstreams) in &groups {
-        for upstream in upstreams.split(',').filter(|u| !u.is_empty()) {
-            seen_under.entry(upstream).or_insert(objective);
-        }
-    }
-    let names = upstream_names(conn, &seen_under).await?;
-
-    let mut collector = SpanCollector::default();
-    for (objective, starts, ends, upstreams) in groups {
-        let mut starts = starts.split(',');
-        let mut ends = ends.split(',');
-        let mut upstreams = upstreams.split(',');
-        let mut spans = Vec::new();
+        let count = starts.bytes().filter(|b| *b == b',').count() + 1;
+        let mut spans = Vec::with_capacity(count);
+        let (mut starts, mut ends, mut upstreams) =
+            (starts.split(','), ends.split(','), upstreams.split(','));
         loop {
             match (starts.next(), ends.next(), upstreams.next()) {
                 (Some(start), Some(end), Some(upstream)) => {
@@ -263,9 +263,12 @@ pub(crate) async fn query_spans(
                     };
                     let upstream = match upstream {
                         "" => 0,
-                        id => collector.upstream_index(Some(id), || {
-                            names.get(id).cloned().unwrap_or_else(|| id.to_owned())
-                        }),
+                        id => {
+                            if !seen_under.contains_key(id) {
+                                seen_under.insert(id.to_owned(), objective.to_owned());
+                            }
+                            collector.upstream_index(id)
+                        }
                     };
                     spans.push(EventSpan { start, end, upstream });
                 }
@@ -275,6 +278,10 @@ pub(crate) async fn query_spans(
         }
         collector.spans_of(objective).append(&mut spans);
     }
+    drop(rows);
+    if !seen_under.is_empty() {
+        collector.name_upstreams(upstream_names(conn, &seen_under).await?);
+    }
     Ok(collector.finish())
 }
 
@@ -282,10 +289,11 @@ pub(crate) async fn query_spans(
 /// for each `(upstream, objective)`: one statement, one index probe each.
 async fn upstream_names(
     conn: &mut sqlx::SqliteConnection,
-    seen_under: &BTreeMap<&str, &str>,
+    seen_under: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, StoreError> {
     let mut names = BTreeMap::new();
-    let pairs: Vec<(&str, &str)> = seen_under.iter().map(|(u, o)| (*u, *o)).collect();
+    let pairs: Vec<(&str, &str)> =
+        seen_under.iter().map(|(u, o)| (u.as_str(), o.as_str())).collect();
     // Two variables a pair, far below SQLite's limit on variables.
     for chunk in pairs.chunks(1000) {
         let mut qb = QueryBuilder::<Sqlite>::new("WITH wanted (upstream_id, objective_id) AS (");

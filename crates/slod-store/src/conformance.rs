@@ -39,6 +39,7 @@ macro_rules! conformance_suite {
             uncommitted_transactions_leave_nothing,
             deleting_a_system_cascades,
             events_newest_first_and_spans_windowed,
+            event_spans_match_the_events,
             late_reports_never_double_charge,
             outbox_is_transactional,
             channels_round_trip,
@@ -355,6 +356,106 @@ pub async fn events_newest_first_and_spans_windowed(store: &dyn Store) {
     assert_eq!(spans.spans["o2"].len(), 1);
     let none = store.event_spans(&[], t(0), t(1000)).await.expect("spans");
     assert!(none.spans.is_empty());
+}
+
+/// `event_spans` is the events, packed: for any window and any set of
+/// objectives it returns exactly the events overlapping the window (open
+/// ones running to `OPEN_END`), with every upstream in its table under the
+/// name stored on the events. Backends read spans in bulk (aggregated per
+/// objective), so this checks the packing against `list_events`.
+pub async fn event_spans_match_the_events(store: &dyn Store) {
+    use std::collections::BTreeMap;
+
+    use slod_core::status::OPEN_END;
+
+    seed(store, &["api", "db", "cache", "web"], &[("api", "db"), ("api", "cache"), ("web", "api")])
+        .await;
+    add_objective(store, objective("o-self", "api", DependencyExclusion::SelfOnly)).await;
+    add_objective(store, objective("o-strict", "api", DependencyExclusion::Strict)).await;
+    add_objective(store, objective("o-db", "db", DependencyExclusion::Strict)).await;
+    add_objective(store, objective("o-web", "web", DependencyExclusion::SelfOnly)).await;
+    // Twenty rounds of overlapping outages: api down, db down (a split to
+    // db), cache down, db up (a split to cache), and so on; the last round
+    // leaves everything down, so every objective ends with an open event.
+    for round in 0..20 {
+        let base = round * 100;
+        let down = HealthStatus::Unhealthy;
+        let up = HealthStatus::Healthy;
+        let mut steps = vec![
+            ("web", down, 1),
+            ("api", down, 2),
+            ("db", down, 10),
+            ("cache", down, 20),
+            ("db", up, 30),
+            ("cache", up, 40 + round % 7),
+        ];
+        if round < 19 {
+            steps.extend([("api", up, 60), ("web", up, 70)]);
+        } else {
+            steps.push(("db", down, 80));
+        }
+        for (system, status, minute) in steps {
+            apply(store, vec![report(system, status, t(base + minute))], t(base + minute)).await;
+        }
+    }
+
+    let objectives = ["o-self", "o-strict", "o-db", "o-web"];
+    let mut all = BTreeMap::new();
+    for o in objectives {
+        let events = store.list_events(o, 10_000).await.expect("events");
+        assert!(events.len() >= 20, "{o}: {} events", events.len());
+        all.insert(o, events);
+    }
+    assert!(all["o-self"].iter().any(|e| e.attribution.upstream_id() == Some(&id("cache"))));
+    let windows = [(t(0), t(5000)), (t(-100), t(0)), (t(450), t(1234)), (t(1905), t(1990))];
+    for (since, until) in windows {
+        for wanted in [&objectives[..], &objectives[..1], &objectives[2..]] {
+            let ids: Vec<String> = wanted.iter().map(|o| (*o).to_owned()).collect();
+            let spans = store.event_spans(&ids, since, until).await.expect("spans");
+            for (upstream, name) in &spans.upstreams {
+                assert_eq!(name, &format!("{upstream} name"));
+            }
+            for o in objectives {
+                let mut expected: Vec<(i64, i64, Option<SystemId>)> = if wanted.contains(&o) {
+                    all[o]
+                        .iter()
+                        .filter(|e| {
+                            e.end_time.is_none_or(|end| end > since) && e.start_time < until
+                        })
+                        .map(|e| {
+                            let end = e.end_time.map_or(OPEN_END, |end| end.millis());
+                            (e.start_time.millis(), end, e.attribution.upstream_id().cloned())
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let mut got: Vec<(i64, i64, Option<SystemId>)> = spans
+                    .spans
+                    .get(o)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|s| {
+                        let upstream = match s.upstream {
+                            0 => None,
+                            n => Some(spans.upstreams[n as usize - 1].0.clone()),
+                        };
+                        (s.start, s.end, upstream)
+                    })
+                    .collect();
+                expected.sort();
+                got.sort();
+                assert_eq!(got, expected, "{o} in [{since}, {until})");
+            }
+        }
+    }
+    // More ids than a backend puts in an IN list: the same spans.
+    let mut many: Vec<String> = (0..600).map(|n| format!("no-such-objective-{n}")).collect();
+    many.push("o-strict".to_owned());
+    let spans = store.event_spans(&many, t(0), t(5000)).await.expect("spans");
+    assert_eq!(spans.spans.len(), 1);
+    assert_eq!(spans.spans["o-strict"].len(), all["o-strict"].len());
 }
 
 /// Reports for different systems apply in arrival order; a system's own late

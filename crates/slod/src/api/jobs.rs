@@ -44,13 +44,18 @@ pub(super) fn limit(query: &QueryParams) -> ApiResult<u32> {
     }
 }
 
+/// A `YYYY-MM-DD` date from 1970 to 9999: nothing slod stores is older,
+/// and the bound keeps week arithmetic far from chrono's limits.
 fn date(field: &'static str, raw: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::validation(ValidationError::new(
-            field,
-            format!("`{raw}` is not a date (YYYY-MM-DD, e.g. 2026-03-02)"),
-        ))
-    })
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|day| (1970..=9999).contains(&chrono::Datelike::year(day)))
+        .ok_or_else(|| {
+            ApiError::validation(ValidationError::new(
+                field,
+                format!("`{raw}` is not a date from 1970-01-01 to 9999-12-31 (YYYY-MM-DD)"),
+            ))
+        })
 }
 
 /// An RFC 3339 instant, or a `YYYY-MM-DD` date meaning its midnight (UTC).

@@ -50,7 +50,7 @@ const MAX_UNRECORDED: usize = 10_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The shortest time between two delivery cycles (each one transaction):
 /// a busy channel records and claims in batches, not a row at a time.
-const CYCLE: Duration = Duration::from_millis(50);
+const CYCLE: Duration = Duration::from_millis(25);
 /// The most of a failed response's body kept in the attempt log.
 const ERROR_BODY_BYTES: usize = 300;
 

@@ -326,3 +326,74 @@ pub async fn achievements(
 pub async fn milestones(store: &dyn Store, limit: u32) -> ServiceResult<Vec<MilestoneView>> {
     Ok(store.milestones(limit).await?.into_iter().map(MilestoneView::from).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slod_core::model::{BurnRateThresholds, DependencyExclusion};
+    use slod_core::time::{DAY_MS, MINUTE_MS};
+
+    fn at(minutes: i64) -> Timestamp {
+        Timestamp::from_millis(1_772_409_600_000 + minutes * MINUTE_MS)
+    }
+
+    fn outage(start: i64, end: i64) -> OutageSpan {
+        OutageSpan { start: at(start), end: at(end) }
+    }
+
+    fn objective() -> Objective {
+        Objective {
+            id: "slo-1".into(),
+            system_id: SystemId::parse("api", "id").unwrap(),
+            health_check_configuration_id: None,
+            target: 99.9,
+            window_days: 30,
+            dependency_exclusion: DependencyExclusion::Strict,
+            excluded_dependency_ids: vec![],
+            exclude_maintenance_windows: false,
+            burn_rate_thresholds: BurnRateThresholds::default(),
+            created_at: at(0).minus_millis(DAY_MS),
+            updated_at: at(0),
+        }
+    }
+
+    #[test]
+    fn only_outages_over_by_the_instant_and_the_ten_latest_count() {
+        let o = objective();
+        let status = compute_status(&o, &[], &[], at(100), false);
+        let streak = Streak::default();
+        let items = [(&o, &status, &streak)];
+        let rapid = |outages: &[OutageSpan], when: i64| {
+            earned_at(&items, outages, at(when)).contains(&AchievementType::RapidRecovery)
+        };
+        // A 2-minute outage that ends after the instant does not count yet.
+        assert!(!rapid(&[outage(95, 102)], 100));
+        assert!(rapid(&[outage(95, 97)], 100));
+        // Ten slow outages after the quick one push it out of the window.
+        let mut outages: Vec<OutageSpan> =
+            (0..10).rev().map(|i| outage(20 + 10 * i, 29 + 10 * i)).collect();
+        outages.push(outage(0, 1));
+        assert!(!rapid(&outages, 200));
+        outages.remove(0);
+        assert!(rapid(&outages, 200));
+    }
+
+    #[test]
+    fn span_needs_cover_every_recovery_of_systems_with_objectives() {
+        let mut world = World::default();
+        let api = SystemId::parse("api", "id").unwrap();
+        let db = SystemId::parse("db", "id").unwrap();
+        world.add_system(api.clone(), "API".into());
+        world.add_system(db.clone(), "Database".into());
+        world.add_objective(objective(), None);
+        assert_eq!(span_needs(&world, &[(db.clone(), at(0), at(5))]), None);
+        let (ids, since, until) = span_needs(
+            &world,
+            &[(api.clone(), at(0), at(5)), (api, at(10), at(20)), (db, at(0), at(90))],
+        )
+        .unwrap();
+        assert_eq!(ids, ["slo-1"]);
+        assert_eq!(since, at(5).minus_millis(30 * DAY_MS));
+        assert_eq!(until, at(20).plus_millis(1));
+    }
+}

@@ -808,3 +808,28 @@ pub async fn job_runs(
 ) -> ServiceResult<Vec<JobRunView>> {
     Ok(store.job_runs(kind, limit).await?.into_iter().map(JobRunView::from).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_dates_and_iso_weeks() {
+        let t = |raw: &str| Timestamp::parse(raw).unwrap();
+        assert_eq!(daily_period(t("2026-03-02T00:00:00Z")), "2026-03-02");
+        assert_eq!(weekly_period(t("2026-03-02T09:00:00Z")), "2026-W10");
+        // 2027-01-01 is in 2026's last ISO week.
+        assert_eq!(weekly_period(t("2027-01-01T09:00:00Z")), "2026-W53");
+        assert_eq!(weekly_period(t("2026-01-05T09:00:00Z")), "2026-W02");
+    }
+
+    #[test]
+    fn a_no_op_answer_has_the_wire_shape() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        assert_eq!(
+            serde_json::to_value(DailyRunResult::nothing(day)).unwrap(),
+            serde_json::json!({"date": "2026-03-02", "objectives": 0, "snapshotsWritten": 0,
+                "streaksIncremented": 0, "streaksReset": 0, "achievementsUnlocked": []})
+        );
+    }
+}

@@ -623,7 +623,9 @@ async fn dates_run_forward_in_time() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["date"], date(9));
 
-    for bad in ["2026-13-01", "yesterday", "", "2026-03-02T00:00:00Z"] {
+    for bad in
+        ["2026-13-01", "yesterday", "", "2026-03-02T00:00:00Z", "-262143-01-01", "1969-12-31"]
+    {
         let (status, body) = app.post_empty(&format!("/jobs/daily?date={bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         assert_error(&body, "validation_failed", Some("date"));
@@ -926,9 +928,14 @@ async fn the_digest_counts_and_ranks_objectives_with_names() {
     let (status, body) = app.post_empty("/jobs/weekly-digest?weekOf=2026-03-09").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a week not begun: {body}");
     assert_error(&body, "validation_failed", Some("weekOf"));
-    let (status, body) = app.post_empty("/jobs/weekly-digest?weekOf=soon").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_error(&body, "validation_failed", Some("weekOf"));
+    for bad in ["soon", "-262143-01-01", "0001-01-01"] {
+        let (status, body) = app.post_empty(&format!("/jobs/weekly-digest?weekOf={bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_error(&body, "validation_failed", Some("weekOf"));
+    }
+    let (status, body) = app.post_empty("/jobs/weekly-digest?weekOf=2025-01-01").await;
+    assert_eq!(status, StatusCode::OK, "a past week: {body}");
+    assert_eq!(body["weekOf"], "2024-12-30");
 }
 
 /// The scheduler produces the digest on Monday at 09:00, statuses as of
