@@ -210,7 +210,9 @@ impl Scheduler {
                     true
                 }
             };
-            let now = self.clock.now();
+            // From the instant this pass judged, not a fresh reading: if the
+            // clock passed a due instant while the pass ran, the sleep ends
+            // at once and the next pass runs it.
             let (until, cap) = if retry_soon {
                 (now.plus_millis(RETRY_AFTER.as_millis() as i64), RETRY_AFTER)
             } else {
