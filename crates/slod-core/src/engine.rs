@@ -273,6 +273,29 @@ pub fn apply_reports(
     Ok(run.finish())
 }
 
+/// The systems of `reports` whose status some report changes, judged by
+/// their current `states`; a system missing from `states` counts as
+/// changing.
+///
+/// A report that repeats the status its system already has for that source
+/// changes nothing but the system's last report time ([`apply_reports`]
+/// returns before touching events). So a batch needs the full scope
+/// ([`World`] with neighbours and objectives) only of the systems returned
+/// here; the others need their own state alone. Most reports repeat the
+/// status (checks run every few seconds, outages are rare), and an upstream
+/// with a hundred dependents would otherwise load them all for every
+/// repeat.
+pub fn systems_changed_by(
+    reports: &[HealthReport],
+    states: &BTreeMap<SystemId, SystemState>,
+) -> BTreeSet<SystemId> {
+    reports
+        .iter()
+        .filter(|r| states.get(&r.system_id).is_none_or(|s| s.status_of(r.source) != r.status))
+        .map(|r| r.system_id.clone())
+        .collect()
+}
+
 /// Re-judges the open events of one objective after it was created or
 /// updated (SPEC §2: reconcile on create): if its system is down and it has
 /// no open event, one is opened; if an open event's attribution no longer

@@ -8,12 +8,12 @@
 //! table is checked after every batch. The downtime it charges is then
 //! compared with an independent, instant-by-instant reading of the same log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use slod_core::engine::{apply_reports, Changeset, HealthReport, World};
+use slod_core::engine::{apply_reports, systems_changed_by, Changeset, HealthReport, World};
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
     ReportSource, SystemId,
@@ -466,5 +466,70 @@ proptest! {
             }
         }
         ledger.apply(batch)?;
+    }
+}
+
+/// What a store loads for `batch` (`Store::load_world_for_reports`): the
+/// full scope of the systems some report changes (them, their upstreams and
+/// downstreams, and the downstreams' upstreams, with edges and objectives),
+/// and the state alone of the other reporting systems.
+fn shallow_world(full: &World, batch: &[HealthReport]) -> World {
+    let changing = systems_changed_by(batch, &full.systems);
+    let mut scope: BTreeSet<SystemId> = changing.clone();
+    for system in &changing {
+        scope.extend(full.upstreams.get(system).into_iter().flatten().cloned());
+        for down in full.downstreams.get(system).into_iter().flatten() {
+            scope.insert(down.clone());
+            scope.extend(full.upstreams.get(down).into_iter().flatten().cloned());
+        }
+    }
+    let mut world = World::default();
+    for system in &scope {
+        world.systems.insert(system.clone(), full.systems[system].clone());
+        if let Some(ups) = full.upstreams.get(system) {
+            world.upstreams.insert(system.clone(), ups.clone());
+        }
+        if let Some(downs) = full.downstreams.get(system) {
+            world.downstreams.insert(system.clone(), downs.clone());
+        }
+        if let Some(objectives) = full.objectives.get(system) {
+            world.objectives.insert(system.clone(), objectives.clone());
+        }
+    }
+    for report in batch {
+        let state = &full.systems[&report.system_id];
+        world.systems.entry(report.system_id.clone()).or_insert_with(|| state.clone());
+    }
+    world
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Loading the full scope only of the systems whose status a batch
+    /// changes (`systems_changed_by`) gives the engine everything it needs:
+    /// every batch yields the same changeset as on the whole world.
+    #[test]
+    fn the_scope_of_changing_systems_is_enough(scenario in scenario_strategy()) {
+        let mut ledger = Ledger::new(scenario.world());
+        for batch in scenario.batches() {
+            let now = batch.iter().map(|r| r.at).max().unwrap_or(Timestamp::from_millis(T0));
+            let mut shallow = shallow_world(&ledger.world, &batch);
+            let mut next = ledger.next_id;
+            let from_shallow = apply_reports(&mut shallow, batch.clone(), now, &mut || {
+                next += 1;
+                format!("ev-{next}")
+            })
+            .map_err(|e| TestCaseError::fail(format!("batch refused: {e}")))?;
+            let mut full = ledger.world.clone();
+            let mut next = ledger.next_id;
+            let from_full = apply_reports(&mut full, batch.clone(), now, &mut || {
+                next += 1;
+                format!("ev-{next}")
+            })
+            .map_err(|e| TestCaseError::fail(format!("batch refused: {e}")))?;
+            prop_assert_eq!(&from_shallow, &from_full);
+            ledger.apply(batch)?;
+        }
     }
 }

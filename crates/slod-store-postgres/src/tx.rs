@@ -62,7 +62,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use slod_core::engine::{Changeset, SystemState, World};
+use slod_core::engine::{systems_changed_by, Changeset, HealthReport, SystemState, World};
 use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
@@ -96,10 +96,15 @@ enum Step<'a> {
     /// Lock the scope of `reporting` (as `load_world` defines it) plus
     /// `extra`.
     Lock {
-        reporting: &'a BTreeSet<SystemId>,
+        reporting: BTreeSet<SystemId>,
         extra: BTreeSet<SystemId>,
         /// Also read the scope's objectives with their open events.
         objectives: bool,
+        /// A batch of reports, `reporting` being the systems whose status
+        /// it changes and `extra` the others: once locked, checked against
+        /// the locked states, moving into `reporting` any system whose
+        /// status changed since the caller's unlocked read.
+        reports: Option<&'a [HealthReport]>,
     },
     /// Create or rename a system, locking its row.
     Upsert { id: &'a SystemId, name: &'a str, now: Timestamp },
@@ -117,6 +122,9 @@ enum Attempt {
     Done(StepOutput),
     /// The scope grew while we waited: lock these too.
     Grew(BTreeSet<SystemId>),
+    /// Systems locked as `extra` that the step's reports turn out to
+    /// change: lock their scope too.
+    Changing(BTreeSet<SystemId>),
 }
 
 enum StepError {
@@ -146,6 +154,8 @@ struct LockedScope {
     /// at, id), each with its open event and the end of its latest closed
     /// event (`ObjectiveState::charged_until`).
     objectives: Vec<(Objective, Option<DowntimeEvent>, Option<Timestamp>)>,
+    /// States of the `extra` systems outside the scope (locked too).
+    extra_states: BTreeMap<SystemId, SystemState>,
 }
 
 /// Computes the scope and locks its systems in id order, returning them.
@@ -329,6 +339,15 @@ impl PgTx {
                         extra.extend(more);
                     }
                 }
+                Ok(Attempt::Changing(more)) => {
+                    self.undo(savepoint).await?;
+                    if let Step::Lock { reporting, extra, .. } = &mut step {
+                        for id in more {
+                            extra.remove(&id);
+                            reporting.insert(id);
+                        }
+                    }
+                }
                 Err(StepError::Sql(err)) if is_deadlock(&err) => {
                     tracing::debug!(attempt, "deadlock while locking systems; retrying");
                     self.undo(savepoint).await?;
@@ -358,8 +377,8 @@ impl PgTx {
 
     async fn attempt(&mut self, step: &Step<'_>) -> Result<Attempt, StepError> {
         match step {
-            Step::Lock { reporting, extra, objectives } => {
-                self.try_lock_scope(reporting, extra, *objectives).await
+            Step::Lock { reporting, extra, objectives, reports } => {
+                self.try_lock_scope(reporting, extra, *objectives, *reports).await
             }
             Step::Upsert { id, name, now } => {
                 let created: bool = sqlx::query_scalar(
@@ -389,6 +408,7 @@ impl PgTx {
         reporting: &BTreeSet<SystemId>,
         extra: &BTreeSet<SystemId>,
         with_objectives: bool,
+        reports: Option<&[HealthReport]>,
     ) -> Result<Attempt, StepError> {
         let sql = LOCK_SCOPE_SQL.replace("{SYSTEM_COLUMNS}", SYSTEM_COLUMNS);
         let rows = sqlx::query(&sql)
@@ -401,11 +421,21 @@ impl PgTx {
             let (state, _) = system_state_from_row(row)?;
             systems.insert(state.id.clone(), state);
         }
+        if let Some(reports) = reports {
+            let changing: BTreeSet<SystemId> = systems_changed_by(reports, &systems)
+                .into_iter()
+                .filter(|id| systems.contains_key(id) && !reporting.contains(id))
+                .collect();
+            if !changing.is_empty() {
+                return Ok(Attempt::Changing(changing));
+            }
+        }
         if reporting.is_empty() || systems.is_empty() {
             return Ok(Attempt::Done(StepOutput::Locked(LockedScope {
                 systems,
                 edges: Vec::new(),
                 objectives: Vec::new(),
+                extra_states: BTreeMap::new(),
             })));
         }
 
@@ -455,7 +485,13 @@ impl PgTx {
             return Ok(Attempt::Grew(grown));
         }
         // We may hold more than the scope (an edge went away while we
-        // waited, or extra ids); the world gets exactly the scope.
+        // waited, or extra ids); the world gets exactly the scope, and the
+        // extra ids' states are kept apart.
+        let extra_states: BTreeMap<SystemId, SystemState> = systems
+            .iter()
+            .filter(|(id, _)| extra.contains(*id) && !scope.contains(*id))
+            .map(|(id, state)| (id.clone(), state.clone()))
+            .collect();
         systems.retain(|id, _| scope.contains(id));
         let edges =
             edges.into_iter().filter(|(d, u)| scope.contains(d) || scope.contains(u)).collect();
@@ -463,7 +499,12 @@ impl PgTx {
         objectives.sort_by(|(a, _, _), (b, _, _)| {
             (&a.system_id, a.created_at, &a.id).cmp(&(&b.system_id, b.created_at, &b.id))
         });
-        Ok(Attempt::Done(StepOutput::Locked(LockedScope { systems, edges, objectives })))
+        Ok(Attempt::Done(StepOutput::Locked(LockedScope {
+            systems,
+            edges,
+            objectives,
+            extra_states,
+        })))
     }
 
     /// Locks the scope of `reporting` plus `extra`, reading the scope's
@@ -474,7 +515,10 @@ impl PgTx {
         extra: BTreeSet<SystemId>,
         objectives: bool,
     ) -> StoreResult<LockedScope> {
-        match self.guarded(Step::Lock { reporting, extra, objectives }).await? {
+        match self
+            .guarded(Step::Lock { reporting: reporting.clone(), extra, objectives, reports: None })
+            .await?
+        {
             StepOutput::Locked(locked) => Ok(locked),
             _ => Err(StoreError::Other(anyhow!("internal: a lock step returned something else"))),
         }
@@ -533,6 +577,58 @@ impl StoreTx for PgTx {
         }
         for (objective, open_event, charged_until) in locked.objectives {
             world.add_objective_with_history(objective, open_event, charged_until);
+        }
+        Ok(world)
+    }
+
+    async fn load_world_for_reports(&mut self, reports: &[HealthReport]) -> StoreResult<World> {
+        let ids: BTreeSet<SystemId> = reports.iter().map(|r| r.system_id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(World::default());
+        }
+        // A first guess from an unlocked read; the lock step checks it
+        // against the locked states and widens the scope when another
+        // transaction changed a status in between.
+        let rows = sqlx::query(&format!("SELECT {SYSTEM_COLUMNS} FROM systems WHERE id = ANY($1)"))
+            .bind(id_strs(&ids))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        let mut states = BTreeMap::new();
+        for row in &rows {
+            let (state, _) = system_state_from_row(row)?;
+            states.insert(state.id.clone(), state);
+        }
+        let changing: BTreeSet<SystemId> = systems_changed_by(reports, &states)
+            .into_iter()
+            .filter(|id| states.contains_key(id))
+            .collect();
+        let bare: BTreeSet<SystemId> = ids.difference(&changing).cloned().collect();
+        let locked = match self
+            .guarded(Step::Lock {
+                reporting: changing,
+                extra: bare,
+                objectives: true,
+                reports: Some(reports),
+            })
+            .await?
+        {
+            StepOutput::Locked(locked) => locked,
+            _ => {
+                return Err(StoreError::Other(anyhow!(
+                    "internal: a lock step returned something else"
+                )))
+            }
+        };
+        let mut world = World { systems: locked.systems, ..World::default() };
+        for (down, up) in &locked.edges {
+            world.add_dependency(down, up);
+        }
+        for (objective, open_event, charged_until) in locked.objectives {
+            world.add_objective_with_history(objective, open_event, charged_until);
+        }
+        for (id, state) in locked.extra_states {
+            world.systems.entry(id).or_insert(state);
         }
         Ok(world)
     }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use slod_core::engine::{Changeset, World};
+use slod_core::engine::{systems_changed_by, Changeset, HealthReport, SystemState, World};
 use slod_core::events::NotificationEvent;
 use slod_core::model::{Attribution, DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
@@ -43,6 +43,10 @@ impl SqliteTx {
             .collect()
     }
 }
+
+/// Rows per multi-row statement: far below SQLite's limit of 32,766 bound
+/// parameters at nine a row.
+const ROWS_PER_STATEMENT: usize = 500;
 
 fn upstream_columns(attribution: &Attribution) -> (Option<&str>, Option<&str>) {
     match attribution {
@@ -134,74 +138,109 @@ impl StoreTx for SqliteTx {
         Ok(world)
     }
 
+    async fn load_world_for_reports(&mut self, reports: &[HealthReport]) -> StoreResult<World> {
+        let ids: BTreeSet<SystemId> = reports.iter().map(|r| r.system_id.clone()).collect();
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {SYSTEM_COLUMNS} FROM systems WHERE id IN "
+        ));
+        push_in_list(&mut qb, ids.iter().map(SystemId::as_str));
+        let mut states = BTreeMap::new();
+        for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
+            let (state, _) = system_state_from_row(&row)?;
+            states.insert(state.id.clone(), state);
+        }
+        // One writer: the states just read are the ones the engine applies
+        // the batch to.
+        let changing: Vec<SystemId> = systems_changed_by(reports, &states).into_iter().collect();
+        let mut world = self.load_world(&changing).await?;
+        for (id, state) in states {
+            world.systems.entry(id).or_insert(state);
+        }
+        Ok(world)
+    }
+
     async fn write_changes(&mut self, changes: &Changeset) -> StoreResult<()> {
+        // Multi-row statements, so a batch of reports costs a handful of
+        // round trips to the database thread rather than one per row.
         // Close and delete before inserting, so the one-open-event index
         // never sees the old and the new open event together.
-        for id in &changes.deleted {
-            sqlx::query("DELETE FROM slo_downtime_events WHERE id = ?")
-                .bind(id)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(other)?;
+        for chunk in changes.deleted.chunks(ROWS_PER_STATEMENT) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("DELETE FROM slo_downtime_events WHERE id IN ");
+            push_in_list(&mut qb, chunk.iter().map(String::as_str));
+            qb.build().execute(&mut *self.tx).await.map_err(other)?;
         }
-        for event in &changes.updated {
-            let (up_id, up_name) = upstream_columns(&event.attribution);
-            sqlx::query(
-                "UPDATE slo_downtime_events SET end_time = ?, attribution_type = ?, upstream_system_id = ?, upstream_system_name = ? WHERE id = ?",
-            )
-            .bind(event.end_time.map(Timestamp::millis))
-            .bind(event.attribution.type_str())
-            .bind(up_id)
-            .bind(up_name)
-            .bind(&event.id)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(write_error)?;
+        for chunk in changes.updated.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE slo_downtime_events SET end_time = v.column2, attribution_type = v.column3,
+                     upstream_system_id = v.column4, upstream_system_name = v.column5
+                 FROM (",
+            );
+            qb.push_values(chunk, |mut row, event| {
+                let (up_id, up_name) = upstream_columns(&event.attribution);
+                row.push_bind(&event.id)
+                    .push_bind(event.end_time.map(Timestamp::millis))
+                    .push_bind(event.attribution.type_str())
+                    .push_bind(up_id)
+                    .push_bind(up_name);
+            });
+            qb.push(") AS v WHERE slo_downtime_events.id = v.column1");
+            qb.build().execute(&mut *self.tx).await.map_err(write_error)?;
         }
         // Closed pieces first, then the open ones.
         let mut inserted: Vec<&DowntimeEvent> = changes.inserted.iter().collect();
         inserted.sort_by_key(|e| e.end_time.is_none());
-        for event in inserted {
-            let (up_id, up_name) = upstream_columns(&event.attribution);
-            sqlx::query(&format!("INSERT INTO slo_downtime_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-                .bind(&event.id)
-                .bind(&event.objective_id)
-                .bind(event.system_id.as_str())
-                .bind(event.start_time.millis())
-                .bind(event.end_time.map(Timestamp::millis))
-                .bind(event.attribution.type_str())
-                .bind(up_id)
-                .bind(up_name)
-                .bind(event.source.as_str())
-                .execute(&mut *self.tx)
-                .await
-                .map_err(write_error)?;
+        for chunk in inserted.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO slo_downtime_events ({EVENT_COLUMNS}) "
+            ));
+            qb.push_values(chunk, |mut row, event| {
+                let (up_id, up_name) = upstream_columns(&event.attribution);
+                row.push_bind(&event.id)
+                    .push_bind(&event.objective_id)
+                    .push_bind(event.system_id.as_str())
+                    .push_bind(event.start_time.millis())
+                    .push_bind(event.end_time.map(Timestamp::millis))
+                    .push_bind(event.attribution.type_str())
+                    .push_bind(up_id)
+                    .push_bind(up_name)
+                    .push_bind(event.source.as_str());
+            });
+            qb.build().execute(&mut *self.tx).await.map_err(write_error)?;
         }
-        for system in &changes.systems {
-            sqlx::query(
-                "UPDATE systems SET healthcheck_status = ?, incident_status = ?, down_since = ?, down_source = ?, last_report_at = ? WHERE id = ?",
-            )
-            .bind(system.healthcheck.as_str())
-            .bind(system.incident.as_str())
-            .bind(system.down_since.map(Timestamp::millis))
-            .bind(system.down_source.map(|s| s.as_str()))
-            .bind(system.last_report_at.map(Timestamp::millis))
-            .bind(system.id.as_str())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(other)?;
+        // One row per system, the last state winning as when written one by
+        // one: `UPDATE … FROM` applies an arbitrary one of several matches.
+        let systems: BTreeMap<&SystemId, &SystemState> =
+            changes.systems.iter().map(|s| (&s.id, s)).collect();
+        let systems: Vec<&SystemState> = systems.into_values().collect();
+        for chunk in systems.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE systems SET healthcheck_status = v.column2, incident_status = v.column3,
+                     down_since = v.column4, down_source = v.column5, last_report_at = v.column6
+                 FROM (",
+            );
+            qb.push_values(chunk, |mut row, system| {
+                row.push_bind(system.id.as_str())
+                    .push_bind(system.healthcheck.as_str())
+                    .push_bind(system.incident.as_str())
+                    .push_bind(system.down_since.map(Timestamp::millis))
+                    .push_bind(system.down_source.map(|s| s.as_str()))
+                    .push_bind(system.last_report_at.map(Timestamp::millis));
+            });
+            qb.push(") AS v WHERE systems.id = v.column1");
+            qb.build().execute(&mut *self.tx).await.map_err(other)?;
         }
-        for t in &changes.transitions {
-            sqlx::query(
-                "INSERT INTO health_reports (system_id, source, status, at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(t.system_id.as_str())
-            .bind(t.source.as_str())
-            .bind(t.status.as_str())
-            .bind(t.at.millis())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(other)?;
+        for chunk in changes.transitions.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO health_reports (system_id, source, status, at) ",
+            );
+            qb.push_values(chunk, |mut row, t| {
+                row.push_bind(t.system_id.as_str())
+                    .push_bind(t.source.as_str())
+                    .push_bind(t.status.as_str())
+                    .push_bind(t.at.millis());
+            });
+            qb.build().execute(&mut *self.tx).await.map_err(other)?;
         }
         // Outages: an outage that began and ended inside this batch has a
         // start and an end entry; count them so only the outage still open at

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use slod_core::engine::{Changeset, World};
+use slod_core::engine::{Changeset, HealthReport, World};
 use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, HealthStatus, Objective, System, SystemId};
 use slod_core::status::EventSpan;
@@ -130,6 +130,15 @@ pub trait StoreTx: Send + JobTx + NotifyTx {
     /// edges in both directions and its objectives with their open events.
     /// Unknown ids are skipped.
     async fn load_world(&mut self, systems: &[SystemId]) -> StoreResult<World>;
+    /// [`StoreTx::load_world`] for a batch of reports: the full scope only
+    /// of the systems whose status some report changes (as
+    /// `engine::systems_changed_by` judges on their state here), the other
+    /// reporting systems with their state alone (and locked, where the
+    /// backend locks). The engine gives the same changeset on this world as
+    /// on the full one; a report repeating its system's status, the common
+    /// case, then costs one row however many dependents the system has.
+    /// Unknown ids are skipped.
+    async fn load_world_for_reports(&mut self, reports: &[HealthReport]) -> StoreResult<World>;
     /// Writes what the engine changed in a world loaded by this transaction.
     async fn write_changes(&mut self, changes: &Changeset) -> StoreResult<()>;
     /// As [`Store::event_spans`], inside this transaction: it sees the

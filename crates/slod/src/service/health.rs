@@ -106,8 +106,7 @@ pub async fn apply_reports(
         ));
     }
 
-    let mut world = tx.load_world(&ids).await?;
-    let reports = inputs
+    let reports: Vec<HealthReport> = inputs
         .iter()
         .map(|input| HealthReport {
             system_id: input.system_id.clone(),
@@ -116,6 +115,7 @@ pub async fn apply_reports(
             source: input.source,
         })
         .collect();
+    let mut world = tx.load_world_for_reports(&reports).await?;
     let changes = engine::apply_reports(&mut world, reports, now, &mut id_generator())
         .map_err(|err| report_error(err, &inputs, now))?;
     tx.write_changes(&changes).await?;
