@@ -160,20 +160,27 @@ pub(crate) struct SpanCollector {
 }
 
 impl SpanCollector {
-    /// The upstream table's index of `id` (0 for none), adding it with
-    /// `name` (or its id) when it is new.
-    fn upstream_index(&mut self, id: Option<&str>, name: Option<&str>) -> u32 {
-        let Some(id) = id else { return 0 };
+    /// The upstream table's index of `id`, adding it (named by its id
+    /// until [`SpanCollector::name_upstreams`]) when it is new.
+    fn upstream_index(&mut self, id: &str) -> u32 {
         if let Some(&n) = self.index.get(id) {
             return n;
         }
-        let name = name.unwrap_or(id).to_owned();
-        self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), name));
+        self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), id.to_owned()));
         // The table is indexed 1-based and holds one entry per distinct
         // upstream system: far below u32::MAX.
         let n = self.set.upstreams.len() as u32;
         self.index.insert(id.to_owned(), n);
         n
+    }
+
+    /// Replaces the placeholder names of the upstream table.
+    fn name_upstreams(&mut self, mut names: BTreeMap<String, String>) {
+        for (id, name) in &mut self.set.upstreams {
+            if let Some(found) = names.remove(id.as_str()) {
+                *name = found;
+            }
+        }
     }
 
     pub(crate) fn finish(self) -> SpanSet {
@@ -184,12 +191,14 @@ impl SpanCollector {
 /// Spans of the given objectives' events that end after `since` (or are
 /// open) and start before `until`.
 ///
-/// One row per objective and attribution, its spans as two arrays: a
-/// million events come back as a few thousand rows, so what each row costs
-/// on the way in (the async row stream, decoding, buffering every row
-/// before the first is used) is paid per group rather than per event. The
-/// two `array_agg`s of one group consume its rows in one order, so the
-/// arrays line up.
+/// One row per objective, its spans as three arrays (starts, ends, upstream
+/// ids): a million events come back as a thousand rows, so what each row
+/// costs on the way in (the async row stream, decoding, buffering every row
+/// before the first is used) is paid per objective rather than per event,
+/// and grouping by objective alone follows the index, so the server sorts
+/// nothing. The `array_agg`s of one group consume its rows in one order, so
+/// the arrays line up. Upstream names, wanted once per upstream rather than
+/// once per span, come from a second, small query.
 pub(crate) async fn query_spans(
     conn: &mut PgConnection,
     objective_ids: &[String],
@@ -204,13 +213,13 @@ pub(crate) async fn query_spans(
     // answers with one range scan per objective, however long the history
     // before the window.
     let rows = sqlx::query(
-        "SELECT objective_id, upstream_system_id, MAX(upstream_system_name),
-                array_agg(start_time), array_agg(end_time)
+        "SELECT objective_id, array_agg(start_time), array_agg(end_time),
+                array_agg(upstream_system_id)
          FROM slo_downtime_events
          WHERE objective_id = ANY($1)
            AND COALESCE(end_time, 9223372036854775807) > $2
            AND start_time < $3
-         GROUP BY objective_id, upstream_system_id",
+         GROUP BY objective_id",
     )
     .bind(objective_ids)
     .bind(since.millis())
@@ -219,24 +228,65 @@ pub(crate) async fn query_spans(
     .await
     .map_err(other)?;
     let mut collector = SpanCollector::default();
+    // One objective each upstream appears under, to look its name up by.
+    let mut seen_under: BTreeMap<String, String> = BTreeMap::new();
     for row in &rows {
         let objective: &str = row.try_get(0).map_err(other)?;
-        let upstream_id: Option<&str> = row.try_get(1).map_err(other)?;
-        let upstream_name: Option<&str> = row.try_get(2).map_err(other)?;
-        let starts: Vec<i64> = row.try_get(3).map_err(other)?;
-        let ends: Vec<Option<i64>> = row.try_get(4).map_err(other)?;
-        if starts.len() != ends.len() {
+        let starts: Vec<i64> = row.try_get(1).map_err(other)?;
+        let ends: Vec<Option<i64>> = row.try_get(2).map_err(other)?;
+        let upstreams: Vec<Option<String>> = row.try_get(3).map_err(other)?;
+        if starts.len() != ends.len() || starts.len() != upstreams.len() {
             return Err(corrupt("span arrays of objective", objective));
         }
-        let upstream = collector.upstream_index(upstream_id, upstream_name);
-        let spans = collector.set.spans.entry(objective.to_owned()).or_default();
-        spans.extend(starts.into_iter().zip(ends).map(|(start, end)| EventSpan {
-            start,
-            end: end.unwrap_or(OPEN_END),
-            upstream,
-        }));
+        let mut spans = Vec::with_capacity(starts.len());
+        for ((start, end), upstream) in starts.into_iter().zip(ends).zip(upstreams) {
+            let upstream = match upstream {
+                None => 0,
+                Some(id) => {
+                    if !seen_under.contains_key(&id) {
+                        seen_under.insert(id.clone(), objective.to_owned());
+                    }
+                    collector.upstream_index(&id)
+                }
+            };
+            spans.push(EventSpan { start, end: end.unwrap_or(OPEN_END), upstream });
+        }
+        collector.set.spans.entry(objective.to_owned()).or_default().append(&mut spans);
+    }
+    if !seen_under.is_empty() {
+        collector.name_upstreams(upstream_names(conn, &seen_under).await?);
     }
     Ok(collector.finish())
+}
+
+/// The name stored with some event of `objective` charged to `upstream`,
+/// for each `(upstream, objective)`: one statement, one index probe each.
+async fn upstream_names(
+    conn: &mut PgConnection,
+    seen_under: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, StoreError> {
+    let upstreams: Vec<&str> = seen_under.keys().map(String::as_str).collect();
+    let objectives: Vec<&str> = seen_under.values().map(String::as_str).collect();
+    let rows = sqlx::query(
+        "SELECT u.id,
+                (SELECT e.upstream_system_name FROM slo_downtime_events e
+                 WHERE e.objective_id = u.objective_id AND e.upstream_system_id = u.id
+                 LIMIT 1)
+         FROM UNNEST($1::text[], $2::text[]) AS u(id, objective_id)",
+    )
+    .bind(&upstreams)
+    .bind(&objectives)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(other)?;
+    let mut names = BTreeMap::new();
+    for row in &rows {
+        let id: String = row.try_get(0).map_err(other)?;
+        if let Some(name) = row.try_get::<Option<String>, _>(1).map_err(other)? {
+            names.insert(id, name);
+        }
+    }
+    Ok(names)
 }
 
 /// Decodes an outbox row: seq, id, event_type, occurred_at, data.
