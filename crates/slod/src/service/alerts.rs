@@ -38,9 +38,11 @@ use slod_store::{Store, StoreTx};
 use super::effects::{self, Judged};
 use super::ServiceResult;
 
-/// How many systems one background evaluation transaction covers: it locks
-/// them (PostgreSQL), so keep each short.
-const SYSTEMS_PER_TRANSACTION: usize = 50;
+/// How many systems one background evaluation transaction covers. It
+/// holds their locks (PostgreSQL) or the one writer (SQLite) while it runs,
+/// and reports queue behind it, so keep each short: ten systems take a few
+/// milliseconds.
+const SYSTEMS_PER_TRANSACTION: usize = 10;
 
 /// Which thresholds `status` has crossed, for `objective`'s settings.
 pub fn active_thresholds(objective: &Objective, status: &SloStatus) -> AlertState {
