@@ -4,6 +4,7 @@
 //! Every subcommand starts its own server from `--slod-bin` on a free
 //! loopback port, so figures include HTTP, JSON and the database.
 
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -235,10 +236,12 @@ struct Server {
 impl Server {
     async fn start(bin: &str, database: &str) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        // The server's own log, on this tool's output, when asked for.
+        let log = std::env::var("SLOD_BENCH_SERVER_LOG").ok();
         let child = tokio::process::Command::new(bin)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", log.as_deref().unwrap_or("warn"))
+            .stdout(if log.is_some() { Stdio::inherit() } else { Stdio::null() })
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
@@ -519,16 +522,22 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
                 latencies.push(started.elapsed().as_secs_f64() * 1000.0);
                 sent += batch as u64;
             }
-            anyhow::Ok((sent, latencies, counts.iter().sum::<u64>()))
+            anyhow::Ok((sent, latencies, mine.into_iter().zip(counts).collect::<Vec<_>>()))
         }));
     }
     let started = Instant::now();
     let mut total = 0u64;
     let mut latencies = Vec::new();
+    // Reports sent so far per system, so the single phase carries on each
+    // system's sequence (and its rate of status changes) where it stopped.
+    let mut reports_sent = vec![0u64; systems.len()];
     for task in tasks {
-        let (sent, mut l, _) = task.await??;
+        let (sent, mut l, counts) = task.await??;
         total += sent;
         latencies.append(&mut l);
+        for (system, count) in counts {
+            reports_sent[system] = count;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu: f64 = servers
@@ -556,19 +565,25 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
     // systems (each system's next report comes seconds later, so they
     // never overtake each other) and over the replicas; an hour after the
     // batch phase's times.
+    // Let the server settle (checkpoint the batch phase's writes) first:
+    // this phase measures steady single-report latency, not the tail of
+    // the burst before it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let interval = Duration::from_micros(1_000_000 / load.single_rate.max(1));
     let count = load.single_rate * load.seconds;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut handles = Vec::new();
     let single_base = base.plus_millis(60 * 60 * 1000);
+    let phase_start = Instant::now();
     for i in 0..count {
         ticker.tick().await;
         let client = client.clone();
         let api = apis[i as usize % apis.len()].clone();
         let k = i as usize % systems.len();
         let system = systems[k].clone();
-        let status = ingest_status(k, i / systems.len() as u64, load.flip_every);
+        let n = reports_sent[k] + i / systems.len() as u64;
+        let status = ingest_status(k, n, load.flip_every);
         handles.push(tokio::spawn(async move {
             let body = json!({"systemId": system, "status": status,
                               "at": single_base.plus_millis(i as i64).to_rfc3339()});
@@ -576,19 +591,35 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
             let r = client.post(format!("{api}/health")).json(&body).send().await?;
             let ok = r.status().is_success();
             let _ = r.bytes().await?;
-            anyhow::Ok((started.elapsed().as_secs_f64() * 1000.0, ok))
+            let offset = started.duration_since(phase_start).as_secs_f64();
+            anyhow::Ok((started.elapsed().as_secs_f64() * 1000.0, ok, offset))
         }));
     }
     let mut single = Vec::new();
+    let mut slow = Vec::new();
     let mut failed = 0;
     for h in handles {
-        let (ms, ok) = h.await??;
+        let (ms, ok, offset) = h.await??;
         if !ok {
             failed += 1;
+        }
+        if ms > 10.0 {
+            slow.push((offset, ms));
         }
         single.push(ms);
     }
     single.sort_by(f64::total_cmp);
+    // When the slow ones came (seconds into the phase), to tell a
+    // one-off stall from a steady tail.
+    let mut by_second: BTreeMap<u64, (usize, f64)> = BTreeMap::new();
+    for (offset, ms) in &slow {
+        let entry = by_second.entry(*offset as u64).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(*ms);
+    }
+    let summary: Vec<String> =
+        by_second.iter().map(|(s, (n, max))| format!("{s}s: {n} (max {max:.0} ms)")).collect();
+    println!("single reports over 10 ms by second of the phase: {}", summary.join(", "));
     println!(
         "single reports at {}/s for {} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {failed} failed; load average {}",
         load.single_rate,
