@@ -8,7 +8,10 @@
 //! attribution), one incident-sourced outage, and a cache outage still
 //! going on. Everything goes through the same service functions as the
 //! API, objectives first and then the reports in time order, so the result
-//! is exactly what the API would have built.
+//! is exactly what the API would have built. Then the daily job runs for
+//! each past midnight of the history, oldest first, as a server running all
+//! month would have: snapshots, streaks, achievements and trend charts are
+//! there from the first page view.
 //!
 //! The data is deterministic for a given `now`: the only "randomness" is a
 //! fixed-seed linear congruential generator.
@@ -20,7 +23,9 @@ use slod_core::model::{
 use slod_core::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};
 use slod_store::Store;
 
+use crate::clock::Clock;
 use crate::service::health::{apply_reports, ReportInput};
+use crate::service::jobs::run_daily;
 use crate::service::objectives::{create_objective, NewObjective};
 use crate::service::systems::{put_system, set_dependencies};
 
@@ -51,7 +56,8 @@ const HISTORY_DAYS: i64 = 30;
 
 /// Seeds the demo unless the database already has systems; `true` when it
 /// seeded.
-pub async fn seed_if_empty(store: &dyn Store, now: Timestamp) -> anyhow::Result<bool> {
+pub async fn seed_if_empty(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<bool> {
+    let now = clock.now();
     if !store.list_systems().await.context("listing systems")?.is_empty() {
         tracing::info!("database is not empty; demo data not seeded");
         return Ok(false);
@@ -89,7 +95,18 @@ pub async fn seed_if_empty(store: &dyn Store, now: Timestamp) -> anyhow::Result<
     for reports in outages {
         apply_reports(store, now, reports).await.context("applying demo reports")?;
     }
-    tracing::info!(outages = count, "demo data seeded");
+    // Every midnight since the objectives were created; the scheduler then
+    // carries on from the latest.
+    let mut midnight = created_at.midnight_floor().plus_millis(DAY_MS);
+    let mut runs = 0;
+    while midnight <= now {
+        run_daily(store, clock, midnight)
+            .await
+            .with_context(|| format!("running the daily job for {midnight}"))?;
+        midnight = midnight.plus_millis(DAY_MS);
+        runs += 1;
+    }
+    tracing::info!(outages = count, daily_runs = runs, "demo data seeded");
     Ok(true)
 }
 

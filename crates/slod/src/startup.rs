@@ -58,7 +58,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         if settings.demo {
-            demo::seed_if_empty(&*store, clock.now()).await.context("seeding demo data")?;
+            demo::seed_if_empty(&*store, &*clock).await.context("seeding demo data")?;
         }
         let listener = TcpListener::bind(settings.listen)
             .await

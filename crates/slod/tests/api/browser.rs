@@ -21,14 +21,11 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::helpers::*;
-use crate::web::run_daily_jobs;
 
-/// The demo with two weeks of daily runs behind it, so the pages have
-/// snapshots, streaks, badges and milestones to show.
+/// The demo, which comes with a month of daily runs behind it, so the
+/// pages have snapshots, streaks, badges and milestones to show.
 async fn demo_with_history() -> TestApp {
-    let app = spawn_app_with(true).await;
-    run_daily_jobs(&app, 14).await;
-    app
+    spawn_app_with(true).await
 }
 
 /// One browser at a time.

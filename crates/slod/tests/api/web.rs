@@ -427,16 +427,33 @@ async fn the_objective_page_shows_numbers_attribution_and_timeline() {
 }
 
 #[tokio::test]
-async fn the_trend_chart_has_one_point_per_snapshot_and_streaks_show() {
+async fn the_demo_comes_with_a_month_of_daily_runs_charted_and_streaks_shown() {
+    // `--demo` runs the daily job for each midnight of its 30-day history.
     let app = spawn_app_with(true).await;
-    run_daily_jobs(&app, 14).await;
+    let runs = app.get_ok("/jobs/runs?kind=daily&limit=100").await;
+    let dailies = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "daily" && r["status"] == "completed")
+        .count();
+    assert_eq!(dailies, 30, "{runs}");
+    // The scheduler carries on from there: today's run is done, so a
+    // trigger for it is a no-op and one for an earlier date a conflict.
+    let today = t0().date();
+    let (status, body) = app.post(&format!("/jobs/daily?date={today}"), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["snapshotsWritten"], 0, "{body}");
+    let earlier = t0().minus_millis(40 * DAY_MS).date();
+    let (status, body) = app.post(&format!("/jobs/daily?date={earlier}"), Value::Null).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let listed = app.get_ok("/objectives").await;
     let mut longest = 0;
     for item in listed["objectives"].as_array().unwrap() {
         let id = item["objective"]["id"].as_str().unwrap();
         let snapshots = app.get_ok(&format!("/objectives/{id}/snapshots")).await;
         let count = snapshots["snapshots"].as_array().unwrap().len();
-        assert_eq!(count, 14, "{id}");
+        assert_eq!(count, 30, "{id}");
         let body = html_ok(&app, &format!("/objectives/{id}")).await;
         assert_eq!(body.matches("<circle class=\"point").count(), count, "{id}");
         assert!(body.contains("class=\"target\""), "the target line");
