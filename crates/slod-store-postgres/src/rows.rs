@@ -11,6 +11,7 @@ use slod_core::model::{
 };
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
+use slod_store::span_cache::{TailRead, TailRows};
 use slod_store::{SpanSet, StoreError, SystemRow};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
@@ -301,4 +302,40 @@ pub(crate) fn outbox_event(row: &PgRow) -> Result<(i64, NotificationEvent), Stor
         data: serde_json::from_str(data).map_err(|e| StoreError::Other(e.into()))?,
     };
     Ok((row.try_get(0).map_err(other)?, event))
+}
+
+/// The span cache's tail reads (`slod_store::span_cache`): for each read
+/// (never one with `from` at `i64::MIN`), its objective's events that start
+/// at or after `from`. They all end after `floor`: the event starting at
+/// `from` is a cached closed one, which ends after the entry's floor, and
+/// the later ones start after it ends. So the range on (objective_id,
+/// start_time) is the whole condition. One indexed range per objective, a few rows each
+/// once the cache is warm.
+pub(crate) async fn query_tails(
+    conn: &mut PgConnection,
+    reads: &[&TailRead],
+) -> Result<SpanSet, StoreError> {
+    let rows = sqlx::query(
+        "SELECT c.id, e.start_time, e.end_time, e.upstream_system_id, e.upstream_system_name
+         FROM UNNEST($1::text[], $2::bigint[]) AS c(id, start_from)
+         JOIN slo_downtime_events e ON e.objective_id = c.id AND e.start_time >= c.start_from",
+    )
+    .bind(reads.iter().map(|r| r.objective_id.as_str()).collect::<Vec<_>>())
+    .bind(reads.iter().map(|r| r.from).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(other)?;
+    let mut tails = TailRows::default();
+    for row in &rows {
+        let objective: &str = row.try_get(0).map_err(other)?;
+        let upstream_id: Option<&str> = row.try_get(3).map_err(other)?;
+        let upstream_name: Option<&str> = row.try_get(4).map_err(other)?;
+        tails.push(
+            objective,
+            row.try_get(1).map_err(other)?,
+            row.try_get(2).map_err(other)?,
+            upstream_id.map(|id| (id, upstream_name.unwrap_or(id))),
+        );
+    }
+    Ok(tails.finish())
 }

@@ -10,6 +10,7 @@ use slod_core::model::{
 };
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
+use slod_store::span_cache::{TailRead, TailRows};
 use slod_store::{SpanSet, StoreError, SystemRow};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -321,4 +322,41 @@ async fn upstream_names(
         }
     }
     Ok(names)
+}
+
+/// The span cache's tail reads (`slod_store::span_cache`): for each read
+/// (never one with `from` at `i64::MIN`), its objective's events that start
+/// at or after `from`. They all end after `floor`: the event starting at
+/// `from` is a cached closed one, which ends after the entry's floor, and
+/// the later ones start after it ends. So the range on (objective_id,
+/// start_time) is the whole condition. One indexed range per objective, a few rows each
+/// once the cache is warm; a few hundred objectives a statement.
+pub(crate) async fn query_tails(
+    conn: &mut sqlx::SqliteConnection,
+    reads: &[&TailRead],
+) -> Result<SpanSet, StoreError> {
+    let mut rows = TailRows::default();
+    for chunk in reads.chunks(300) {
+        let mut qb = QueryBuilder::<Sqlite>::new("WITH c(id, start_from) AS (");
+        qb.push_values(chunk, |mut b, read| {
+            b.push_bind(read.objective_id.as_str()).push_bind(read.from);
+        });
+        qb.push(
+            ") SELECT c.id, e.start_time, e.end_time, e.upstream_system_id, e.upstream_system_name
+             FROM c JOIN slo_downtime_events e
+               ON e.objective_id = c.id AND e.start_time >= c.start_from",
+        );
+        for row in qb.build().fetch_all(&mut *conn).await.map_err(other)? {
+            let objective: &str = row.try_get(0).map_err(other)?;
+            let upstream_id: Option<&str> = row.try_get(3).map_err(other)?;
+            let upstream_name: Option<&str> = row.try_get(4).map_err(other)?;
+            rows.push(
+                objective,
+                row.try_get(1).map_err(other)?,
+                row.try_get(2).map_err(other)?,
+                upstream_id.map(|id| (id, upstream_name.unwrap_or(id))),
+            );
+        }
+    }
+    Ok(rows.finish())
 }

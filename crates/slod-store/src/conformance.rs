@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
             deleting_a_system_cascades,
             events_newest_first_and_spans_windowed,
             event_spans_match_the_events,
+            event_spans_follow_every_change,
             late_reports_never_double_charge,
             outbox_is_transactional,
             channels_round_trip,
@@ -456,6 +457,69 @@ pub async fn event_spans_match_the_events(store: &dyn Store) {
     let spans = store.event_spans(&many, t(0), t(5000)).await.expect("spans");
     assert_eq!(spans.spans.len(), 1);
     assert_eq!(spans.spans["o-strict"].len(), all["o-strict"].len());
+}
+
+/// `event_spans` stays exactly the events while they open, split and close
+/// between reads: a backend may keep what it read (closed events never
+/// change), so every read here, of several windows, follows a change.
+pub async fn event_spans_follow_every_change(store: &dyn Store) {
+    use slod_core::status::OPEN_END;
+
+    seed(store, &["api", "db"], &[("api", "db")]).await;
+    add_objective(store, objective("o-self", "api", DependencyExclusion::SelfOnly)).await;
+    add_objective(store, objective("o-db", "db", DependencyExclusion::Strict)).await;
+    let objectives = ["o-self", "o-db"];
+    let down = HealthStatus::Unhealthy;
+    let up = HealthStatus::Healthy;
+    let mut minute = 0;
+    for round in 0..12 {
+        let steps = [("api", down), ("db", down), ("db", up), ("api", up)];
+        for (step, (system, status)) in steps.into_iter().enumerate() {
+            minute += 3 + (round + step as i64) % 4;
+            apply(store, vec![report(system, status, t(minute))], t(minute)).await;
+            for (since, until) in
+                [(t(0), t(minute + 10)), (t(minute - 20), t(minute)), (t(-5), t(3))]
+            {
+                let ids: Vec<String> = objectives.iter().map(|o| (*o).to_owned()).collect();
+                let spans = store.event_spans(&ids, since, until).await.expect("spans");
+                for o in objectives {
+                    let events = store.list_events(o, 10_000).await.expect("events");
+                    let mut expected: Vec<(i64, i64, Option<SystemId>)> = events
+                        .iter()
+                        .filter(|e| {
+                            e.end_time.is_none_or(|end| end > since) && e.start_time < until
+                        })
+                        .map(|e| {
+                            let end = e.end_time.map_or(OPEN_END, |end| end.millis());
+                            (e.start_time.millis(), end, e.attribution.upstream_id().cloned())
+                        })
+                        .collect();
+                    let mut got: Vec<(i64, i64, Option<SystemId>)> = spans
+                        .spans
+                        .get(o)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|s| {
+                            let upstream = match s.upstream {
+                                0 => None,
+                                n => Some(spans.upstreams[n as usize - 1].0.clone()),
+                            };
+                            (s.start, s.end, upstream)
+                        })
+                        .collect();
+                    expected.sort();
+                    got.sort();
+                    assert_eq!(got, expected, "{o} in [{since}, {until}) after minute {minute}");
+                }
+            }
+        }
+    }
+    let events = store.list_events("o-self", 10_000).await.expect("events");
+    assert!(
+        events.iter().any(|e| e.attribution.upstream_id() == Some(&id("db"))),
+        "splits happened"
+    );
 }
 
 /// Reports for different systems apply in arrival order; a system's own late

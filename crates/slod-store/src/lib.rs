@@ -29,6 +29,7 @@ use slod_core::time::Timestamp;
 pub mod conformance;
 pub mod jobs;
 pub mod notify;
+pub mod span_cache;
 
 pub use jobs::{JobStore, JobTx};
 pub use notify::{NotifyStore, NotifyTx};

@@ -1,0 +1,485 @@
+//! An in-memory cache of closed downtime behind [`Store::event_spans`], so
+//! a status read costs what is new since the last read rather than every
+//! event in the window.
+//!
+//! # Why it stays correct
+//!
+//! - A closed event never changes: the engine only rewrites or deletes open
+//!   events (its tests check that closed history is never touched).
+//! - An objective's events never overlap, and a new one never starts before
+//!   the end of the latest closed one (`ObjectiveState::charged_until`), so
+//!   its closed events start in strictly increasing order.
+//!
+//! So what was once read of an objective's closed events stays true, and
+//! everything newer is the events starting at or after the last cached
+//! start: one index range read (`objective_id, start_time`) per objective,
+//! returning a handful of rows. Every read asks the database for that tail,
+//! so a replica sees what the others wrote as soon as it is committed. Open
+//! events are never cached. The tail read runs as one statement, so it sees
+//! one committed state: if it sees an event, it also sees every event that
+//! was closed before it.
+//!
+//! An entry holds every closed event of its objective that ends after its
+//! `floor`. A read reaching further back than the floor reloads the entry.
+//! About once an hour an entry is trimmed to a little before the oldest
+//! `since` read from it in that hour, so memory follows the windows in use
+//! (a list read from 90 days back and a single objective's 30-day read
+//! share one entry), not the whole history. A deleted
+//! objective's entry is never asked for again (ids are not reused) and is
+//! dropped with the rest when the cache passes [`MAX_ENTRIES`].
+//!
+//! [`Store::event_spans`]: crate::Store::event_spans
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use slod_core::model::SystemId;
+use slod_core::status::{EventSpan, OPEN_END};
+use slod_core::time::{Timestamp, DAY_MS};
+
+use crate::SpanSet;
+
+/// How far before the oldest recent read an entry keeps its events, so
+/// reads of slightly different windows (the daily job's midnight, now)
+/// share it.
+const TRIM_MARGIN_MS: i64 = 2 * DAY_MS;
+
+/// How often an entry is trimmed.
+const TRIM_EVERY: Duration = Duration::from_secs(3600);
+
+/// Past this many entries the cache starts over (deleted objectives'
+/// entries would otherwise linger).
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// What to read for one objective: its events that start at or after
+/// `from` and end after `floor` (or are open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailRead {
+    pub objective_id: String,
+    /// `i64::MIN` when the objective has no cached closed event.
+    pub from: i64,
+    pub floor: i64,
+    /// Whether the cache had an entry for the objective (covering `floor`):
+    /// when not, the read loads its whole window.
+    pub cached: bool,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// Every closed event ending after `floor`, by start.
+    floor: i64,
+    closed: Vec<EventSpan>,
+    /// The oldest `since` read since `trimmed` (`i64::MAX`: none yet).
+    oldest_since: i64,
+    trimmed: Instant,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    /// The upstream table every cached span indexes (1-based).
+    upstreams: Vec<(SystemId, String)>,
+    index: HashMap<SystemId, u32>,
+}
+
+impl State {
+    fn intern(&mut self, id: &SystemId, name: &str) -> u32 {
+        if let Some(&n) = self.index.get(id) {
+            return n;
+        }
+        self.upstreams.push((id.clone(), name.to_owned()));
+        // One entry per distinct upstream system: far below u32::MAX.
+        let n = self.upstreams.len() as u32;
+        self.index.insert(id.clone(), n);
+        n
+    }
+}
+
+/// The cache; one per store.
+#[derive(Debug)]
+pub struct SpanCache {
+    state: Mutex<State>,
+    trim_every: Duration,
+}
+
+impl Default for SpanCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SpanCache {
+    pub fn new() -> Self {
+        Self::with_trim_every(TRIM_EVERY)
+    }
+
+    /// A cache trimming its entries this often (tests use zero).
+    pub fn with_trim_every(trim_every: Duration) -> Self {
+        Self { state: Mutex::default(), trim_every }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves at worst a partly merged
+        // entry of whole spans; the next tail read completes it.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What to read from the database for `objective_ids` to answer a read
+    /// from `since`.
+    pub fn plan(&self, objective_ids: &[String], since: Timestamp) -> Vec<TailRead> {
+        let state = self.lock();
+        objective_ids
+            .iter()
+            .map(|id| match state.entries.get(id) {
+                Some(entry) if entry.floor <= since.millis() => TailRead {
+                    objective_id: id.clone(),
+                    from: entry.closed.last().map_or(i64::MIN, |s| s.start),
+                    floor: entry.floor,
+                    cached: true,
+                },
+                _ => TailRead {
+                    objective_id: id.clone(),
+                    from: i64::MIN,
+                    floor: since.millis(),
+                    cached: false,
+                },
+            })
+            .collect()
+    }
+
+    /// Merges what the database answered to `reads` (every event of each
+    /// read, closed or open, in one of `found`) and answers the read: the
+    /// spans of events that end after `since` (or are open) and start
+    /// before `until`, exactly as the database stood when it answered.
+    ///
+    /// Also returns the objectives it could not answer: their entry was
+    /// trimmed or reloaded by another read between [`SpanCache::plan`] and
+    /// now, so it may lack events this read relied on. The caller reads
+    /// those afresh, uncached, and adds them with [`absorb`].
+    pub fn merge(
+        &self,
+        reads: &[TailRead],
+        found: &[SpanSet],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> (SpanSet, Vec<String>) {
+        let mut state = self.lock();
+        if state.entries.len() > MAX_ENTRIES {
+            *state = State::default();
+        }
+        let mut answer = SpanSet::default();
+        let mut stale = Vec::new();
+        let empty = SpanSet::default();
+        for read in reads {
+            let (set, rows) = found
+                .iter()
+                .find_map(|set| {
+                    set.spans.get(&read.objective_id).map(|rows| (set, rows.as_slice()))
+                })
+                .unwrap_or((&empty, &[]));
+            let mut fresh: Vec<EventSpan> = Vec::with_capacity(rows.len());
+            for span in rows {
+                let upstream = match span.upstream {
+                    0 => 0,
+                    n => {
+                        let (id, name) = &set.upstreams[n as usize - 1];
+                        state.intern(id, name)
+                    }
+                };
+                fresh.push(EventSpan { upstream, ..*span });
+            }
+            fresh.sort_by_key(|s| s.start);
+            // This read's answer: what the cache held of it when planned
+            // (events starting up to `from`, all closed before the
+            // database answered) and the rows after that, so one state.
+            let entry = state.entries.get(&read.objective_id);
+            if read.from != i64::MIN && entry.is_none_or(|e| e.floor > read.floor) {
+                stale.push(read.objective_id.clone());
+            } else {
+                let held = entry.map(|e| e.closed.as_slice()).unwrap_or(&[]);
+                let held = &held[..held.partition_point(|s| s.start <= read.from)];
+                let mut spans: Vec<EventSpan> = held
+                    .iter()
+                    .chain(fresh.iter().filter(|s| s.start > read.from))
+                    .filter(|s| s.end > since.millis() && s.start < until.millis())
+                    .copied()
+                    .collect();
+                spans.sort_by_key(|s| s.start);
+                if !spans.is_empty() {
+                    answer.spans.insert(read.objective_id.clone(), spans);
+                }
+            }
+
+            let closed: Vec<EventSpan> = fresh.into_iter().filter(|s| s.end != OPEN_END).collect();
+
+            let entry = state.entries.entry(read.objective_id.clone()).or_insert_with(|| Entry {
+                floor: read.floor,
+                closed: Vec::new(),
+                oldest_since: since.millis(),
+                trimmed: Instant::now(),
+            });
+            let replace =
+                read.from == i64::MIN && (entry.closed.is_empty() || entry.floor > read.floor);
+            if replace {
+                entry.floor = read.floor;
+                entry.closed.clear();
+            }
+            let last = entry.closed.last().map(|s| s.start);
+            entry.closed.extend(
+                closed
+                    .into_iter()
+                    .filter(|s| s.end > entry.floor && last.is_none_or(|l| s.start > l)),
+            );
+            // Keep a little before the oldest recent read (module docs).
+            entry.oldest_since = entry.oldest_since.min(since.millis());
+            if entry.trimmed.elapsed() >= self.trim_every {
+                let keep_from = entry.oldest_since.saturating_sub(TRIM_MARGIN_MS);
+                if keep_from > entry.floor {
+                    let cut = entry.closed.partition_point(|s| s.end <= keep_from);
+                    entry.closed.drain(..cut);
+                    entry.floor = keep_from;
+                }
+                entry.oldest_since = i64::MAX;
+                entry.trimmed = Instant::now();
+            }
+        }
+        answer.upstreams = state.upstreams.clone();
+        (answer, stale)
+    }
+}
+
+/// Adds the spans of `other` (read uncached) to `answer`, re-indexing
+/// their upstreams into `answer`'s table.
+pub fn absorb(answer: &mut SpanSet, other: SpanSet) {
+    let mut index: HashMap<SystemId, u32> = answer
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.clone(), i as u32 + 1))
+        .collect();
+    for (objective, spans) in other.spans {
+        let mapped = spans
+            .into_iter()
+            .map(|span| {
+                let upstream = match span.upstream {
+                    0 => 0,
+                    n => {
+                        let (id, name) = &other.upstreams[n as usize - 1];
+                        *index.entry(id.clone()).or_insert_with(|| {
+                            answer.upstreams.push((id.clone(), name.clone()));
+                            answer.upstreams.len() as u32
+                        })
+                    }
+                };
+                EventSpan { upstream, ..span }
+            })
+            .collect();
+        answer.spans.insert(objective, mapped);
+    }
+}
+
+/// Builds the [`SpanSet`] of a tail read from its rows.
+#[derive(Debug, Default)]
+pub struct TailRows {
+    set: SpanSet,
+    index: HashMap<String, u32>,
+}
+
+impl TailRows {
+    /// Adds one event: `end` `None` while open; `upstream` the id and the
+    /// stored name of the system it is charged to, `None` for self.
+    pub fn push(
+        &mut self,
+        objective_id: &str,
+        start: i64,
+        end: Option<i64>,
+        upstream: Option<(&str, &str)>,
+    ) {
+        let upstream = match upstream {
+            None => 0,
+            Some((id, name)) => match self.index.get(id) {
+                Some(&n) => n,
+                None => {
+                    self.set
+                        .upstreams
+                        .push((SystemId::from_trusted(id.to_owned()), name.to_owned()));
+                    let n = self.set.upstreams.len() as u32;
+                    self.index.insert(id.to_owned(), n);
+                    n
+                }
+            },
+        };
+        self.set.spans.entry(objective_id.to_owned()).or_default().push(EventSpan {
+            start,
+            end: end.unwrap_or(OPEN_END),
+            upstream,
+        });
+    }
+
+    pub fn finish(self) -> SpanSet {
+        self.set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start: i64, end: i64, upstream: u32) -> EventSpan {
+        EventSpan { start, end, upstream }
+    }
+
+    fn set(objective: &str, spans: Vec<EventSpan>, upstreams: &[&str]) -> SpanSet {
+        let mut set = SpanSet::default();
+        set.spans.insert(objective.to_owned(), spans);
+        set.upstreams = upstreams
+            .iter()
+            .map(|u| (SystemId::from_trusted((*u).to_owned()), format!("{u} name")))
+            .collect();
+        set
+    }
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    const DAY: i64 = DAY_MS;
+
+    #[test]
+    fn a_first_read_loads_then_reads_ask_only_for_the_tail() {
+        let cache = SpanCache::new();
+        let ids = vec!["o".to_owned()];
+        let plan = cache.plan(&ids, t(10 * DAY));
+        assert_eq!(
+            plan,
+            vec![TailRead {
+                objective_id: "o".into(),
+                from: i64::MIN,
+                floor: 10 * DAY,
+                cached: false
+            }]
+        );
+        let found = set(
+            "o",
+            vec![
+                span(11 * DAY, 11 * DAY + 5, 0),
+                span(12 * DAY, 12 * DAY + 5, 1),
+                span(13 * DAY, OPEN_END, 0),
+            ],
+            &["db"],
+        );
+        let (answer, _) =
+            cache.merge(&plan, std::slice::from_ref(&found), t(10 * DAY), t(20 * DAY));
+        assert_eq!(answer.spans["o"].len(), 3);
+        assert_eq!(answer.upstreams[answer.spans["o"][1].upstream as usize - 1].0.as_str(), "db");
+
+        // The tail starts at the last closed event; the open one is not kept.
+        let plan = cache.plan(&ids, t(10 * DAY));
+        assert_eq!(plan[0].from, 12 * DAY);
+        // It closed, and a new one opened.
+        let found = set(
+            "o",
+            vec![
+                span(12 * DAY, 12 * DAY + 5, 1),
+                span(13 * DAY, 13 * DAY + 9, 0),
+                span(14 * DAY, OPEN_END, 1),
+            ],
+            &["db"],
+        );
+        let (answer, _) =
+            cache.merge(&plan, std::slice::from_ref(&found), t(10 * DAY), t(20 * DAY));
+        let starts: Vec<i64> = answer.spans["o"].iter().map(|s| s.start).collect();
+        assert_eq!(starts, vec![11 * DAY, 12 * DAY, 13 * DAY, 14 * DAY]);
+        assert_eq!(answer.spans["o"][2].end, 13 * DAY + 9);
+        assert_eq!(answer.spans["o"][3].end, OPEN_END);
+    }
+
+    #[test]
+    fn answers_keep_to_since_and_until() {
+        let cache = SpanCache::new();
+        let ids = vec!["o".to_owned()];
+        let plan = cache.plan(&ids, t(DAY));
+        let found = set("o", vec![span(2 * DAY, 3 * DAY, 0), span(5 * DAY, 6 * DAY, 0)], &[]);
+        cache.merge(&plan, std::slice::from_ref(&found), t(DAY), t(10 * DAY));
+        // Ends at or before `since`, or starts at or after `until`: out.
+        let plan = cache.plan(&ids, t(3 * DAY));
+        let (answer, _) = cache.merge(&plan, &[SpanSet::default()], t(3 * DAY), t(5 * DAY));
+        assert!(!answer.spans.contains_key("o"), "{answer:?}");
+        let (answer, _) = cache.merge(&plan, &[SpanSet::default()], t(3 * DAY - 1), t(5 * DAY + 1));
+        assert_eq!(answer.spans["o"].len(), 2);
+    }
+
+    #[test]
+    fn a_read_further_back_than_the_floor_reloads() {
+        let cache = SpanCache::with_trim_every(Duration::ZERO);
+        let ids = vec!["o".to_owned()];
+        let plan = cache.plan(&ids, t(30 * DAY));
+        cache.merge(
+            &plan,
+            &[set("o", vec![span(31 * DAY, 32 * DAY, 0)], &[])],
+            t(30 * DAY),
+            t(40 * DAY),
+        );
+        let plan = cache.plan(&ids, t(5 * DAY));
+        assert_eq!(
+            plan[0],
+            TailRead { objective_id: "o".into(), from: i64::MIN, floor: 5 * DAY, cached: false }
+        );
+        let found = set("o", vec![span(6 * DAY, 7 * DAY, 0), span(31 * DAY, 32 * DAY, 0)], &[]);
+        let (answer, _) = cache.merge(&plan, std::slice::from_ref(&found), t(5 * DAY), t(40 * DAY));
+        assert_eq!(answer.spans["o"].len(), 2);
+        // A later, shorter read trims the entry back, keeping a margin
+        // (here at once; an hour after the last trim in a server).
+        let plan = cache.plan(&ids, t(30 * DAY));
+        assert_eq!(plan[0].from, 31 * DAY);
+        cache.merge(
+            &plan,
+            &[set("o", vec![span(31 * DAY, 32 * DAY, 0)], &[])],
+            t(30 * DAY),
+            t(40 * DAY),
+        );
+        assert_eq!(cache.plan(&ids, t(28 * DAY))[0].floor, 28 * DAY);
+        assert_eq!(cache.plan(&ids, t(27 * DAY))[0].from, i64::MIN);
+    }
+
+    #[test]
+    fn upstream_indices_are_remapped_into_the_cache_table() {
+        let cache = SpanCache::new();
+        let a = vec!["a".to_owned()];
+        let b = vec!["b".to_owned()];
+        cache.merge(&cache.plan(&a, t(0)), &[set("a", vec![span(1, 2, 1)], &["db"])], t(0), t(10));
+        let (answer, _) = cache.merge(
+            &cache.plan(&b, t(0)),
+            &[set("b", vec![span(1, 2, 1)], &["cache"])],
+            t(0),
+            t(10),
+        );
+        let name = |s: &EventSpan| answer.upstreams[s.upstream as usize - 1].0.as_str().to_owned();
+        assert_eq!(name(&answer.spans["b"][0]), "cache");
+        let (answer, _) = cache.merge(&cache.plan(&a, t(0)), &[SpanSet::default()], t(0), t(10));
+        let name = |s: &EventSpan| answer.upstreams[s.upstream as usize - 1].0.as_str().to_owned();
+        assert_eq!(name(&answer.spans["a"][0]), "db");
+    }
+}
+
+#[cfg(test)]
+mod trim_tests {
+    use super::*;
+
+    #[test]
+    fn reads_of_different_windows_within_the_hour_share_an_entry() {
+        let cache = SpanCache::new();
+        let ids = vec!["o".to_owned()];
+        let day = |d: i64| Timestamp::from_millis(d * DAY_MS);
+        let plan = cache.plan(&ids, day(10));
+        cache.merge(&plan, &[SpanSet::default()], day(10), day(100));
+        for _ in 0..3 {
+            // A 90-day list read, then a 30-day single read: no reload.
+            assert_eq!(cache.plan(&ids, day(10))[0].floor, 10 * DAY_MS);
+            let plan = cache.plan(&ids, day(70));
+            assert_eq!(plan[0].floor, 10 * DAY_MS);
+            cache.merge(&plan, &[SpanSet::default()], day(70), day(100));
+        }
+    }
+}
