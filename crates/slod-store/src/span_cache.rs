@@ -197,9 +197,14 @@ impl SpanCache {
             if read.from != i64::MIN && entry.is_none_or(|e| e.floor > read.floor) {
                 stale.push(read.objective_id.clone());
             } else {
+                // Closed events end in start order too (they never
+                // overlap), so the window is found by two binary searches.
                 let held = entry.map(|e| e.closed.as_slice()).unwrap_or(&[]);
-                let held = &held[..held.partition_point(|s| s.start <= read.from)];
-                let mut spans: Vec<EventSpan> = held
+                let first = held.partition_point(|s| s.end <= since.millis());
+                let last = held
+                    .partition_point(|s| s.start <= read.from && s.start < until.millis())
+                    .max(first);
+                let mut spans: Vec<EventSpan> = held[first..last]
                     .iter()
                     .chain(fresh.iter().filter(|s| s.start > read.from))
                     .filter(|s| s.end > since.millis() && s.start < until.millis())
