@@ -210,6 +210,14 @@ impl NotifyStore for PgStore {
             .collect()
     }
 
+    async fn alert_states(
+        &self,
+        objective_ids: &[String],
+    ) -> StoreResult<BTreeMap<String, AlertState>> {
+        let mut conn = self.pool.acquire().await.map_err(other)?;
+        read_alert_states(&mut conn, objective_ids).await
+    }
+
     async fn outbox_head(&self) -> StoreResult<i64> {
         // Committed rows not numbered yet get numbers above this later, so a
         // tailer starting here may also see events committed just before it
@@ -417,30 +425,7 @@ impl NotifyTx for PgTx {
         &mut self,
         objective_ids: &[String],
     ) -> StoreResult<BTreeMap<String, AlertState>> {
-        if objective_ids.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let rows = sqlx::query(
-            "SELECT objective_id, warning, critical, exhausted, burn_fast FROM alert_state
-             WHERE objective_id = ANY($1)",
-        )
-        .bind(objective_ids)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(other)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).map_err(other)?,
-                    AlertState {
-                        warning: r.try_get(1).map_err(other)?,
-                        critical: r.try_get(2).map_err(other)?,
-                        exhausted: r.try_get(3).map_err(other)?,
-                        burn_fast: r.try_get(4).map_err(other)?,
-                    },
-                ))
-            })
-            .collect()
+        read_alert_states(&mut self.tx, objective_ids).await
     }
 
     async fn swap_alert_state(
@@ -497,6 +482,37 @@ impl NotifyTx for PgTx {
         .map_err(other)?;
         Ok(inserted.rows_affected() > 0)
     }
+}
+
+/// The stored alert state of each of `objective_ids` that has one.
+async fn read_alert_states(
+    conn: &mut PgConnection,
+    objective_ids: &[String],
+) -> StoreResult<BTreeMap<String, AlertState>> {
+    if objective_ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows = sqlx::query(
+        "SELECT objective_id, warning, critical, exhausted, burn_fast FROM alert_state
+         WHERE objective_id = ANY($1)",
+    )
+    .bind(objective_ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(other)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0).map_err(other)?,
+                AlertState {
+                    warning: r.try_get(1).map_err(other)?,
+                    critical: r.try_get(2).map_err(other)?,
+                    exhausted: r.try_get(3).map_err(other)?,
+                    burn_fast: r.try_get(4).map_err(other)?,
+                },
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -210,6 +210,14 @@ impl NotifyStore for SqliteStore {
             .collect()
     }
 
+    async fn alert_states(
+        &self,
+        objective_ids: &[String],
+    ) -> StoreResult<BTreeMap<String, AlertState>> {
+        let mut conn = self.reader.acquire().await.map_err(other)?;
+        read_alert_states(&mut conn, objective_ids).await
+    }
+
     async fn outbox_head(&self) -> StoreResult<i64> {
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox_events")
             .fetch_one(&self.reader)
@@ -405,29 +413,7 @@ impl NotifyTx for SqliteTx {
         &mut self,
         objective_ids: &[String],
     ) -> StoreResult<BTreeMap<String, AlertState>> {
-        if objective_ids.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT objective_id, warning, critical, exhausted, burn_fast FROM alert_state
-             WHERE objective_id IN ",
-        );
-        push_in_list(&mut qb, objective_ids.iter().map(String::as_str));
-        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
-        rows.iter()
-            .map(|r| {
-                let flag = |i: usize| r.try_get::<i64, _>(i).map(|v| v != 0).map_err(other);
-                Ok((
-                    r.try_get(0).map_err(other)?,
-                    AlertState {
-                        warning: flag(1)?,
-                        critical: flag(2)?,
-                        exhausted: flag(3)?,
-                        burn_fast: flag(4)?,
-                    },
-                ))
-            })
-            .collect()
+        read_alert_states(&mut self.tx, objective_ids).await
     }
 
     async fn swap_alert_state(
@@ -482,4 +468,34 @@ impl NotifyTx for SqliteTx {
         .map_err(other)?;
         Ok(inserted.rows_affected() > 0)
     }
+}
+
+/// The stored alert state of each of `objective_ids` that has one.
+async fn read_alert_states(
+    conn: &mut SqliteConnection,
+    objective_ids: &[String],
+) -> StoreResult<BTreeMap<String, AlertState>> {
+    if objective_ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "SELECT objective_id, warning, critical, exhausted, burn_fast FROM alert_state
+         WHERE objective_id IN ",
+    );
+    push_in_list(&mut qb, objective_ids.iter().map(String::as_str));
+    let rows = qb.build().fetch_all(&mut *conn).await.map_err(other)?;
+    rows.iter()
+        .map(|r| {
+            let flag = |i: usize| r.try_get::<i64, _>(i).map(|v| v != 0).map_err(other);
+            Ok((
+                r.try_get(0).map_err(other)?,
+                AlertState {
+                    warning: flag(1)?,
+                    critical: flag(2)?,
+                    exhausted: flag(3)?,
+                    burn_fast: flag(4)?,
+                },
+            ))
+        })
+        .collect()
 }

@@ -221,6 +221,12 @@ pub trait NotifyStore: Send + Sync {
     /// Objectives with an open downtime event, with their systems: those
     /// whose budget keeps burning between reports.
     async fn objectives_with_open_downtime(&self) -> StoreResult<Vec<(String, SystemId)>>;
+    /// As [`NotifyTx::alert_states`], outside a transaction: the committed
+    /// state, for a look that decides whether a transaction is needed.
+    async fn alert_states(
+        &self,
+        objective_ids: &[String],
+    ) -> StoreResult<BTreeMap<String, AlertState>>;
     /// The highest outbox sequence number given so far (0 when empty): where
     /// a new tailer of [`Store::events_after`](crate::Store::events_after)
     /// starts so that it sees only what comes next.

@@ -182,11 +182,36 @@ pub async fn evaluate(
 /// The 30-second check (SPEC §8): judges every objective with open downtime
 /// at `now`, in transactions of a few systems each, and enqueues the
 /// threshold events that fall due. Returns how many events it enqueued.
+///
+/// A look outside any transaction comes first: statuses from the read path
+/// (the span cache) against the committed alert state. Only objectives
+/// whose thresholds moved are judged again in a transaction, so a pass that
+/// finds nothing to fire (nearly all of them) never takes the locks or the
+/// SQLite writer that reports wait for. A crossing the look misses by a
+/// hair is caught by the next pass, or by the report that causes it.
 pub async fn evaluate_open_downtime(store: &dyn Store, now: Timestamp) -> ServiceResult<usize> {
     let open = store.objectives_with_open_downtime().await?;
+    if open.is_empty() {
+        return Ok(0);
+    }
+    let open_ids: BTreeSet<&str> = open.iter().map(|(o, _)| o.as_str()).collect();
+    let systems: Vec<SystemId> =
+        open.iter().map(|(_, s)| s.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let objectives: Vec<Objective> = store
+        .list_objectives(Some(&systems))
+        .await?
+        .into_iter()
+        .filter(|o| open_ids.contains(o.id.as_str()))
+        .collect();
+    let statuses = super::status::statuses(store, &objectives, None, now).await?;
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let stored = store.alert_states(&ids).await?;
     let mut by_system: BTreeMap<SystemId, BTreeSet<String>> = BTreeMap::new();
-    for (objective_id, system_id) in open {
-        by_system.entry(system_id).or_default().insert(objective_id);
+    for (objective, status) in objectives.iter().zip(&statuses) {
+        let fired = stored.get(&objective.id).copied().unwrap_or_default();
+        if active_thresholds(objective, status) != fired {
+            by_system.entry(objective.system_id.clone()).or_default().insert(objective.id.clone());
+        }
     }
     let systems: Vec<(SystemId, BTreeSet<String>)> = by_system.into_iter().collect();
     let mut emitted = 0;
