@@ -37,14 +37,14 @@ use async_trait::async_trait;
 use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, System, SystemId};
 use slod_core::time::Timestamp;
-use slod_store::span_cache::{absorb, SpanCache, TailRead};
+use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreResult, StoreTx, SystemRow};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Row};
 
 use crate::rows::{
-    event_from_row, id_strs, objective_from_row, other, outbox_event, query_spans, query_tails,
-    system_row_from_row, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
+    event_from_row, id_strs, objective_from_row, other, outbox_event, system_row_from_row,
+    SpanReads, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -64,7 +64,6 @@ pub struct PgStore {
     pool: PgPool,
     /// Closed downtime already read (`slod_store::span_cache`).
     spans: std::sync::Arc<SpanCache>,
-    span_loads: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl PgStore {
@@ -101,11 +100,7 @@ impl PgStore {
             .run(&pool)
             .await
             .with_context(|| format!("running the PostgreSQL migrations at {server}"))?;
-        Ok(Self {
-            pool,
-            spans: std::sync::Arc::new(SpanCache::new()),
-            span_loads: std::sync::Arc::default(),
-        })
+        Ok(Self { pool, spans: std::sync::Arc::new(SpanCache::new()) })
     }
 
     /// Numbers the committed outbox rows that have no `seq` yet, in
@@ -375,40 +370,8 @@ impl Store for PgStore {
         since: Timestamp,
         until: Timestamp,
     ) -> StoreResult<SpanSet> {
-        if objective_ids.is_empty() {
-            return Ok(SpanSet::default());
-        }
-        let mut reads = self.spans.plan(objective_ids, since);
-        // One uncached load at a time: a million events take a second and
-        // a hundred megabytes to load, and a read waiting here then finds
-        // most of what it wants cached.
-        let _loading = if reads.iter().any(|read| !read.cached) {
-            let gate = self.span_loads.lock().await;
-            reads = self.spans.plan(objective_ids, since);
-            Some(gate)
-        } else {
-            None
-        };
-        let (fresh, tails): (Vec<&TailRead>, Vec<&TailRead>) =
-            reads.iter().partition(|read| read.from == i64::MIN);
         let mut conn = self.pool.acquire().await.map_err(other)?;
-        let mut found = Vec::with_capacity(2);
-        if let Some(floor) = fresh.iter().map(|read| read.floor).min() {
-            let ids: Vec<String> = fresh.iter().map(|read| read.objective_id.clone()).collect();
-            let everything_after = Timestamp::from_millis(i64::MAX);
-            found.push(
-                query_spans(&mut conn, &ids, Timestamp::from_millis(floor), everything_after)
-                    .await?,
-            );
-        }
-        if !tails.is_empty() {
-            found.push(query_tails(&mut conn, &tails).await?);
-        }
-        let (mut answer, stale) = self.spans.merge(&reads, &found, since, until);
-        if !stale.is_empty() {
-            absorb(&mut answer, query_spans(&mut conn, &stale, since, until).await?);
-        }
-        Ok(answer)
+        self.spans.read_through(&mut SpanReads(&mut conn), objective_ids, since, until).await
     }
 
     async fn systems_down_at(

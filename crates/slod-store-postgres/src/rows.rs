@@ -11,7 +11,7 @@ use slod_core::model::{
 };
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
-use slod_store::span_cache::{TailRead, TailRows};
+use slod_store::span_cache::{SpanSource, TailRead, TailRows};
 use slod_store::{SpanSet, StoreError, SystemRow};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
@@ -304,12 +304,8 @@ pub(crate) fn outbox_event(row: &PgRow) -> Result<(i64, NotificationEvent), Stor
     Ok((row.try_get(0).map_err(other)?, event))
 }
 
-/// The span cache's tail reads (`slod_store::span_cache`): for each read
-/// (never one with `from` at `i64::MIN`), its objective's events that start
-/// at or after `from`. They all end after `floor`: the event starting at
-/// `from` is a cached closed one, which ends after the entry's floor, and
-/// the later ones start after it ends. So the range on (objective_id,
-/// start_time) is the whole condition. One indexed range per objective, a few rows each
+/// [`SpanSource::tails`]: one indexed range on (objective_id, start_time)
+/// per read, a few rows each once the cache is warm. One indexed range per objective, a few rows each
 /// once the cache is warm.
 pub(crate) async fn query_tails(
     conn: &mut PgConnection,
@@ -338,4 +334,23 @@ pub(crate) async fn query_tails(
         );
     }
     Ok(tails.finish())
+}
+
+/// The span reads of one connection, for the store's span cache.
+pub(crate) struct SpanReads<'a>(pub(crate) &'a mut PgConnection);
+
+#[async_trait::async_trait]
+impl SpanSource for SpanReads<'_> {
+    async fn spans(
+        &mut self,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<SpanSet, StoreError> {
+        query_spans(self.0, objective_ids, since, until).await
+    }
+
+    async fn tails(&mut self, reads: &[&TailRead]) -> Result<SpanSet, StoreError> {
+        query_tails(self.0, reads).await
+    }
 }

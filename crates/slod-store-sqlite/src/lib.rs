@@ -27,12 +27,14 @@ use async_trait::async_trait;
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{DowntimeEvent, Objective, System, SystemId};
 use slod_core::time::Timestamp;
-use slod_store::span_cache::{absorb, SpanCache, TailRead};
+use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreError, StoreResult, StoreTx, SystemRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use crate::rows::{event_from_row, objective_from_row, other, push_in_list, system_row_from_row};
+use crate::rows::{
+    event_from_row, objective_from_row, other, push_in_list, system_row_from_row, SpanReads,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -42,7 +44,6 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Closed downtime already read (`slod_store::span_cache`).
     spans: std::sync::Arc<SpanCache>,
-    span_loads: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -68,12 +69,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .with_context(|| format!("opening SQLite database {url} for reading"))?;
-        Ok(Self {
-            writer,
-            reader,
-            spans: std::sync::Arc::new(SpanCache::new()),
-            span_loads: std::sync::Arc::default(),
-        })
+        Ok(Self { writer, reader, spans: std::sync::Arc::new(SpanCache::new()) })
     }
 
     /// Closes both pools, flushing the WAL.
@@ -183,40 +179,8 @@ impl Store for SqliteStore {
         since: Timestamp,
         until: Timestamp,
     ) -> StoreResult<SpanSet> {
-        if objective_ids.is_empty() {
-            return Ok(SpanSet::default());
-        }
-        let mut reads = self.spans.plan(objective_ids, since);
-        // One uncached load at a time: a million events take a second and
-        // a hundred megabytes to load, and a read waiting here then finds
-        // most of what it wants cached.
-        let _loading = if reads.iter().any(|read| !read.cached) {
-            let gate = self.span_loads.lock().await;
-            reads = self.spans.plan(objective_ids, since);
-            Some(gate)
-        } else {
-            None
-        };
-        let (fresh, tails): (Vec<&TailRead>, Vec<&TailRead>) =
-            reads.iter().partition(|read| read.from == i64::MIN);
         let mut conn = self.reader.acquire().await.map_err(other)?;
-        let mut found = Vec::with_capacity(2);
-        if let Some(floor) = fresh.iter().map(|read| read.floor).min() {
-            let ids: Vec<String> = fresh.iter().map(|read| read.objective_id.clone()).collect();
-            let everything_after = Timestamp::from_millis(i64::MAX);
-            found.push(
-                rows::query_spans(&mut conn, &ids, Timestamp::from_millis(floor), everything_after)
-                    .await?,
-            );
-        }
-        if !tails.is_empty() {
-            found.push(rows::query_tails(&mut conn, &tails).await?);
-        }
-        let (mut answer, stale) = self.spans.merge(&reads, &found, since, until);
-        if !stale.is_empty() {
-            absorb(&mut answer, rows::query_spans(&mut conn, &stale, since, until).await?);
-        }
-        Ok(answer)
+        self.spans.read_through(&mut SpanReads(&mut conn), objective_ids, since, until).await
     }
 
     async fn events_after(

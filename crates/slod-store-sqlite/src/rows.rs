@@ -10,7 +10,7 @@ use slod_core::model::{
 };
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
-use slod_store::span_cache::{TailRead, TailRows};
+use slod_store::span_cache::{SpanSource, TailRead, TailRows};
 use slod_store::{SpanSet, StoreError, SystemRow};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -324,13 +324,9 @@ async fn upstream_names(
     Ok(names)
 }
 
-/// The span cache's tail reads (`slod_store::span_cache`): for each read
-/// (never one with `from` at `i64::MIN`), its objective's events that start
-/// at or after `from`. They all end after `floor`: the event starting at
-/// `from` is a cached closed one, which ends after the entry's floor, and
-/// the later ones start after it ends. So the range on (objective_id,
-/// start_time) is the whole condition. One indexed range per objective, a few rows each
-/// once the cache is warm; a few hundred objectives a statement.
+/// [`SpanSource::tails`]: one indexed range on (objective_id, start_time)
+/// per read, a few rows each once the cache is warm; a few hundred reads a
+/// statement.
 pub(crate) async fn query_tails(
     conn: &mut sqlx::SqliteConnection,
     reads: &[&TailRead],
@@ -359,4 +355,23 @@ pub(crate) async fn query_tails(
         }
     }
     Ok(rows.finish())
+}
+
+/// The span reads of one connection, for the store's span cache.
+pub(crate) struct SpanReads<'a>(pub(crate) &'a mut sqlx::SqliteConnection);
+
+#[async_trait::async_trait]
+impl SpanSource for SpanReads<'_> {
+    async fn spans(
+        &mut self,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<SpanSet, StoreError> {
+        query_spans(self.0, objective_ids, since, until).await
+    }
+
+    async fn tails(&mut self, reads: &[&TailRead]) -> Result<SpanSet, StoreError> {
+        query_tails(self.0, reads).await
+    }
 }

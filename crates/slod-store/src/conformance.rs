@@ -13,7 +13,7 @@ use slod_core::model::{
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 
-use crate::{new_id, Store, StoreError};
+use crate::{new_id, SpanSet, Store, StoreError};
 
 /// Runs every case as its own `#[tokio::test]`.
 ///
@@ -359,6 +359,48 @@ pub async fn events_newest_first_and_spans_windowed(store: &dyn Store) {
     assert!(none.spans.is_empty());
 }
 
+/// An event or span as `(start, end or OPEN_END, upstream)`.
+type Piece = (i64, i64, Option<SystemId>);
+
+/// The events overlapping `[since, until)` (open ones running to
+/// `OPEN_END`), sorted.
+fn events_in(
+    events: &[slod_core::model::DowntimeEvent],
+    since: Timestamp,
+    until: Timestamp,
+) -> Vec<Piece> {
+    let mut pieces: Vec<Piece> = events
+        .iter()
+        .filter(|e| e.end_time.is_none_or(|end| end > since) && e.start_time < until)
+        .map(|e| {
+            let end = e.end_time.map_or(slod_core::status::OPEN_END, |end| end.millis());
+            (e.start_time.millis(), end, e.attribution.upstream_id().cloned())
+        })
+        .collect();
+    pieces.sort();
+    pieces
+}
+
+/// The spans `event_spans` gave for `objective`, upstreams resolved, sorted.
+fn spans_of(spans: &SpanSet, objective: &str) -> Vec<Piece> {
+    let mut pieces: Vec<Piece> = spans
+        .spans
+        .get(objective)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .map(|s| {
+            let upstream = match s.upstream {
+                0 => None,
+                n => Some(spans.upstreams[n as usize - 1].0.clone()),
+            };
+            (s.start, s.end, upstream)
+        })
+        .collect();
+    pieces.sort();
+    pieces
+}
+
 /// `event_spans` is the events, packed: for any window and any set of
 /// objectives it returns exactly the events overlapping the window (open
 /// ones running to `OPEN_END`), with every upstream in its table under the
@@ -366,8 +408,6 @@ pub async fn events_newest_first_and_spans_windowed(store: &dyn Store) {
 /// objective), so this checks the packing against `list_events`.
 pub async fn event_spans_match_the_events(store: &dyn Store) {
     use std::collections::BTreeMap;
-
-    use slod_core::status::OPEN_END;
 
     seed(store, &["api", "db", "cache", "web"], &[("api", "db"), ("api", "cache"), ("web", "api")])
         .await;
@@ -417,37 +457,9 @@ pub async fn event_spans_match_the_events(store: &dyn Store) {
                 assert_eq!(name, &format!("{upstream} name"));
             }
             for o in objectives {
-                let mut expected: Vec<(i64, i64, Option<SystemId>)> = if wanted.contains(&o) {
-                    all[o]
-                        .iter()
-                        .filter(|e| {
-                            e.end_time.is_none_or(|end| end > since) && e.start_time < until
-                        })
-                        .map(|e| {
-                            let end = e.end_time.map_or(OPEN_END, |end| end.millis());
-                            (e.start_time.millis(), end, e.attribution.upstream_id().cloned())
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let mut got: Vec<(i64, i64, Option<SystemId>)> = spans
-                    .spans
-                    .get(o)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|s| {
-                        let upstream = match s.upstream {
-                            0 => None,
-                            n => Some(spans.upstreams[n as usize - 1].0.clone()),
-                        };
-                        (s.start, s.end, upstream)
-                    })
-                    .collect();
-                expected.sort();
-                got.sort();
-                assert_eq!(got, expected, "{o} in [{since}, {until})");
+                let expected =
+                    if wanted.contains(&o) { events_in(&all[o], since, until) } else { Vec::new() };
+                assert_eq!(spans_of(&spans, o), expected, "{o} in [{since}, {until})");
             }
         }
     }
@@ -463,8 +475,6 @@ pub async fn event_spans_match_the_events(store: &dyn Store) {
 /// between reads: a backend may keep what it read (closed events never
 /// change), so every read here, of several windows, follows a change.
 pub async fn event_spans_follow_every_change(store: &dyn Store) {
-    use slod_core::status::OPEN_END;
-
     seed(store, &["api", "db"], &[("api", "db")]).await;
     add_objective(store, objective("o-self", "api", DependencyExclusion::SelfOnly)).await;
     add_objective(store, objective("o-db", "db", DependencyExclusion::Strict)).await;
@@ -484,33 +494,11 @@ pub async fn event_spans_follow_every_change(store: &dyn Store) {
                 let spans = store.event_spans(&ids, since, until).await.expect("spans");
                 for o in objectives {
                     let events = store.list_events(o, 10_000).await.expect("events");
-                    let mut expected: Vec<(i64, i64, Option<SystemId>)> = events
-                        .iter()
-                        .filter(|e| {
-                            e.end_time.is_none_or(|end| end > since) && e.start_time < until
-                        })
-                        .map(|e| {
-                            let end = e.end_time.map_or(OPEN_END, |end| end.millis());
-                            (e.start_time.millis(), end, e.attribution.upstream_id().cloned())
-                        })
-                        .collect();
-                    let mut got: Vec<(i64, i64, Option<SystemId>)> = spans
-                        .spans
-                        .get(o)
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[])
-                        .iter()
-                        .map(|s| {
-                            let upstream = match s.upstream {
-                                0 => None,
-                                n => Some(spans.upstreams[n as usize - 1].0.clone()),
-                            };
-                            (s.start, s.end, upstream)
-                        })
-                        .collect();
-                    expected.sort();
-                    got.sort();
-                    assert_eq!(got, expected, "{o} in [{since}, {until}) after minute {minute}");
+                    assert_eq!(
+                        spans_of(&spans, o),
+                        events_in(&events, since, until),
+                        "{o} in [{since}, {until}) after minute {minute}"
+                    );
                 }
             }
         }

@@ -38,7 +38,7 @@ use slod_core::model::SystemId;
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::{Timestamp, DAY_MS};
 
-use crate::SpanSet;
+use crate::{SpanSet, StoreResult};
 
 /// How far before the oldest recent read an entry keeps its events, so
 /// reads of slightly different windows (the daily job's midnight, now)
@@ -101,6 +101,8 @@ impl State {
 pub struct SpanCache {
     state: Mutex<State>,
     trim_every: Duration,
+    /// One uncached load at a time (see [`SpanCache::read_through`]).
+    loads: tokio::sync::Mutex<()>,
 }
 
 impl Default for SpanCache {
@@ -116,7 +118,7 @@ impl SpanCache {
 
     /// A cache trimming its entries this often (tests use zero).
     pub fn with_trim_every(trim_every: Duration) -> Self {
-        Self { state: Mutex::default(), trim_every }
+        Self { state: Mutex::default(), trim_every, loads: tokio::sync::Mutex::new(()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -281,6 +283,68 @@ pub fn absorb(answer: &mut SpanSet, other: SpanSet) {
             })
             .collect();
         answer.spans.insert(objective, mapped);
+    }
+}
+
+/// The two reads a backend provides for [`SpanCache::read_through`].
+#[async_trait::async_trait]
+pub trait SpanSource: Send {
+    /// `Store::event_spans` uncached: events of `objective_ids` that end
+    /// after `since` (or are open) and start before `until`.
+    async fn spans(
+        &mut self,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<SpanSet>;
+    /// For each read (never one with `from` at `i64::MIN`), its objective's
+    /// events that start at or after `from`. They all end after `floor`:
+    /// the event starting at `from` is a cached closed one, which ends
+    /// after the entry's floor, and the later ones start after it ends; so
+    /// a range on (objective_id, start_time) is the whole condition.
+    async fn tails(&mut self, reads: &[&TailRead]) -> StoreResult<SpanSet>;
+}
+
+impl SpanCache {
+    /// `Store::event_spans` through the cache, reading from `source`.
+    ///
+    /// One uncached load runs at a time: a million events take a second
+    /// and a hundred megabytes to load, and a read waiting here then finds
+    /// most of what it wants cached.
+    pub async fn read_through(
+        &self,
+        source: &mut dyn SpanSource,
+        objective_ids: &[String],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<SpanSet> {
+        if objective_ids.is_empty() {
+            return Ok(SpanSet::default());
+        }
+        let mut reads = self.plan(objective_ids, since);
+        let _loading = if reads.iter().any(|read| !read.cached) {
+            let gate = self.loads.lock().await;
+            reads = self.plan(objective_ids, since);
+            Some(gate)
+        } else {
+            None
+        };
+        let (fresh, tails): (Vec<&TailRead>, Vec<&TailRead>) =
+            reads.iter().partition(|read| read.from == i64::MIN);
+        let mut found = Vec::with_capacity(2);
+        if let Some(floor) = fresh.iter().map(|read| read.floor).min() {
+            let ids: Vec<String> = fresh.iter().map(|read| read.objective_id.clone()).collect();
+            let everything_after = Timestamp::from_millis(i64::MAX);
+            found.push(source.spans(&ids, Timestamp::from_millis(floor), everything_after).await?);
+        }
+        if !tails.is_empty() {
+            found.push(source.tails(&tails).await?);
+        }
+        let (mut answer, stale) = self.merge(&reads, &found, since, until);
+        if !stale.is_empty() {
+            absorb(&mut answer, source.spans(&stale, since, until).await?);
+        }
+        Ok(answer)
     }
 }
 
