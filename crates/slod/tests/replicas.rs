@@ -508,6 +508,74 @@ async fn a_thousand_reports_over_three_replicas_give_the_events_of_one_process()
     reports_spread_over_replicas_match_one_process("three_replicas", 3).await;
 }
 
+/// Each process keeps the closed downtime it has read in memory
+/// (`slod_store::span_cache`); a status read on one replica must still
+/// follow every change made through another, at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_status_read_on_one_replica_follows_changes_made_on_another() {
+    let Some(admin) = admin_url("status_follows") else { return };
+    let cluster = Cluster::postgres(&admin, 2).await;
+    let start = Timestamp::from_millis(now().millis() / 1000 * 1000 - 6 * 60 * MINUTE_MS);
+    cluster.create_system(0, "api", &[]).await;
+    let objective = cluster
+        .create_objective(
+            0,
+            json!({"systemId": "api", "target": 99.0, "windowDays": 30,
+                   "createdAt": start.minus_millis(DAY_MS).to_rfc3339()}),
+        )
+        .await;
+    let status = |body: &Value| {
+        (
+            body["status"]["errorBudgetConsumedMinutes"].as_f64().unwrap(),
+            body["status"]["hasOpenDowntime"].as_bool().unwrap(),
+        )
+    };
+    let path = format!("/objectives/{objective}");
+    assert_eq!(status(&cluster.get(1, &path).await), (0.0, false), "read (and cached) on 1");
+
+    // Outages of 10, 20 and 30 minutes, reported through replica 0; after
+    // each, replica 1 (which has cached what came before) sees it whole.
+    let mut consumed = 0.0;
+    for (n, minutes) in [10, 20, 30].into_iter().enumerate() {
+        let down = start.plus_millis(n as i64 * 60 * MINUTE_MS);
+        let up = down.plus_millis(minutes * MINUTE_MS);
+        for (at, health) in [(down, "unhealthy"), (up, "healthy")] {
+            let (code, body) = cluster
+                .post(
+                    0,
+                    "/health",
+                    json!({"systemId": "api", "status": health, "at": at.to_rfc3339()}),
+                )
+                .await;
+            assert_eq!(code, StatusCode::OK, "{body}");
+        }
+        consumed += minutes as f64;
+        let (got, open) = status(&cluster.get(1, &path).await);
+        assert!((got - consumed).abs() < 1e-6, "after outage {n}: {got} on 1, want {consumed}");
+        assert!(!open);
+        assert_eq!(status(&cluster.get(0, &path).await), (got, open), "both replicas agree");
+    }
+    // An outage still open, begun 5 minutes ago, then closed.
+    let down = Timestamp::from_millis(now().millis() - 5 * MINUTE_MS);
+    let (code, body) = cluster
+        .post(
+            0,
+            "/health",
+            json!({"systemId": "api", "status": "unhealthy", "at": down.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (got, open) = status(&cluster.get(1, &path).await);
+    assert!(open, "the open outage shows on replica 1");
+    assert!(got >= consumed + 5.0 - 1e-6 && got < consumed + 6.0, "{got}");
+    let (code, body) =
+        cluster.post(0, "/health", json!({"systemId": "api", "status": "healthy"})).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (after, open) = status(&cluster.get(1, &path).await);
+    assert!(!open, "closed on replica 1 too");
+    assert!(after >= got - 1e-6 && after < consumed + 6.0, "{after}");
+}
+
 // ---------------------------------------------------------------------------
 // (b) The daily job triggered on every replica at once runs once.
 
