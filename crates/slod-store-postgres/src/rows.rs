@@ -11,8 +11,8 @@ use slod_core::model::{
 };
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
-use slod_store::span_cache::{SpanSource, TailRead, TailRows};
-use slod_store::{SpanSet, StoreError, SystemRow};
+use slod_store::span_cache::{SpanSource, TailRead};
+use slod_store::{SpanSet, SpanSetBuilder, StoreError, SystemRow};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
 
@@ -153,42 +153,6 @@ pub(crate) fn upstream_columns(attribution: &Attribution) -> (Option<&str>, Opti
     }
 }
 
-/// Builds a [`SpanSet`], interning upstream systems into its table.
-#[derive(Default)]
-pub(crate) struct SpanCollector {
-    set: SpanSet,
-    index: BTreeMap<String, u32>,
-}
-
-impl SpanCollector {
-    /// The upstream table's index of `id`, adding it (named by its id
-    /// until [`SpanCollector::name_upstreams`]) when it is new.
-    fn upstream_index(&mut self, id: &str) -> u32 {
-        if let Some(&n) = self.index.get(id) {
-            return n;
-        }
-        self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), id.to_owned()));
-        // The table is indexed 1-based and holds one entry per distinct
-        // upstream system: far below u32::MAX.
-        let n = self.set.upstreams.len() as u32;
-        self.index.insert(id.to_owned(), n);
-        n
-    }
-
-    /// Replaces the placeholder names of the upstream table.
-    fn name_upstreams(&mut self, mut names: BTreeMap<String, String>) {
-        for (id, name) in &mut self.set.upstreams {
-            if let Some(found) = names.remove(id.as_str()) {
-                *name = found;
-            }
-        }
-    }
-
-    pub(crate) fn finish(self) -> SpanSet {
-        self.set
-    }
-}
-
 /// Spans of the given objectives' events that end after `since` (or are
 /// open) and start before `until`.
 ///
@@ -228,9 +192,7 @@ pub(crate) async fn query_spans(
     .fetch_all(&mut *conn)
     .await
     .map_err(other)?;
-    let mut collector = SpanCollector::default();
-    // One objective each upstream appears under, to look its name up by.
-    let mut seen_under: BTreeMap<String, String> = BTreeMap::new();
+    let mut collector = SpanSetBuilder::default();
     for row in &rows {
         let objective: &str = row.try_get(0).map_err(other)?;
         let starts: Vec<i64> = row.try_get(1).map_err(other)?;
@@ -243,19 +205,15 @@ pub(crate) async fn query_spans(
         for ((start, end), upstream) in starts.into_iter().zip(ends).zip(upstreams) {
             let upstream = match upstream {
                 None => 0,
-                Some(id) => {
-                    if !seen_under.contains_key(&id) {
-                        seen_under.insert(id.clone(), objective.to_owned());
-                    }
-                    collector.upstream_index(&id)
-                }
+                Some(id) => collector.upstream(objective, &id, None),
             };
             spans.push(EventSpan { start, end: end.unwrap_or(OPEN_END), upstream });
         }
-        collector.set.spans.entry(objective.to_owned()).or_default().append(&mut spans);
+        collector.spans_of(objective).append(&mut spans);
     }
-    if !seen_under.is_empty() {
-        collector.name_upstreams(upstream_names(conn, &seen_under).await?);
+    if !collector.unnamed().is_empty() {
+        let names = upstream_names(conn, collector.unnamed()).await?;
+        collector.name_upstreams(names);
     }
     Ok(collector.finish())
 }
@@ -321,7 +279,7 @@ pub(crate) async fn query_tails(
     .fetch_all(&mut *conn)
     .await
     .map_err(other)?;
-    let mut tails = TailRows::default();
+    let mut tails = SpanSetBuilder::default();
     for row in &rows {
         let objective: &str = row.try_get(0).map_err(other)?;
         let upstream_id: Option<&str> = row.try_get(3).map_err(other)?;

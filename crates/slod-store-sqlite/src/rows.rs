@@ -10,8 +10,8 @@ use slod_core::model::{
 };
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
-use slod_store::span_cache::{SpanSource, TailRead, TailRows};
-use slod_store::{SpanSet, StoreError, SystemRow};
+use slod_store::span_cache::{SpanSource, TailRead};
+use slod_store::{SpanSet, SpanSetBuilder, StoreError, SystemRow};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -156,46 +156,6 @@ pub(crate) fn event_from_row(row: &SqliteRow) -> Result<DowntimeEvent, StoreErro
     event_from_row_at(row, 0)
 }
 
-/// Builds a [`SpanSet`], interning upstream systems into its table.
-#[derive(Default)]
-pub(crate) struct SpanCollector {
-    set: SpanSet,
-    index: BTreeMap<String, u32>,
-}
-
-impl SpanCollector {
-    /// The upstream table's index of `id`, adding it (named by its id
-    /// until [`SpanCollector::name_upstreams`]) when it is new.
-    fn upstream_index(&mut self, id: &str) -> u32 {
-        if let Some(&n) = self.index.get(id) {
-            return n;
-        }
-        self.set.upstreams.push((SystemId::from_trusted(id.to_owned()), id.to_owned()));
-        // The table is indexed 1-based and holds one entry per distinct
-        // upstream system: far below u32::MAX.
-        let n = self.set.upstreams.len() as u32;
-        self.index.insert(id.to_owned(), n);
-        n
-    }
-
-    /// Replaces the placeholder names of the upstream table.
-    fn name_upstreams(&mut self, mut names: BTreeMap<String, String>) {
-        for (id, name) in &mut self.set.upstreams {
-            if let Some(found) = names.remove(id.as_str()) {
-                *name = found;
-            }
-        }
-    }
-
-    fn spans_of(&mut self, objective_id: &str) -> &mut Vec<EventSpan> {
-        self.set.spans.entry(objective_id.to_owned()).or_default()
-    }
-
-    pub(crate) fn finish(self) -> SpanSet {
-        self.set
-    }
-}
-
 /// Spans of the given objectives' events overlapping `[since, until)`.
 ///
 /// SQLite walks the events in C at a fraction of a microsecond each, but
@@ -236,9 +196,7 @@ pub(crate) async fn query_spans(
         None
     };
     qb.push(" GROUP BY objective_id");
-    let mut collector = SpanCollector::default();
-    // One objective each upstream appears under, to look its name up by.
-    let mut seen_under: BTreeMap<String, String> = BTreeMap::new();
+    let mut collector = SpanSetBuilder::default();
     // Row by row: the packed lists of a thousand objectives with a thousand
     // events each are tens of megabytes.
     let mut rows = qb.build().fetch(&mut *conn);
@@ -264,12 +222,7 @@ pub(crate) async fn query_spans(
                     };
                     let upstream = match upstream {
                         "" => 0,
-                        id => {
-                            if !seen_under.contains_key(id) {
-                                seen_under.insert(id.to_owned(), objective.to_owned());
-                            }
-                            collector.upstream_index(id)
-                        }
+                        id => collector.upstream(objective, id, None),
                     };
                     spans.push(EventSpan { start, end, upstream });
                 }
@@ -280,8 +233,9 @@ pub(crate) async fn query_spans(
         collector.spans_of(objective).append(&mut spans);
     }
     drop(rows);
-    if !seen_under.is_empty() {
-        collector.name_upstreams(upstream_names(conn, &seen_under).await?);
+    if !collector.unnamed().is_empty() {
+        let names = upstream_names(conn, collector.unnamed()).await?;
+        collector.name_upstreams(names);
     }
     Ok(collector.finish())
 }
@@ -331,7 +285,7 @@ pub(crate) async fn query_tails(
     conn: &mut sqlx::SqliteConnection,
     reads: &[&TailRead],
 ) -> Result<SpanSet, StoreError> {
-    let mut rows = TailRows::default();
+    let mut rows = SpanSetBuilder::default();
     for chunk in reads.chunks(300) {
         let mut qb = QueryBuilder::<Sqlite>::new("WITH c(id, start_from) AS (");
         qb.push_values(chunk, |mut b, read| {

@@ -72,6 +72,83 @@ pub struct SpanSet {
     pub upstreams: Vec<(SystemId, String)>,
 }
 
+/// Builds a [`SpanSet`] from event rows, as every backend reads them:
+/// spans appended per objective, each upstream interned once in the table.
+/// An upstream added without its name is named by its id until
+/// [`SpanSetBuilder::name_upstreams`]; [`SpanSetBuilder::unnamed`] says
+/// where to look the names up.
+#[derive(Debug, Default)]
+pub struct SpanSetBuilder {
+    set: SpanSet,
+    index: BTreeMap<String, u32>,
+    /// For each upstream added without a name, one objective it was seen
+    /// under (to look the name up by).
+    unnamed: BTreeMap<String, String>,
+}
+
+impl SpanSetBuilder {
+    /// The upstream table's index of `id` (1-based), adding it when new:
+    /// named `name`, or left for [`SpanSetBuilder::name_upstreams`] and
+    /// remembered as seen under `objective_id`.
+    pub fn upstream(&mut self, objective_id: &str, id: &str, name: Option<&str>) -> u32 {
+        if let Some(&n) = self.index.get(id) {
+            return n;
+        }
+        if name.is_none() {
+            self.unnamed.insert(id.to_owned(), objective_id.to_owned());
+        }
+        self.set
+            .upstreams
+            .push((SystemId::from_trusted(id.to_owned()), name.unwrap_or(id).to_owned()));
+        // One entry per distinct upstream system: far below u32::MAX.
+        let n = self.set.upstreams.len() as u32;
+        self.index.insert(id.to_owned(), n);
+        n
+    }
+
+    /// The spans of `objective_id` so far, to append to.
+    pub fn spans_of(&mut self, objective_id: &str) -> &mut Vec<EventSpan> {
+        self.set.spans.entry(objective_id.to_owned()).or_default()
+    }
+
+    /// Adds one event: `end` `None` while open; `upstream` the id and the
+    /// stored name of the system it is charged to, `None` for self.
+    pub fn push(
+        &mut self,
+        objective_id: &str,
+        start: i64,
+        end: Option<i64>,
+        upstream: Option<(&str, &str)>,
+    ) {
+        let upstream = match upstream {
+            None => 0,
+            Some((id, name)) => self.upstream(objective_id, id, Some(name)),
+        };
+        let end = end.unwrap_or(slod_core::status::OPEN_END);
+        self.spans_of(objective_id).push(EventSpan { start, end, upstream });
+    }
+
+    /// The upstreams added without a name, each with an objective it was
+    /// seen under: `(upstream id, objective id)`.
+    pub fn unnamed(&self) -> &BTreeMap<String, String> {
+        &self.unnamed
+    }
+
+    /// Names upstreams added without one.
+    pub fn name_upstreams(&mut self, mut names: BTreeMap<String, String>) {
+        for (id, name) in &mut self.set.upstreams {
+            if let Some(found) = names.remove(id.as_str()) {
+                *name = found;
+            }
+        }
+        self.unnamed.clear();
+    }
+
+    pub fn finish(self) -> SpanSet {
+        self.set
+    }
+}
+
 /// Reads and the way into writes. The jobs (SPEC §5-§7) and notifications
 /// (SPEC §8) parts live in their own traits, [`JobStore`] and
 /// [`NotifyStore`], one module each.

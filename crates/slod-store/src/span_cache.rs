@@ -348,49 +348,6 @@ impl SpanCache {
     }
 }
 
-/// Builds the [`SpanSet`] of a tail read from its rows.
-#[derive(Debug, Default)]
-pub struct TailRows {
-    set: SpanSet,
-    index: HashMap<String, u32>,
-}
-
-impl TailRows {
-    /// Adds one event: `end` `None` while open; `upstream` the id and the
-    /// stored name of the system it is charged to, `None` for self.
-    pub fn push(
-        &mut self,
-        objective_id: &str,
-        start: i64,
-        end: Option<i64>,
-        upstream: Option<(&str, &str)>,
-    ) {
-        let upstream = match upstream {
-            None => 0,
-            Some((id, name)) => match self.index.get(id) {
-                Some(&n) => n,
-                None => {
-                    self.set
-                        .upstreams
-                        .push((SystemId::from_trusted(id.to_owned()), name.to_owned()));
-                    let n = self.set.upstreams.len() as u32;
-                    self.index.insert(id.to_owned(), n);
-                    n
-                }
-            },
-        };
-        self.set.spans.entry(objective_id.to_owned()).or_default().push(EventSpan {
-            start,
-            end: end.unwrap_or(OPEN_END),
-            upstream,
-        });
-    }
-
-    pub fn finish(self) -> SpanSet {
-        self.set
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
