@@ -223,7 +223,8 @@ pub struct Changeset {
     pub updated: Vec<DowntimeEvent>,
     /// Events that existed (open) before and turned out empty.
     pub deleted: Vec<String>,
-    /// New state of every system whose health or ordering mark changed.
+    /// New state of every system whose health or ordering mark changed,
+    /// one entry per system, by id.
     pub systems: Vec<SystemState>,
     pub transitions: Vec<HealthTransition>,
     /// Outages (system-level down intervals) that began.

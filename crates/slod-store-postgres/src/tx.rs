@@ -657,11 +657,8 @@ impl StoreTx for PgTx {
                 &[]
             };
 
-        // One row per system; the last state wins, as when written one by
-        // one.
-        let systems: BTreeMap<&SystemId, &SystemState> =
-            changes.systems.iter().map(|s| (&s.id, s)).collect();
-        let systems: Vec<&SystemState> = systems.into_values().collect();
+        // One entry per system (the engine's `Changeset::systems`).
+        let systems = &changes.systems;
         let updated = &changes.updated;
         let updated_upstreams: Vec<(Option<&str>, Option<&str>)> =
             updated.iter().map(|e| upstream_columns(&e.attribution)).collect();

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use slod_core::engine::{systems_changed_by, Changeset, HealthReport, SystemState, World};
+use slod_core::engine::{systems_changed_by, Changeset, HealthReport, World};
 use slod_core::events::NotificationEvent;
 use slod_core::model::{Attribution, DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
@@ -208,12 +208,10 @@ impl StoreTx for SqliteTx {
             });
             qb.build().execute(&mut *self.tx).await.map_err(write_error)?;
         }
-        // One row per system, the last state winning as when written one by
-        // one: `UPDATE … FROM` applies an arbitrary one of several matches.
-        let systems: BTreeMap<&SystemId, &SystemState> =
-            changes.systems.iter().map(|s| (&s.id, s)).collect();
-        let systems: Vec<&SystemState> = systems.into_values().collect();
-        for chunk in systems.chunks(ROWS_PER_STATEMENT) {
+        // One entry per system (the engine's `Changeset::systems`), as
+        // `UPDATE … FROM` needs: it applies an arbitrary one of several
+        // matches.
+        for chunk in changes.systems.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "UPDATE systems SET healthcheck_status = v.column2, incident_status = v.column3,
                      down_since = v.column4, down_source = v.column5, last_report_at = v.column6
