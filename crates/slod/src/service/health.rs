@@ -80,30 +80,27 @@ pub async fn apply_reports(
         }
     }
 
-    let ids: Vec<SystemId> = inputs
-        .iter()
-        .map(|input| input.system_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-
     let mut tx = store.begin().await?;
-    let mut known = tx.existing_systems(&ids).await?;
     let mut created = Vec::new();
-    for input in inputs.iter().filter(|input| input.create_system) {
-        if known.contains(&input.system_id) {
-            continue;
+    // Which systems exist is asked only when a report may create one; the
+    // world loaded below answers it for every other request.
+    if inputs.iter().any(|input| input.create_system) {
+        let ids: Vec<SystemId> = inputs
+            .iter()
+            .map(|input| input.system_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut known = tx.existing_systems(&ids).await?;
+        for input in inputs.iter().filter(|input| input.create_system) {
+            if known.contains(&input.system_id) {
+                continue;
+            }
+            let name = input.system_name.clone().unwrap_or_else(|| input.system_id.to_string());
+            tx.upsert_system(&input.system_id, &name, now).await?;
+            known.insert(input.system_id.clone());
+            created.push(input.system_id.clone());
         }
-        let name = input.system_name.clone().unwrap_or_else(|| input.system_id.to_string());
-        tx.upsert_system(&input.system_id, &name, now).await?;
-        known.insert(input.system_id.clone());
-        created.push(input.system_id.clone());
-    }
-    if let Some(unknown) = inputs.iter().find(|input| !known.contains(&input.system_id)) {
-        return Err(ServiceError::unknown_system(
-            &unknown.system_id,
-            Some(format!("{}systemId", unknown.field_prefix)),
-        ));
     }
 
     let reports: Vec<HealthReport> = inputs
@@ -115,7 +112,15 @@ pub async fn apply_reports(
             source: input.source,
         })
         .collect();
+    // Unknown systems are not in the world.
     let mut world = tx.load_world_for_reports(&reports).await?;
+    if let Some(unknown) = inputs.iter().find(|input| !world.systems.contains_key(&input.system_id))
+    {
+        return Err(ServiceError::unknown_system(
+            &unknown.system_id,
+            Some(format!("{}systemId", unknown.field_prefix)),
+        ));
+    }
     let changes = engine::apply_reports(&mut world, reports, now, &mut id_generator())
         .map_err(|err| report_error(err, &inputs, now))?;
     tx.write_changes(&changes).await?;
