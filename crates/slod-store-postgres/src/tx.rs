@@ -222,10 +222,7 @@ SELECT system_id, began, NULL FROM UNNEST($20::text[], $21::bigint[]) AS o(syste
 
 /// `kind` of a row of [`read_scope_sql`] that is an edge, not an objective.
 const EDGE_ROW: i32 = 0;
-/// Columns in `OBJECTIVE_COLUMNS`.
-pub(crate) const OBJECTIVE_WIDTH: usize = 13;
-/// Columns in `EVENT_COLUMNS`.
-pub(crate) const EVENT_WIDTH: usize = 9;
+pub(crate) use slod_store::codec::{EVENT_WIDTH, OBJECTIVE_WIDTH};
 
 /// The edges touching the locked systems (`$1`), as `kind, downstream,
 /// upstream` rows.
