@@ -13,9 +13,10 @@
 //!   `ON CONFLICT DO NOTHING` insert.
 //! - Batch writes go in as arrays (`UNNEST`), one round trip each.
 //!
-//! Every write marks the transaction dirty, so a later guarded locking step
-//! undoes itself with a savepoint instead of restarting the transaction
-//! (see `tx.rs`).
+//! Every write and lock goes through `PgTx::writer`, which marks the
+//! transaction dirty, so a later guarded locking step undoes itself with a
+//! savepoint instead of restarting the transaction; reads use
+//! `PgTx::reader` (see `tx.rs`, "Reads and writes").
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -321,7 +322,6 @@ impl JobStore for PgStore {
 #[async_trait]
 impl JobTx for PgTx {
     async fn claim_run(&mut self, claim: &JobClaim<'_>) -> StoreResult<ClaimOutcome> {
-        self.dirty = true;
         // Concurrent claims for one period queue on its row; the first
         // inserts, the others see its outcome once it commits.
         let claimed = sqlx::query(
@@ -340,7 +340,7 @@ impl JobTx for PgTx {
         .bind(claim.owner)
         .bind(claim.lease_until.millis())
         .bind(claim.now.millis())
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.writer())
         .await
         .map_err(write_error)?;
         if claimed.is_some() {
@@ -350,7 +350,7 @@ impl JobTx for PgTx {
         let row = sqlx::query(&sql)
             .bind(claim.kind.as_str())
             .bind(claim.period)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.reader())
             .await
             .map_err(other)?;
         let run = run_from_row(&row)?;
@@ -367,7 +367,6 @@ impl JobTx for PgTx {
         owner: &str,
         until: Timestamp,
     ) -> StoreResult<bool> {
-        self.dirty = true;
         let renewed = sqlx::query(
             "UPDATE job_runs SET lease_expires_at = $1
              WHERE kind = $2 AND period = $3 AND lease_owner = $4 AND status = 'running'",
@@ -376,7 +375,7 @@ impl JobTx for PgTx {
         .bind(kind.as_str())
         .bind(period)
         .bind(owner)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(renewed.rows_affected() > 0)
@@ -390,7 +389,6 @@ impl JobTx for PgTx {
         now: Timestamp,
         result: &str,
     ) -> StoreResult<bool> {
-        self.dirty = true;
         let completed = sqlx::query(
             "UPDATE job_runs SET status = 'completed', completed_at = $1, lease_expires_at = $1, result = $2
              WHERE kind = $3 AND period = $4 AND lease_owner = $5 AND status = 'running'",
@@ -400,14 +398,13 @@ impl JobTx for PgTx {
         .bind(kind.as_str())
         .bind(period)
         .bind(owner)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(completed.rows_affected() > 0)
     }
 
     async fn release_run(&mut self, kind: JobKind, period: &str, owner: &str) -> StoreResult<()> {
-        self.dirty = true;
         sqlx::query(
             "DELETE FROM job_runs
              WHERE kind = $1 AND period = $2 AND lease_owner = $3 AND status = 'running'",
@@ -415,22 +412,21 @@ impl JobTx for PgTx {
         .bind(kind.as_str())
         .bind(period)
         .bind(owner)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(())
     }
 
     async fn streaks(&mut self, objective_ids: &[String]) -> StoreResult<Vec<StreakRow>> {
-        query_streaks(&mut self.tx, Some(objective_ids), "ORDER BY s.objective_id").await
+        query_streaks(self.reader(), Some(objective_ids), "ORDER BY s.objective_id").await
     }
 
     async fn lock_streaks(&mut self, objective_ids: &[String]) -> StoreResult<Vec<StreakRow>> {
-        self.dirty = true;
         // One statement, id order: two runs locking overlapping sets queue
         // rather than deadlock.
         query_streaks(
-            &mut self.tx,
+            self.writer(),
             Some(objective_ids),
             "ORDER BY s.objective_id FOR NO KEY UPDATE OF s",
         )
@@ -441,7 +437,6 @@ impl JobTx for PgTx {
         if streaks.is_empty() {
             return Ok(());
         }
-        self.dirty = true;
         // One row per objective: `ON CONFLICT DO UPDATE` refuses to touch a
         // row twice in one statement.
         let unique: BTreeMap<&str, &Streak> =
@@ -463,7 +458,7 @@ impl JobTx for PgTx {
         .bind(unique.values().map(|s| opt(s.streak_start)).collect::<Vec<_>>())
         .bind(unique.values().map(|s| opt(s.best_streak_end)).collect::<Vec<_>>())
         .bind(unique.values().map(|s| opt(s.last_run)).collect::<Vec<_>>())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         Ok(())
@@ -473,7 +468,6 @@ impl JobTx for PgTx {
         if snapshots.is_empty() {
             return Ok(BTreeSet::new());
         }
-        self.dirty = true;
         let sql = format!(
             "INSERT INTO slo_daily_snapshots ({SNAPSHOT_COLUMNS})
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::bigint[])
@@ -488,14 +482,14 @@ impl JobTx for PgTx {
             .bind(snapshots.iter().map(|s| s.budget_remaining_percent).collect::<Vec<_>>())
             .bind(snapshots.iter().map(|s| s.burn_rate).collect::<Vec<_>>())
             .bind(snapshots.iter().map(|s| i64::from(s.streak_days)).collect::<Vec<_>>())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.writer())
             .await
             .map_err(write_error)?;
         Ok(inserted.into_iter().collect())
     }
 
     async fn achievements(&mut self, systems: &[SystemId]) -> StoreResult<Vec<AchievementRow>> {
-        query_achievements(&mut self.tx, Some(systems)).await
+        query_achievements(self.reader(), Some(systems)).await
     }
 
     async fn unlock_achievements(
@@ -505,7 +499,6 @@ impl JobTx for PgTx {
         if unlocks.is_empty() {
             return Ok(Vec::new());
         }
-        self.dirty = true;
         let rows = sqlx::query(
             "INSERT INTO slo_achievements (system_id, achievement, unlocked_at)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
@@ -515,7 +508,7 @@ impl JobTx for PgTx {
         .bind(unlocks.iter().map(|u| u.system_id.as_str()).collect::<Vec<_>>())
         .bind(unlocks.iter().map(|u| u.achievement.as_str()).collect::<Vec<_>>())
         .bind(unlocks.iter().map(|u| u.unlocked_at.millis()).collect::<Vec<_>>())
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.writer())
         .await
         .map_err(write_error)?;
         let new: BTreeSet<(SystemId, AchievementType)> = rows
@@ -540,11 +533,10 @@ impl JobTx for PgTx {
         at: Timestamp,
         per_system: u32,
     ) -> StoreResult<BTreeMap<SystemId, Vec<OutageSpan>>> {
-        query_recent_outages(&mut self.tx, systems, at, per_system).await
+        query_recent_outages(self.reader(), systems, at, per_system).await
     }
 
     async fn insert_digest(&mut self, digest: &DigestRow) -> StoreResult<()> {
-        self.dirty = true;
         let payload = serde_json::to_string(&digest.digest)
             .map_err(|err| StoreError::Other(anyhow!("serialising a digest: {err}")))?;
         sqlx::query(
@@ -556,7 +548,7 @@ impl JobTx for PgTx {
         .bind(digest.manual)
         .bind(digest.created_at.millis())
         .bind(payload)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         Ok(())

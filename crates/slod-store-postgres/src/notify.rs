@@ -209,7 +209,6 @@ impl NotifyStore for PgStore {
 #[async_trait]
 impl NotifyTx for PgTx {
     async fn insert_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
-        self.dirty = true;
         sqlx::query(&format!(
             "INSERT INTO notify_channels ({CHANNEL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -221,14 +220,13 @@ impl NotifyTx for PgTx {
         .bind(type_strs(c.events.as_deref()))
         .bind(c.created_at.millis())
         .bind(c.updated_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         Ok(())
     }
 
     async fn update_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
-        self.dirty = true;
         let updated = sqlx::query(
             "UPDATE notify_channels SET name = $1, kind = $2, url = $3, secret = $4, events = $5,
              updated_at = $6 WHERE id = $7",
@@ -240,7 +238,7 @@ impl NotifyTx for PgTx {
         .bind(type_strs(c.events.as_deref()))
         .bind(c.updated_at.millis())
         .bind(&c.id)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         if updated.rows_affected() == 0 {
@@ -250,11 +248,10 @@ impl NotifyTx for PgTx {
     }
 
     async fn delete_channel(&mut self, id: &str) -> StoreResult<bool> {
-        self.dirty = true;
         // Deliveries and their attempts go with it (foreign keys).
         let deleted = sqlx::query("DELETE FROM notify_channels WHERE id = $1")
             .bind(id)
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(other)?;
         Ok(deleted.rows_affected() > 0)
@@ -270,7 +267,6 @@ impl NotifyTx for PgTx {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        self.dirty = true;
         let token = slod_store::new_id();
         let sql = format!(
             "WITH wanted AS (
@@ -306,7 +302,7 @@ impl NotifyTx for PgTx {
             .bind(now.millis())
             .bind(lease_until.millis())
             .bind(&token)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.writer())
             .await
             .map_err(other)?;
         rows.iter()
@@ -327,7 +323,6 @@ impl NotifyTx for PgTx {
         if attempts.is_empty() {
             return Ok(());
         }
-        self.dirty = true;
         let outcome = |a: &AttemptRecord| match a.outcome {
             AttemptOutcome::Delivered => ("delivered", None, Some(a.finished_at.millis())),
             AttemptOutcome::RetryAt(at) => ("pending", Some(at.millis()), None),
@@ -371,19 +366,18 @@ impl NotifyTx for PgTx {
         .bind(outcomes.iter().map(|(state, _, _)| *state).collect::<Vec<_>>())
         .bind(outcomes.iter().map(|(_, next, _)| *next).collect::<Vec<_>>())
         .bind(outcomes.iter().map(|(_, _, finished)| *finished).collect::<Vec<_>>())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(())
     }
 
     async fn prune_deliveries(&mut self, before: Timestamp) -> StoreResult<u64> {
-        self.dirty = true;
         let deleted = sqlx::query(
             "DELETE FROM notify_deliveries WHERE state <> 'pending' AND finished_at < $1",
         )
         .bind(before.millis())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(deleted.rows_affected())
@@ -393,7 +387,7 @@ impl NotifyTx for PgTx {
         &mut self,
         objective_ids: &[String],
     ) -> StoreResult<BTreeMap<String, AlertState>> {
-        read_alert_states(&mut self.tx, objective_ids).await
+        read_alert_states(self.reader(), objective_ids).await
     }
 
     async fn swap_alert_state(
@@ -403,7 +397,6 @@ impl NotifyTx for PgTx {
         new: AlertState,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        self.dirty = true;
         let updated = sqlx::query(
             "UPDATE alert_state SET warning = $1, critical = $2, exhausted = $3, burn_fast = $4,
                  updated_at = $5
@@ -420,7 +413,7 @@ impl NotifyTx for PgTx {
         .bind(expected.critical)
         .bind(expected.exhausted)
         .bind(expected.burn_fast)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         if updated.rows_affected() > 0 {
@@ -445,7 +438,7 @@ impl NotifyTx for PgTx {
         .bind(new.exhausted)
         .bind(new.burn_fast)
         .bind(now.millis())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(inserted.rows_affected() > 0)
