@@ -99,9 +99,9 @@ use crate::rows::{
 const MAX_STEP_ATTEMPTS: u32 = 10;
 /// Key of the advisory lock that serialises dependency edits ("slodgrph").
 const GRAPH_LOCK_KEY: i64 = 0x736c_6f64_6772_7068;
-const SAVEPOINT: &str = "slod_guarded_step";
 
 pub(crate) use handle::PgTx;
+use handle::Savepoint;
 
 /// The transaction and its dirty mark, behind the two accessors (module
 /// docs, "Reads and writes"). Private fields: nothing outside this module
@@ -112,6 +112,15 @@ mod handle {
     use sqlx::{PgConnection, Postgres, Transaction};
 
     use crate::rows::other;
+
+    const SAVEPOINT: &str = "slod_guarded_step";
+
+    /// What [`PgTx::savepoint`] does with the guarded step's savepoint.
+    pub(crate) enum Savepoint {
+        Take,
+        Release,
+        RollBack,
+    }
 
     pub(crate) struct PgTx {
         tx: Transaction<'static, Postgres>,
@@ -145,12 +154,19 @@ mod handle {
             self.dirty
         }
 
-        /// Runs a savepoint statement (`SAVEPOINT`, `RELEASE`, `ROLLBACK
-        /// TO`), leaving the mark as it is.
-        pub(crate) async fn savepoint(&mut self, sql: &str) -> StoreResult<()> {
+        /// Runs the guarded step's savepoint command: `SAVEPOINT`,
+        /// `RELEASE SAVEPOINT` or `ROLLBACK TO SAVEPOINT`. Leaves the mark as
+        /// it is (a savepoint is only taken once the transaction is dirty).
+        pub(crate) async fn savepoint(&mut self, command: Savepoint) -> StoreResult<()> {
+            let verb = match command {
+                Savepoint::Take => "SAVEPOINT",
+                Savepoint::Release => "RELEASE SAVEPOINT",
+                Savepoint::RollBack => "ROLLBACK TO SAVEPOINT",
+            };
             // A `&str` without arguments goes out as a simple query: no
             // prepared statement.
-            sqlx::Executor::execute(&mut *self.tx, sql).await.map_err(other)?;
+            let sql = format!("{verb} {SAVEPOINT}");
+            sqlx::Executor::execute(&mut *self.tx, sql.as_str()).await.map_err(other)?;
             Ok(())
         }
 
@@ -386,13 +402,13 @@ impl PgTx {
     async fn guarded(&mut self, mut step: Step<'_>) -> StoreResult<StepOutput> {
         let savepoint = self.is_dirty();
         if savepoint {
-            self.savepoint(&format!("SAVEPOINT {SAVEPOINT}")).await?;
+            self.savepoint(Savepoint::Take).await?;
         }
         for attempt in 0..MAX_STEP_ATTEMPTS {
             match self.attempt(&step).await {
                 Ok(Attempt::Done(output)) => {
                     if savepoint {
-                        self.savepoint(&format!("RELEASE SAVEPOINT {SAVEPOINT}")).await?;
+                        self.savepoint(Savepoint::Release).await?;
                     }
                     return Ok(output);
                 }
@@ -429,7 +445,7 @@ impl PgTx {
     /// Undoes a failed attempt, releasing the locks it took.
     async fn undo(&mut self, savepoint: bool) -> StoreResult<()> {
         if savepoint {
-            self.savepoint(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")).await
+            self.savepoint(Savepoint::RollBack).await
         } else {
             // Nothing was locked or written before this step, so starting
             // over loses nothing.
