@@ -286,7 +286,9 @@ pub(super) async fn test(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> ApiResult<axum::Json<TestResponse>> {
-    let sent = service::test_channel(&*state.store, &state.notifier, &id, state.now()).await?;
+    // The send is notify's; the service layer only looks the channel up.
+    let channel = service::get_channel(&*state.store, &id).await?;
+    let sent = state.notifier.send_test(&channel, state.now()).await;
     Ok(axum::Json(TestResponse {
         event_id: sent.event_id,
         delivered: sent.result.delivered,
