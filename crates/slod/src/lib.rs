@@ -10,8 +10,13 @@
 //! - [`database`]: picks the storage backend from the database URL.
 //! - [`service`]: one function per operation; each runs in one store
 //!   transaction and calls the engine with an explicit `now`.
+//! - [`app`]: the application router: owns [`app::AppState`], nests the
+//!   API, merges the dashboard, and holds the fallback and the layers
+//!   every response goes through.
 //! - [`api`]: the HTTP routes of SPEC §9; handlers parse, call one service
 //!   function, and render.
+//! - [`input`]: request types parsed from JSON, shared by the API and the
+//!   dashboard.
 //! - [`demo`]: deterministic demo data for `slod serve --demo`.
 //! - [`jobs`]: the scheduler of the daily job and the weekly digest
 //!   (SPEC §5, §6).
@@ -25,10 +30,12 @@
 //! [`startup`].
 
 pub mod api;
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod database;
 pub mod demo;
+pub mod input;
 pub mod jobs;
 pub mod notify;
 pub mod service;

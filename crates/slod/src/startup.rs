@@ -17,7 +17,7 @@ use axum::Router;
 use slod_store::Store;
 use tokio::net::TcpListener;
 
-use crate::api::{self, AppState};
+use crate::app::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::{Notifier, NotifySettings};
@@ -71,7 +71,7 @@ impl Application {
                 .context("setting up notifications")?,
         );
         let scheduler = Some(crate::jobs::Scheduler::new(store.clone(), clock.clone()));
-        let router = api::router(AppState::new(store.clone(), clock.clone(), notifier.clone()));
+        let router = app::router(AppState::new(store.clone(), clock.clone(), notifier.clone()));
         Ok(Self {
             listener,
             address,

@@ -9,7 +9,7 @@ use super::error::ApiResult;
 use super::extract::{PathId, QueryParams};
 use super::jobs::limit;
 use super::systems::system_id;
-use super::AppState;
+use crate::app::AppState;
 use crate::service::achievements::{self as service, AchievementView, MilestoneView};
 
 #[derive(Serialize)]

@@ -16,9 +16,10 @@ use slod_core::time::Timestamp;
 use slod_store::notify::{AttemptRow, ChannelKind, ChannelRow, DeliveryRow};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{FromJson, Json, PathId, QueryParams};
-use super::fields::{kind, ObjectReader};
-use super::AppState;
+use super::extract::{Json, PathId, QueryParams};
+use crate::app::AppState;
+use crate::input::fields::{kind, ObjectReader};
+use crate::input::FromJson;
 use crate::service::channels::{
     self as service, display_url, parse_channel_url, parse_secret, ChannelPatch, NewChannel,
 };

@@ -5,7 +5,7 @@
 //!
 //! - [`Json<T>`]: requires `Content-Type: application/json` (415), at most
 //!   [`MAX_BODY_BYTES`] (413), valid JSON (400 `invalid_request`), then
-//!   parses `T` with [`FromJson`], naming the bad field (400
+//!   parses `T` with [`FromJson`] (from [`crate::input`]), naming the bad field (400
 //!   `validation_failed`).
 //! - [`PathId`]: the `{id}` path segment, percent-decoded.
 //! - [`QueryParams`]: the query string as ordered pairs, so repeated keys
@@ -20,14 +20,10 @@ use serde_json::Value;
 use slod_core::model::ValidationError;
 
 use super::error::ApiError;
+use crate::input::FromJson;
 
 /// The largest request body slod reads (SPEC §9: 413 above it).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// A request type parsed from a JSON value.
-pub trait FromJson: Sized {
-    fn from_json(value: &Value) -> Result<Self, ValidationError>;
-}
 
 /// A JSON body parsed into the validated request type `T`.
 #[derive(Debug)]

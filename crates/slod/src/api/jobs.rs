@@ -22,7 +22,7 @@ use slod_store::jobs::JobKind;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{PathId, QueryParams};
-use super::AppState;
+use crate::app::AppState;
 use crate::service::jobs::{self as service, DailyRunResult, DigestView, JobRunView, StreakView};
 
 /// Default and largest `limit` of the list routes here.

@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
-use super::AppState;
+use crate::app::AppState;
 use crate::notify::stream::StreamItem;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -19,11 +19,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use slod_core::engine::World;
 use slod_core::model::{Objective, SystemId};
 use slod_core::status::{compute_status, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
-use slod_core::engine::World;
 use slod_store::{SpanSet, Store, StoreTx};
 
 use super::ServiceResult;

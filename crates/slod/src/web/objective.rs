@@ -13,7 +13,7 @@ use slod_core::time::{Timestamp, DAY_MS};
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
 use super::{check_same_origin, data, format, now, PageId, WebResult};
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::service::systems::{self, SystemRef, SystemView};
 use crate::service::{objectives, status::ObjectiveWithStatus};
 

@@ -21,7 +21,7 @@ use super::components::{self, State as ObjState};
 use super::data::{self, Milestone, Unlocked};
 use super::layout::{self, Nav};
 use super::{format, now, query_pairs, query_value, WebError, WebResult};
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::service::status::ObjectiveWithStatus;
 use crate::service::systems::SystemView;
 use crate::service::{objectives, systems};
