@@ -15,7 +15,7 @@ use slod_core::model::{parse_system_name, ValidationError};
 use slod_core::time::Timestamp;
 use slod_store::notify::{AttemptRow, ChannelKind, ChannelRow, DeliveryRow};
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{Json, PathId, QueryParams};
 use crate::app::AppState;
 use crate::input::fields::{kind, ObjectReader};
@@ -309,19 +309,7 @@ pub(super) async fn deliveries(
     query: QueryParams,
 ) -> ApiResult<axum::Json<DeliveryListResponse>> {
     query.only(&["limit"])?;
-    let limit = match query.single("limit")? {
-        None => DEFAULT_DELIVERY_LIMIT,
-        Some(raw) => {
-            raw.parse::<u32>().ok().filter(|n| (1..=MAX_DELIVERY_LIMIT).contains(n)).ok_or_else(
-                || {
-                    ApiError::validation(ValidationError::new(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_DELIVERY_LIMIT}"),
-                    ))
-                },
-            )?
-        }
-    };
+    let limit = query.limit(DEFAULT_DELIVERY_LIMIT, MAX_DELIVERY_LIMIT)?;
     let deliveries = service::list_deliveries(&*state.store, &id, limit).await?;
     Ok(axum::Json(DeliveryListResponse {
         deliveries: deliveries.into_iter().map(DeliveryResponse::from).collect(),

@@ -9,7 +9,8 @@
 //!   `validation_failed`).
 //! - [`PathId`]: the `{id}` path segment, percent-decoded.
 //! - [`QueryParams`]: the query string as ordered pairs, so repeated keys
-//!   (`?systemId=a&systemId=b`) survive.
+//!   (`?systemId=a&systemId=b`) survive, with the checks every route uses
+//!   (unknown keys, single values, `?limit=`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request};
@@ -108,6 +109,23 @@ impl QueryParams {
             )));
         }
         Ok(first)
+    }
+
+    /// `?limit=`: `default` when absent, else a whole number from 1 to
+    /// `max`. One parser for every paged list route; each passes its own
+    /// bounds.
+    pub fn limit(&self, default: u32, max: u32) -> Result<u32, ApiError> {
+        match self.single("limit")? {
+            None => Ok(default),
+            Some(raw) => {
+                raw.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+                    ApiError::validation(ValidationError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {max}"),
+                    ))
+                })
+            }
+        }
     }
 
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {

@@ -164,19 +164,7 @@ pub(super) async fn events(
     query: QueryParams,
 ) -> ApiResult<axum::Json<DowntimeEventsResponse>> {
     query.only(&["limit"])?;
-    let limit = match query.single("limit")? {
-        None => DEFAULT_EVENT_LIMIT,
-        Some(raw) => {
-            raw.parse::<u32>().ok().filter(|n| (1..=MAX_EVENT_LIMIT).contains(n)).ok_or_else(
-                || {
-                    ApiError::validation(ValidationError::new(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_EVENT_LIMIT}"),
-                    ))
-                },
-            )?
-        }
-    };
+    let limit = query.limit(DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT)?;
     let events = service::list_events(&*state.store, &id, limit).await?;
     Ok(axum::Json(DowntimeEventsResponse {
         events: events.into_iter().map(DowntimeEventResponse::from).collect(),
