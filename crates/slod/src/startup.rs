@@ -34,7 +34,7 @@ pub struct Application {
     notify_workers: bool,
     /// The daily job and weekly digest scheduler; `None` when a test drives
     /// the jobs by hand.
-    scheduler: Option<crate::jobs::Scheduler>,
+    scheduler: Option<crate::scheduler::Scheduler>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 }
@@ -70,7 +70,7 @@ impl Application {
             Notifier::new(store.clone(), clock.clone(), NotifySettings::default())
                 .context("setting up notifications")?,
         );
-        let scheduler = Some(crate::jobs::Scheduler::new(store.clone(), clock.clone()));
+        let scheduler = Some(crate::scheduler::Scheduler::new(store.clone(), clock.clone()));
         let router = app::router(AppState::new(store.clone(), clock.clone(), notifier.clone()));
         Ok(Self {
             listener,
