@@ -1,18 +1,17 @@
 //! The application: the HTTP API and the dashboard under one router, and
 //! the state their handlers share.
 //!
-//! This is the one module that sees both front ends. It owns [`AppState`],
-//! nests the API ([`crate::api`]) under `/api/v1`, merges the dashboard
+//! This is the one module that sees both front ends. It builds the
+//! [`AppState`] router (the state itself is defined below both front ends,
+//! in [`crate::state`], since every handler names it), nests the API ([`crate::api`]) under `/api/v1`, merges the dashboard
 //! ([`crate::web`]) at `/`, answers `GET /healthz`, and wraps everything in
 //! the layers every response goes through: unknown routes answered as
 //! JSON, or as the dashboard's 404 page for a browser ([`no_route`]); any
 //! other error response that is not already ours (a wrong method's 405, a
 //! layer's rejection) rewritten into the API's JSON error shape; the 1 MiB
 //! body limit (SPEC §9); one log line per request. Neither `api` nor `web`
-//! imports the other: what both need lives below them ([`crate::input`],
-//! [`crate::service`]) or here.
-
-use std::sync::Arc;
+//! imports the other, nor this module: what both need lives below them
+//! ([`crate::state`], [`crate::input`], [`crate::service`]).
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
@@ -20,35 +19,13 @@ use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use slod_core::time::Timestamp;
-use slod_store::Store;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api::error::ApiError;
 use crate::api::extract::MAX_BODY_BYTES;
-use crate::clock::Clock;
-use crate::notify::Notifier;
+pub use crate::state::AppState;
 use crate::web;
-
-/// What every handler can reach: storage, the clock, and notifications
-/// (test sends, the live event stream).
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub notifier: Arc<Notifier>,
-}
-
-impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, notifier: Arc<Notifier>) -> Self {
-        Self { store, clock, notifier }
-    }
-
-    pub(crate) fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-}
 
 /// The whole application: routes, error shaping, body limit, request logs.
 pub fn router(state: AppState) -> Router {

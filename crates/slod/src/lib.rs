@@ -12,9 +12,11 @@
 //!   (SPEC §5, §6); the jobs themselves are `service::jobs`.
 //! - [`service`]: one function per operation; each runs in one store
 //!   transaction and calls the engine with an explicit `now`.
-//! - [`app`]: the application router: owns [`app::AppState`], nests the
-//!   API, merges the dashboard, and holds the fallback and the layers
-//!   every response goes through.
+//! - [`app`]: the application router: nests the API, merges the
+//!   dashboard, and holds the fallback and the layers every response goes
+//!   through.
+//! - [`state`]: [`state::AppState`], what every handler reaches (storage,
+//!   clock, notifier).
 //! - [`api`]: the HTTP routes of SPEC §9; handlers parse, call one service
 //!   function, and render.
 //! - [`input`]: request types parsed from JSON, shared by the API and the
@@ -40,6 +42,7 @@ pub mod notify;
 pub mod scheduler;
 pub mod service;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod web;
 

@@ -9,8 +9,8 @@ use super::error::ApiResult;
 use super::extract::{PathId, QueryParams};
 use super::jobs::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::systems::system_id;
-use crate::app::AppState;
 use crate::service::achievements::{self as service, AchievementView, MilestoneView};
+use crate::state::AppState;
 
 #[derive(Serialize)]
 pub struct DefinitionsResponse {

@@ -17,12 +17,12 @@ use slod_store::notify::{AttemptRow, ChannelKind, ChannelRow, DeliveryRow};
 
 use super::error::ApiResult;
 use super::extract::{Json, PathId, QueryParams};
-use crate::app::AppState;
 use crate::input::fields::{kind, ObjectReader};
 use crate::input::FromJson;
 use crate::service::channels::{
     self as service, display_url, parse_channel_url, parse_secret, ChannelPatch, NewChannel,
 };
+use crate::state::AppState;
 
 /// `POST /channels` body.
 pub struct CreateChannelRequest(pub NewChannel);

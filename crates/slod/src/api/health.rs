@@ -11,10 +11,10 @@ use slod_core::model::{parse_system_name, HealthStatus, ReportSource, Validation
 
 use super::error::ApiResult;
 use super::extract::Json;
-use crate::app::AppState;
 use crate::input::fields::ObjectReader;
 use crate::input::FromJson;
 use crate::service::health::{self as service, ReportInput, ReportOutcome};
+use crate::state::AppState;
 
 /// The reports of one request, in the order sent.
 pub struct HealthRequest {

@@ -22,8 +22,8 @@ use slod_store::jobs::JobKind;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{PathId, QueryParams};
-use crate::app::AppState;
 use crate::service::jobs::{self as service, DailyRunResult, DigestView, JobRunView, StreakView};
+use crate::state::AppState;
 
 /// Default and largest `limit` of the list routes here (and
 /// `GET /milestones`).

@@ -22,7 +22,7 @@ mod systems;
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The API's routes, relative to `/api/v1` (where [`crate::app`] nests
 /// them).

@@ -11,10 +11,10 @@ use slod_core::time::Timestamp;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, PathId, QueryParams};
 use super::systems::system_id;
-use crate::app::AppState;
 use crate::input::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
 use crate::service::objectives as service;
 use crate::service::status::{group_by_system, ObjectiveWithStatus};
+use crate::state::AppState;
 
 /// A downtime event as served (the seed's shape).
 #[derive(Debug, Serialize)]

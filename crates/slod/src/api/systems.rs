@@ -7,10 +7,10 @@ use slod_core::model::{parse_system_name, SystemId, ValidationError};
 
 use super::error::ApiResult;
 use super::extract::{Json, PathId};
-use crate::app::AppState;
 use crate::input::fields::ObjectReader;
 use crate::input::FromJson;
 use crate::service::systems::{self as service, DependenciesView, SystemView};
+use crate::state::AppState;
 
 /// `PUT /systems/{id}` body.
 pub struct PutSystemRequest {

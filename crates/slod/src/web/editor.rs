@@ -27,11 +27,11 @@ use slod_core::model::{DependencyExclusion, Objective, SystemId, ValidationError
 use super::components;
 use super::layout::{self, Nav};
 use super::{check_same_origin, form_pairs, now, query_pairs, query_value, PageId, WebResult};
-use crate::app::AppState;
 use crate::input::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
 use crate::input::FromJson;
 use crate::service::systems::{self, SystemRef, SystemView};
 use crate::service::{objectives, ServiceError};
+use crate::state::AppState;
 
 /// Every field the form has, by its API name. An error naming any other
 /// field is shown above the form.

@@ -43,8 +43,8 @@ use axum::routing::get;
 use axum::Router;
 use slod_core::time::Timestamp;
 
-use crate::app::AppState;
 use crate::service::ServiceError;
+use crate::state::AppState;
 
 /// The dashboard's routes; `app::router` merges them next to `/api/v1`.
 pub fn router() -> Router<AppState> {
