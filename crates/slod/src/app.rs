@@ -6,7 +6,7 @@
 //! in [`crate::state`], since every handler names it), nests the API ([`crate::api`]) under `/api/v1`, merges the dashboard
 //! ([`crate::web`]) at `/`, answers `GET /healthz`, and wraps everything in
 //! the layers every response goes through: unknown routes answered as
-//! JSON, or as the dashboard's 404 page for a browser ([`no_route`]); any
+//! JSON, or as the dashboard's 404 page for a browser (`no_route`); any
 //! other error response that is not already ours (a wrong method's 405, a
 //! layer's rejection) rewritten into the API's JSON error shape; the 1 MiB
 //! body limit (SPEC §9); one log line per request. Neither `api` nor `web`

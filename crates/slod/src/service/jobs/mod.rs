@@ -2,10 +2,10 @@
 //! what they produce. The jobs' service functions; `crate::scheduler` runs
 //! them on time, `api::jobs` on request.
 //!
-//! - [`lease`]: the claim on a job's period, one holder across replicas.
-//! - [`daily`]: the daily run and its manual trigger.
-//! - [`digest`]: the weekly digest, scheduled and manual.
-//! - [`reads`]: streaks, snapshots, digests and job runs as served.
+//! - `lease`: the claim on a job's period, one holder across replicas.
+//! - `daily`: the daily run and its manual trigger.
+//! - `digest`: the weekly digest, scheduled and manual.
+//! - `reads`: streaks, snapshots, digests and job runs as served.
 //!
 //! # The daily run for midnight M
 //!
