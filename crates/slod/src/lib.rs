@@ -15,6 +15,7 @@
 //! - [`demo`]: deterministic demo data for `slod serve --demo`.
 //! - [`jobs`]: the scheduler of the daily job and the weekly digest
 //!   (SPEC §5, §6).
+//! - [`ops`]: `slod backup` and `slod migrate` (SPEC §18).
 //! - [`notify`]: notification delivery (webhooks, Slack, Teams), the live
 //!   event stream and the 30-second alert evaluator (SPEC §8).
 //! - [`startup`]: binds the listener and serves until shut down.
@@ -31,6 +32,7 @@ pub mod database;
 pub mod demo;
 pub mod jobs;
 pub mod notify;
+pub mod ops;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

@@ -14,6 +14,7 @@ pub mod fields;
 mod health;
 mod jobs;
 pub(crate) mod objectives;
+mod readyz;
 mod stream;
 mod systems;
 
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::readyz))
         .nest("/api/v1", api)
         // The dashboard (SPEC §11): HTML pages at `/`, `/objectives/…`,
         // `/systems/…` and `/static/…`.
@@ -108,8 +110,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Liveness and readiness: the server only starts listening once the
-/// database is open and migrated, so answering at all means ready.
+/// Liveness: the process answers. Readiness (the database answers too) is
+/// `GET /readyz`.
 async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
