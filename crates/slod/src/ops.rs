@@ -67,8 +67,9 @@ async fn run_backup(args: &BackupArgs) -> Result<String, Failure> {
         Backend::Postgres => Err(Failure {
             status: 2,
             error: anyhow!(
-                "slod backup copies SQLite databases only; back up PostgreSQL with its own tools: \
-                 pg_dump -Fc -f slod.dump '{database}' (restore with pg_restore, see the README)"
+                "slod backup copies SQLite databases only, and {database} is PostgreSQL: back it \
+                 up with pg_dump (`pg_dump -Fc -f slod.dump URL`) and restore with pg_restore; \
+                 the README's Operations section shows both"
             ),
         }),
         Backend::Sqlite => {
