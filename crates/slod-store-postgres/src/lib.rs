@@ -23,6 +23,7 @@
 
 mod jobs;
 mod notify;
+pub mod ops;
 mod rows;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -38,6 +39,7 @@ use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::codec::{self, OUTBOX_COLUMNS};
+use slod_store::schema::SchemaStatus;
 use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreResult, StoreTx, SystemRow};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -95,6 +97,14 @@ impl PgStore {
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to PostgreSQL at {server}"))?;
+        // A database a newer release migrated is refused before the
+        // migrator runs (SPEC §18); sqlx would refuse it too, without
+        // naming the versions.
+        {
+            let mut conn = pool.acquire().await.context("connecting to PostgreSQL")?;
+            let applied = ops::applied_versions(&mut conn).await?;
+            SchemaStatus { applied, known: ops::known_migrations() }.refuse_newer()?;
+        }
         // sqlx's migrator holds a PostgreSQL advisory lock while it runs, so
         // replicas starting at once apply each migration exactly once.
         MIGRATOR
@@ -413,6 +423,11 @@ impl Store for PgStore {
             .await
             .map_err(other)?;
         rows.iter().map(outbox_event).collect()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(other)?;
+        Ok(())
     }
 }
 

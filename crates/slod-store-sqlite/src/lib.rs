@@ -15,6 +15,7 @@
 
 mod jobs;
 mod notify;
+pub mod ops;
 mod rows;
 mod tx;
 
@@ -30,7 +31,7 @@ use slod_core::time::Timestamp;
 use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreError, StoreResult, StoreTx, SystemRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use slod_store::codec::{self, EVENT_COLUMNS, OBJECTIVE_COLUMNS, OUTBOX_COLUMNS, SYSTEM_COLUMNS};
 
@@ -47,12 +48,16 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Closed downtime already read (`slod_store::span_cache`).
     spans: std::sync::Arc<SpanCache>,
+    /// How [`Store::ping`] opens a fresh read-only connection.
+    probe: SqliteConnectOptions,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at a `sqlite://PATH` URL and
     /// runs the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // Before anything writes (even the switch to WAL): SPEC §18.
+        ops::schema_status(url).await?.refuse_newer()?;
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("`{url}` is not a valid sqlite:// URL"))?
             .create_if_missing(true)
@@ -67,12 +72,13 @@ impl SqliteStore {
             .await
             .with_context(|| format!("opening SQLite database {url}"))?;
         MIGRATOR.run(&writer).await.context("running SQLite migrations")?;
+        let probe = options.read_only(true);
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(probe.clone())
             .await
             .with_context(|| format!("opening SQLite database {url} for reading"))?;
-        Ok(Self { writer, reader, spans: std::sync::Arc::new(SpanCache::new()) })
+        Ok(Self { writer, reader, spans: std::sync::Arc::new(SpanCache::new()), probe })
     }
 
     /// Closes both pools, flushing the WAL.
@@ -219,6 +225,17 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map(SystemId::from_trusted).map_err(other))
             .collect()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        const QUERY: &str = "SELECT count(*) FROM _sqlx_migrations";
+        sqlx::query(QUERY).fetch_one(&self.reader).await.map_err(other)?;
+        // The pooled connections hold the file open, so they keep answering
+        // after it is deleted or replaced; a fresh one finds out.
+        let mut fresh = self.probe.connect().await.map_err(other)?;
+        let answered = sqlx::query(QUERY).fetch_one(&mut fresh).await.map_err(other);
+        let _ = sqlx::Connection::close(fresh).await;
+        answered.map(|_| ())
     }
 }
 

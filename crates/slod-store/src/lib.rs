@@ -30,6 +30,7 @@ pub mod codec;
 pub mod conformance;
 pub mod jobs;
 pub mod notify;
+pub mod schema;
 pub mod span_cache;
 
 pub use jobs::{JobStore, JobTx};
@@ -195,6 +196,10 @@ pub trait Store: Send + Sync + 'static + JobStore + NotifyStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<(i64, NotificationEvent)>>;
+
+    /// Succeeds when the database answers a trivial query: the readiness
+    /// probe (`GET /readyz`, SPEC §18). The caller bounds how long it waits.
+    async fn ping(&self) -> StoreResult<()>;
 }
 
 /// One write transaction; rolled back when dropped uncommitted.

@@ -3,8 +3,9 @@
 //!
 //! This is the one module that sees both front ends. It builds the
 //! [`AppState`] router (the state itself is defined below both front ends,
-//! in [`crate::state`], since every handler names it), nests the API ([`crate::api`]) under `/api/v1`, merges the dashboard
-//! ([`crate::web`]) at `/`, answers `GET /healthz`, and wraps everything in
+//! in [`crate::state`], since every handler names it), nests the API
+//! ([`crate::api`]) under `/api/v1`, merges the dashboard ([`crate::web`])
+//! at `/`, answers `GET /healthz` and `GET /readyz`, and wraps everything in
 //! the layers every response goes through: unknown routes answered as
 //! JSON, or as the dashboard's 404 page for a browser (`no_route`); any
 //! other error response that is not already ours (a wrong method's 405, a
@@ -31,6 +32,7 @@ use crate::web;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(crate::api::readyz::readyz))
         .nest("/api/v1", crate::api::router())
         // The dashboard (SPEC §11): HTML pages at `/`, `/objectives/…`,
         // `/systems/…` and `/static/…`.
@@ -48,8 +50,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Liveness and readiness: the server only starts listening once the
-/// database is open and migrated, so answering at all means ready.
+/// Liveness: the process answers. Readiness (the database answers too) is
+/// `GET /readyz`.
 async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok"}))
 }

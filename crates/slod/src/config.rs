@@ -20,6 +20,38 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Copy a SQLite database to a file while slod runs (restore: start
+    /// slod on the copy). For PostgreSQL use pg_dump.
+    Backup(BackupArgs),
+    /// Apply (or, with --dry-run, list) the database's pending migrations
+    /// without serving.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    /// The database to copy: `sqlite://PATH`.
+    #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
+    pub database: String,
+
+    /// The file to write the copy to.
+    #[arg(long, value_name = "FILE")]
+    pub to: std::path::PathBuf,
+
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    /// Database URL, as for `slod serve`.
+    #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
+    pub database: String,
+
+    /// List the pending migrations; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -83,7 +115,7 @@ mod tests {
     #[test]
     fn serve_runs_with_no_flags() {
         let cli = Cli::try_parse_from(["slod", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
         let settings = Settings::from(&args);
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.database_url, "sqlite://slod.db");
@@ -102,7 +134,7 @@ mod tests {
             "--demo",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
         let settings = Settings::from(&args);
         assert_eq!(settings.listen.port(), 0);
         assert_eq!(settings.database_url, "sqlite:///tmp/x.db");

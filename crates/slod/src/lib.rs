@@ -22,6 +22,7 @@
 //! - [`input`]: request types parsed from JSON, shared by the API and the
 //!   dashboard.
 //! - [`demo`]: deterministic demo data for `slod serve --demo`.
+//! - [`ops`]: `slod backup` and `slod migrate` (SPEC §18).
 //! - [`notify`]: notification delivery (webhooks, Slack, Teams), the live
 //!   event stream and the 30-second alert evaluator (SPEC §8).
 //! - [`startup`]: binds the listener and serves until shut down.
@@ -39,14 +40,10 @@ pub mod database;
 pub mod demo;
 pub mod input;
 pub mod notify;
+pub mod ops;
 pub mod scheduler;
 pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod web;
-
-/// The scheduler's former name, so `slod::jobs::Scheduler` keeps resolving
-/// for code written against it (the end-to-end tests import it so).
-#[doc(hidden)]
-pub use scheduler as jobs;

@@ -24,6 +24,8 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Backup(args) => slod::ops::backup(&args).await,
+        Command::Migrate(args) => slod::ops::migrate(&args).await,
     }
 }
 

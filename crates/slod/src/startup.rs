@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -22,6 +23,13 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::{Notifier, NotifySettings};
 use crate::{database, demo};
+
+/// How long requests in flight at shutdown get to finish (SPEC §18).
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// How long each background worker gets, after the requests, to reach a
+/// safe point; it was told to stop when the requests were, so this only
+/// bites on one stuck mid-step.
+pub const WORKER_STOP_LIMIT: Duration = Duration::from_secs(10);
 
 /// A server that is bound and ready to serve.
 pub struct Application {
@@ -110,9 +118,17 @@ impl Application {
         self.address
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in
-    /// flight and returns. The notification tasks (delivery, alert
-    /// evaluation, the event stream) run alongside and stop with it.
+    /// Serves until `shutdown` completes, then stops accepting, finishes
+    /// the requests in flight and returns (SPEC §18). The notification
+    /// tasks (delivery, alert evaluation, the event stream) and the
+    /// scheduler run alongside and are told to stop at the same moment.
+    ///
+    /// Requests get [`DRAIN_LIMIT`]; one still running then is dropped,
+    /// which rolls its transaction back (nothing is half-applied, and it
+    /// was never acknowledged). Each worker stops between two units of
+    /// work (a delivery, an evaluation pass, one daily run's period); one
+    /// that overstays [`WORKER_STOP_LIMIT`] is abandoned: deliveries are
+    /// leased and retried, job runs are idempotent and resumed at start.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -127,26 +143,40 @@ impl Application {
         let (stop_jobs, jobs_stop) = tokio::sync::watch::channel(false);
         let jobs = self.scheduler.map(|scheduler| tokio::spawn(scheduler.run(jobs_stop)));
         let notifier = self.notifier.clone();
+        let (signalled, mut draining) = tokio::sync::watch::channel(false);
         // Stopping the notification tasks also ends open event streams,
         // which would otherwise hold the graceful shutdown forever.
         let shutdown = async move {
             shutdown.await;
             notifier.shutdown();
+            stop_jobs.send_replace(true);
+            signalled.send_replace(true);
         };
         tracing::info!("listening on {}", self.address);
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown);
+        let drain_limit = async move {
+            if draining.wait_for(|signalled| *signalled).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(DRAIN_LIMIT).await;
+        };
+        let served = tokio::select! {
+            served = serve => served.context("serving HTTP"),
+            () = drain_limit => {
+                tracing::warn!(
+                    "requests still in flight after {} s; dropping them (their transactions roll back)",
+                    DRAIN_LIMIT.as_secs()
+                );
+                Ok(())
+            }
+        };
         self.notifier.shutdown();
-        notify_tasks.join().await;
-        // A run in progress finishes its period (each is one short
-        // transaction per chunk); one that overstays is abandoned, and its
-        // idempotent writes are finished by the next start.
-        stop_jobs.send_replace(true);
+        if tokio::time::timeout(WORKER_STOP_LIMIT, notify_tasks.join()).await.is_err() {
+            tracing::warn!("notification workers did not stop in time; abandoning them");
+        }
         if let Some(mut jobs) = jobs {
-            if tokio::time::timeout(std::time::Duration::from_secs(30), &mut jobs).await.is_err() {
-                tracing::warn!("the job scheduler did not stop within 30 s; abandoning its run");
+            if tokio::time::timeout(WORKER_STOP_LIMIT, &mut jobs).await.is_err() {
+                tracing::warn!("the job scheduler did not stop in time; abandoning its run");
                 jobs.abort();
             }
         }

@@ -16,6 +16,7 @@ pub mod extract;
 mod health;
 mod jobs;
 mod objectives;
+pub(crate) mod readyz;
 mod stream;
 mod systems;
 

@@ -1,0 +1,175 @@
+//! The operator's commands besides `serve` (SPEC §18): `slod backup` and
+//! `slod migrate`.
+//!
+//! Each prints what it did on stdout and any failure on stderr, and turns
+//! the outcome into the exit status: 0 done, 1 failed, 2 not something this
+//! command does (a PostgreSQL backup: that is `pg_dump`'s job).
+//!
+//! ```text
+//! $ slod backup --database sqlite:///var/lib/slod/slod.db --to /backups/slod-2026-12-02.db
+//! backed up sqlite:///var/lib/slod/slod.db to /backups/slod-2026-12-02.db (274432 bytes)
+//! $ slod migrate --database sqlite:///var/lib/slod/slod.db --dry-run
+//! schema at version 4; no migration pending
+//! ```
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use slod_store::schema::{Migration, SchemaStatus};
+
+use crate::config::{BackupArgs, MigrateArgs};
+use crate::database::{backend_for, redact, Backend};
+
+/// Why a command failed, and the exit status that says so.
+struct Failure {
+    status: u8,
+    error: anyhow::Error,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self { status: 1, error }
+    }
+}
+
+/// Prints the outcome and turns it into the exit status.
+fn finish(outcome: Result<String, Failure>) -> ExitCode {
+    match outcome {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure { status, error }) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+/// Warnings (a PostgreSQL server still starting, …) on stderr, so stdout
+/// holds only the command's report.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// `slod backup --database sqlite://PATH --to FILE [--force]`.
+pub async fn backup(args: &BackupArgs) -> ExitCode {
+    init_logs();
+    finish(run_backup(args).await)
+}
+
+async fn run_backup(args: &BackupArgs) -> Result<String, Failure> {
+    let database = redact(&args.database);
+    match backend_for(&args.database)? {
+        Backend::Postgres => Err(Failure {
+            status: 2,
+            error: anyhow!(
+                "slod backup copies SQLite databases only, and {database} is PostgreSQL: back it \
+                 up with pg_dump (`pg_dump -Fc -f slod.dump URL`) and restore with pg_restore; \
+                 the README's Operations section shows both"
+            ),
+        }),
+        Backend::Sqlite => {
+            let started = std::time::Instant::now();
+            let bytes =
+                slod_store_sqlite::ops::backup(&args.database, &args.to, args.force).await?;
+            Ok(format!(
+                "backed up {database} to {} ({bytes} bytes in {:.1} s)",
+                args.to.display(),
+                started.elapsed().as_secs_f64()
+            ))
+        }
+    }
+}
+
+/// `slod migrate --database URL [--dry-run]`.
+pub async fn migrate(args: &MigrateArgs) -> ExitCode {
+    init_logs();
+    finish(run_migrate(args).await)
+}
+
+async fn run_migrate(args: &MigrateArgs) -> Result<String, Failure> {
+    let backend = backend_for(&args.database)?;
+    let status = match backend {
+        Backend::Sqlite => slod_store_sqlite::ops::schema_status(&args.database).await?,
+        Backend::Postgres => slod_store_postgres::ops::schema_status(&args.database).await?,
+    };
+    status.refuse_newer().map_err(anyhow::Error::from)?;
+    let database = redact(&args.database);
+    if args.dry_run {
+        return Ok(describe_pending(&database, &status));
+    }
+    let applied = match backend {
+        Backend::Sqlite => slod_store_sqlite::ops::migrate(&args.database).await?,
+        Backend::Postgres => slod_store_postgres::ops::migrate(&args.database).await?,
+    };
+    let mut report = String::new();
+    for migration in &applied {
+        report.push_str(&format!("applied {migration}\n"));
+    }
+    report.push_str(&format!(
+        "{database}: schema at version {}; {} applied",
+        status.binary_version(),
+        count(applied.len())
+    ));
+    Ok(report)
+}
+
+/// What `--dry-run` prints: where the schema stands and what would run.
+fn describe_pending(database: &str, status: &SchemaStatus) -> String {
+    let at = match status.database_version() {
+        Some(version) => format!("schema at version {version}"),
+        None => "no schema yet".to_owned(),
+    };
+    let pending: Vec<&Migration> = status.pending();
+    if pending.is_empty() {
+        return format!("{database}: {at}; no migration pending");
+    }
+    let mut report = String::new();
+    for migration in &pending {
+        report.push_str(&format!("pending {migration}\n"));
+    }
+    report.push_str(&format!(
+        "{database}: {at}; {} pending (nothing applied: dry run)",
+        count(pending.len())
+    ));
+    report
+}
+
+fn count(n: usize) -> String {
+    match n {
+        1 => "1 migration".to_owned(),
+        n => format!("{n} migrations"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(applied: &[i64]) -> SchemaStatus {
+        SchemaStatus {
+            applied: applied.to_vec(),
+            known: (1..=3)
+                .map(|v| Migration { version: v, description: format!("m{v}") })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_dry_run_lists_what_would_run() {
+        assert_eq!(
+            describe_pending("db", &status(&[1, 2, 3])),
+            "db: schema at version 3; no migration pending"
+        );
+        assert_eq!(
+            describe_pending("db", &status(&[1])),
+            "pending 0002 m2\npending 0003 m3\n\
+             db: schema at version 1; 2 migrations pending (nothing applied: dry run)"
+        );
+        assert!(describe_pending("db", &status(&[])).contains("no schema yet; 3 migrations"));
+    }
+}
