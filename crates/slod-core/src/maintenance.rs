@@ -554,3 +554,409 @@ pub fn merged_occurrences<'a>(
     }
     merged
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hand-counted calendars, the RRULE subset's edges, then occurrence
+    //! expansion against a day-by-day walk of the rule.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::time::{HOUR_MS, MINUTE_MS};
+
+    fn ts(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    fn ms(text: &str) -> i64 {
+        ts(text).millis()
+    }
+
+    /// A window from `start` lasting `minutes`, with an optional rule.
+    fn window(start: &str, minutes: i64, rule: Option<&str>) -> MaintenanceWindow {
+        let start = ts(start);
+        MaintenanceWindow::parse(start, start.plus_millis(minutes * MINUTE_MS), rule, false)
+            .unwrap()
+    }
+
+    fn starts(window: &MaintenanceWindow, from: &str, to: &str) -> Vec<String> {
+        window
+            .occurrences(ms(from), ms(to))
+            .map(|(start, _)| Timestamp::from_millis(start).to_rfc3339())
+            .collect()
+    }
+
+    #[track_caller]
+    fn refused(rule: &str, start: &str) -> ValidationError {
+        let start = ts(start);
+        let err = MaintenanceWindow::parse(start, start.plus_millis(HOUR_MS), Some(rule), false)
+            .unwrap_err();
+        assert_eq!(err.field, "recurrence", "{rule}: {err}");
+        err
+    }
+
+    #[test]
+    fn end_must_follow_start_within_31_days() {
+        let start = ts("2026-03-02T02:00:00Z");
+        for end in [start, start.minus_millis(1)] {
+            let err = MaintenanceWindow::new(start, end, None, false).unwrap_err();
+            assert_eq!((err.field.as_str(), err.message.as_str()), ("end", "must be after start"));
+        }
+        let longest = start.plus_millis(31 * DAY_MS);
+        assert!(MaintenanceWindow::new(start, longest, None, false).is_ok());
+        let err = MaintenanceWindow::new(start, longest.plus_millis(1), None, false).unwrap_err();
+        assert_eq!(err.field, "end");
+        assert!(err.message.contains("31 days"), "{err}");
+    }
+
+    #[test]
+    fn rules_outside_the_subset_are_refused_with_the_reason() {
+        let monday = "2026-03-02T02:00:00Z";
+        let cases = [
+            ("FREQ=MONTHLY", "FREQ=MONTHLY is not supported"),
+            ("FREQ=DAILY;BYDAY=MO", "BYDAY is only allowed with FREQ=WEEKLY"),
+            ("FREQ=DAILY;COUNT=3;UNTIL=20260401T000000Z", "COUNT and UNTIL cannot both"),
+            ("FREQ=DAILY;BYHOUR=3", "BYHOUR is not supported"),
+            ("FREQ=WEEKLY;BYDAY=TU,TH", "start falls on MO, which BYDAY does not list"),
+            ("FREQ=WEEKLY;WKST=SU", "WKST is not supported"),
+            ("FREQ=WEEKLY;BYDAY=1MO", "BYDAY `1MO` is not a weekday"),
+            ("FREQ=DAILY;INTERVAL=0", "INTERVAL must be a whole number"),
+            ("FREQ=DAILY;INTERVAL=+2", "INTERVAL must be a whole number"),
+            ("FREQ=DAILY;COUNT=0", "COUNT must be a whole number"),
+            ("FREQ=DAILY;UNTIL=2026-04-01", "UNTIL `2026-04-01` must be a UTC date-time"),
+            ("FREQ=DAILY;UNTIL=20260401T000000", "must be a UTC date-time"),
+            ("FREQ=DAILY;UNTIL=20260301T000000Z", "UNTIL is before start"),
+            ("FREQ=DAILY;FREQ=WEEKLY", "FREQ is given more than once"),
+            ("INTERVAL=2", "FREQ is required"),
+            ("FREQ=DAILY;", "`` is not NAME=VALUE"),
+            ("FREQ=HOURLY", "FREQ=HOURLY is not supported"),
+            ("FREQ=DAILY;X-NAME=1", "unknown rule part `X-NAME`"),
+            ("", "must not be empty"),
+        ];
+        for (rule, message) in cases {
+            let err = refused(rule, monday);
+            assert!(err.message.contains(message), "{rule}: {err}");
+        }
+    }
+
+    #[test]
+    fn rules_print_canonically_and_round_trip_through_json() {
+        let rule = Recurrence::parse(
+            " rrule:freq=weekly;until=20260430t020000z;byday=fr,mo,fr;interval=2",
+        )
+        .unwrap();
+        let text = "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,FR;UNTIL=20260430T020000Z";
+        assert_eq!(rule.to_string(), text);
+        assert_eq!(Recurrence::parse(text).unwrap(), rule);
+        assert_eq!(rule.end(), RecurrenceEnd::Until(ts("2026-04-30T02:00:00Z")));
+        assert_eq!(Recurrence::parse("FREQ=DAILY;INTERVAL=1").unwrap().to_string(), "FREQ=DAILY");
+
+        let w = window("2026-03-02T02:00:00Z", 120, Some(text));
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "start": "2026-03-02T02:00:00.000Z",
+                "end": "2026-03-02T04:00:00.000Z",
+                "recurrence": text,
+                "cancelled": false,
+            })
+        );
+        assert_eq!(serde_json::from_value::<MaintenanceWindow>(json).unwrap(), w);
+        let one_off =
+            serde_json::json!({"start": "2026-03-02T02:00:00Z", "end": "2026-03-02T03:00:00Z"});
+        let one_off: MaintenanceWindow = serde_json::from_value(one_off).unwrap();
+        assert_eq!(one_off.recurrence(), None);
+        assert_eq!(serde_json::to_value(&one_off).unwrap()["recurrence"], serde_json::Value::Null);
+        // Deserializing validates.
+        let backwards =
+            serde_json::json!({"start": "2026-03-02T02:00:00Z", "end": "2026-03-02T01:00:00Z"});
+        assert!(serde_json::from_value::<MaintenanceWindow>(backwards).is_err());
+        let bad_rule = serde_json::json!({"start": "2026-03-02T02:00:00Z", "end": "2026-03-02T03:00:00Z", "recurrence": "FREQ=YEARLY"});
+        assert!(serde_json::from_value::<MaintenanceWindow>(bad_rule).is_err());
+    }
+
+    #[test]
+    fn a_weekly_rule_across_march() {
+        // March 2026: Mondays 2, 9, 16, 23, 30; Wednesdays 4, 11, 18, 25;
+        // Fridays 6, 13, 20, 27.
+        let every_week = window("2026-03-02T02:00:00Z", 120, Some("FREQ=WEEKLY;BYDAY=MO,WE,FR"));
+        let march = starts(&every_week, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
+        assert_eq!(march.len(), 13);
+        assert_eq!(
+            march[..3],
+            ["2026-03-02T02:00:00.000Z", "2026-03-04T02:00:00.000Z", "2026-03-06T02:00:00.000Z"]
+        );
+        assert_eq!(march[12], "2026-03-30T02:00:00.000Z");
+
+        // Every other week, counted from the week of start: the weeks of the
+        // 2nd, 16th and 30th.
+        let fortnightly =
+            window("2026-03-02T02:00:00Z", 120, Some("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE,FR"));
+        let days: Vec<String> =
+            starts(&fortnightly, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z")
+                .into_iter()
+                .map(|s| s[8..10].to_owned())
+                .collect();
+        assert_eq!(days, ["02", "04", "06", "16", "18", "20", "30"]);
+
+        // Starting on a Wednesday: that week's Monday is before start and
+        // does not count, toward COUNT either.
+        let from_wednesday =
+            window("2026-03-04T02:00:00Z", 120, Some("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE,FR"));
+        let days: Vec<String> =
+            starts(&from_wednesday, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z")
+                .into_iter()
+                .map(|s| s[8..10].to_owned())
+                .collect();
+        assert_eq!(days, ["04", "06", "16", "18", "20", "30"]);
+        let four = window(
+            "2026-03-04T02:00:00Z",
+            120,
+            Some("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE,FR;COUNT=4"),
+        );
+        assert_eq!(four.occurrences(i64::MIN, i64::MAX).count(), 4);
+        assert_eq!(
+            starts(&four, "2026-03-17T00:00:00Z", "2027-01-01T00:00:00Z"),
+            ["2026-03-18T02:00:00.000Z"]
+        );
+
+        // No BYDAY: the weekday of start.
+        let saturdays = window("2026-03-07T22:00:00Z", 240, Some("FREQ=WEEKLY"));
+        assert_eq!(starts(&saturdays, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z").len(), 4);
+        // An occurrence is in every range it reaches into: this one runs
+        // from Saturday 22:00 to Sunday 02:00.
+        assert_eq!(
+            starts(&saturdays, "2026-03-29T01:59:59Z", "2026-04-01T00:00:00Z"),
+            ["2026-03-28T22:00:00.000Z"]
+        );
+        assert!(starts(&saturdays, "2026-03-29T02:00:00Z", "2026-04-01T00:00:00Z").is_empty());
+    }
+
+    #[test]
+    fn daily_rules_end_by_count_or_until() {
+        let count = window("2026-03-02T01:00:00Z", 30, Some("FREQ=DAILY;INTERVAL=3;COUNT=4"));
+        assert_eq!(
+            starts(&count, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+            [
+                "2026-03-02T01:00:00.000Z",
+                "2026-03-05T01:00:00.000Z",
+                "2026-03-08T01:00:00.000Z",
+                "2026-03-11T01:00:00.000Z"
+            ]
+        );
+        assert_eq!(
+            starts(&count, "2026-03-08T01:30:00Z", "2026-04-01T00:00:00Z"),
+            ["2026-03-11T01:00:00.000Z"]
+        );
+        assert!(starts(&count, "2030-01-01T00:00:00Z", "2030-02-01T00:00:00Z").is_empty());
+
+        // UNTIL is inclusive: an occurrence starting exactly then counts.
+        let until = window("2026-03-02T01:00:00Z", 30, Some("FREQ=DAILY;UNTIL=20260305T010000Z"));
+        assert_eq!(until.occurrences(i64::MIN, i64::MAX).count(), 4);
+        let until = window("2026-03-02T01:00:00Z", 30, Some("FREQ=DAILY;UNTIL=20260305T005959Z"));
+        assert_eq!(until.occurrences(i64::MIN, i64::MAX).count(), 3);
+    }
+
+    #[test]
+    fn a_range_years_later_is_reached_by_arithmetic() {
+        let nightly = window("2026-03-02T01:00:00Z", 30, Some("FREQ=DAILY"));
+        assert_eq!(
+            starts(&nightly, "2036-06-15T00:00:00Z", "2036-06-17T00:00:00Z"),
+            ["2036-06-15T01:00:00.000Z", "2036-06-16T01:00:00.000Z"]
+        );
+        // Occurrences longer than the period overlap one another.
+        let long = window("2026-03-02T00:00:00Z", 36 * 60, Some("FREQ=DAILY"));
+        assert_eq!(
+            starts(&long, "2026-03-10T06:00:00Z", "2026-03-10T06:00:01Z"),
+            ["2026-03-09T00:00:00.000Z", "2026-03-10T00:00:00.000Z"]
+        );
+        // The extremes of i64 neither panic nor loop.
+        assert_eq!(nightly.occurrences(i64::MAX - 1, i64::MAX).count(), 0);
+        assert_eq!(nightly.occurrences(i64::MIN, ms("2026-03-02T01:00:00Z")).count(), 0);
+    }
+
+    #[test]
+    fn status_follows_the_occurrences() {
+        use MaintenanceStatus::*;
+        let once = window("2026-03-02T02:00:00Z", 60, None);
+        assert_eq!(once.status(ts("2026-03-02T01:59:59.999Z")), Scheduled);
+        assert_eq!(once.status(ts("2026-03-02T02:00:00Z")), InProgress);
+        assert_eq!(once.status(ts("2026-03-02T02:59:59.999Z")), InProgress);
+        assert_eq!(once.status(ts("2026-03-02T03:00:00Z")), Completed);
+        assert_eq!(once.clone().with_cancelled(true).status(ts("2026-03-02T02:30:00Z")), Cancelled);
+
+        let twice = window("2026-03-02T02:00:00Z", 60, Some("FREQ=DAILY;COUNT=2"));
+        assert_eq!(twice.status(ts("2026-03-02T12:00:00Z")), Scheduled, "between occurrences");
+        assert_eq!(twice.status(ts("2026-03-03T02:30:00Z")), InProgress);
+        assert_eq!(twice.status(ts("2026-03-03T03:00:00Z")), Completed);
+        let forever = window("2026-03-02T02:00:00Z", 60, Some("FREQ=DAILY"));
+        assert_eq!(forever.status(ts("2099-03-03T03:00:00Z")), Scheduled);
+        assert_eq!(serde_json::to_value(InProgress).unwrap(), "in_progress");
+        assert_eq!(InProgress.as_str(), "in_progress");
+    }
+
+    #[test]
+    fn merging_counts_an_overlap_once_and_skips_cancelled_windows() {
+        let a = window("2026-03-02T10:00:00Z", 120, None);
+        let b = window("2026-03-02T11:00:00Z", 120, None);
+        let touching = window("2026-03-02T13:00:00Z", 30, None);
+        let cancelled = window("2026-03-02T20:00:00Z", 60, None).with_cancelled(true);
+        let day = (ms("2026-03-02T00:00:00Z"), ms("2026-03-03T00:00:00Z"));
+        assert_eq!(
+            merged_occurrences([&a, &b, &touching, &cancelled], day.0, day.1),
+            [(ms("2026-03-02T10:00:00Z"), ms("2026-03-02T13:30:00Z"))]
+        );
+        // Clamped to the range asked for.
+        assert_eq!(
+            merged_occurrences([&b, &a], ms("2026-03-02T10:30:00Z"), ms("2026-03-02T11:15:00Z")),
+            [(ms("2026-03-02T10:30:00Z"), ms("2026-03-02T11:15:00Z"))]
+        );
+        let nightly = window("2026-03-02T01:00:00Z", 30, Some("FREQ=DAILY"));
+        let merged = merged_occurrences([&nightly, &a], day.0, day.1 + DAY_MS);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[2].0, ms("2026-03-03T01:00:00Z"));
+    }
+
+    // ---- properties -------------------------------------------------------
+
+    /// Occurrence starts walked day by day from `start`, straight from the
+    /// rule's wording, up to `horizon`.
+    fn naive_starts(window: &MaintenanceWindow, horizon: i64) -> Vec<i64> {
+        let start = window.start().millis();
+        let Some(rule) = window.recurrence() else {
+            return if start < horizon { vec![start] } else { vec![] };
+        };
+        let weekday = i64::from(weekday_index(start));
+        let days: Vec<i64> = match rule.by_day().count() {
+            0 => vec![weekday],
+            _ => (0..7).filter(|d| rule.by_day & (1 << d) != 0).collect(),
+        };
+        let interval = i64::from(rule.interval());
+        let mut found = vec![];
+        let mut day = 0i64;
+        loop {
+            let candidate = start + day * DAY_MS;
+            if candidate >= horizon {
+                break;
+            }
+            if let RecurrenceEnd::Until(until) = rule.end() {
+                if candidate > until.millis() {
+                    break;
+                }
+            }
+            if let RecurrenceEnd::Count(count) = rule.end() {
+                if found.len() >= count as usize {
+                    break;
+                }
+            }
+            let chosen = match rule.frequency() {
+                Frequency::Daily => day % interval == 0,
+                Frequency::Weekly => {
+                    let week = (day + weekday) / 7;
+                    week % interval == 0 && days.contains(&((day + weekday) % 7))
+                }
+            };
+            if chosen {
+                found.push(candidate);
+            }
+            day += 1;
+        }
+        found
+    }
+
+    /// 2026-03-01T00:00Z, a Sunday.
+    const BASE: i64 = 1_772_323_200_000;
+
+    fn window_strategy() -> impl Strategy<Value = MaintenanceWindow> {
+        (
+            0..14 * 1440i64,
+            1..3 * 1440i64,
+            prop::option::of((
+                prop::bool::ANY,
+                1u32..4,
+                0u8..128,
+                0u8..3,
+                1u32..20,
+                0..60 * 1440i64,
+            )),
+        )
+            .prop_map(|(start, minutes, rule)| {
+                let start = BASE + start * MINUTE_MS;
+                let rule = rule.map(|(weekly, interval, mask, end, count, until)| {
+                    let mut text = format!(
+                        "FREQ={};INTERVAL={interval}",
+                        if weekly { "WEEKLY" } else { "DAILY" }
+                    );
+                    if weekly {
+                        let mask = mask | (1 << weekday_index(start));
+                        let days: Vec<&str> =
+                            (0..7).filter(|d| mask & (1 << d) != 0).map(|d| WEEKDAYS[d]).collect();
+                        text += &format!(";BYDAY={}", days.join(","));
+                    }
+                    match end {
+                        0 => {}
+                        1 => text += &format!(";COUNT={count}"),
+                        _ => {
+                            let until = Timestamp::from_millis(start + until * MINUTE_MS);
+                            text += &format!(";UNTIL={}", until.to_datetime().format(UNTIL_FORMAT));
+                        }
+                    }
+                    text
+                });
+                let start = Timestamp::from_millis(start);
+                MaintenanceWindow::parse(
+                    start,
+                    start.plus_millis(minutes * MINUTE_MS),
+                    rule.as_deref(),
+                    false,
+                )
+                .unwrap()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn occurrences_match_a_day_by_day_walk(
+            window in window_strategy(),
+            from in -10 * 1440i64..400 * 1440,
+            len in 0..40 * 1440i64,
+        ) {
+            let from = BASE + from * MINUTE_MS;
+            let to = from + len * MINUTE_MS;
+            let duration = window.end().millis() - window.start().millis();
+            let expected: Vec<(i64, i64)> = naive_starts(&window, to)
+                .into_iter()
+                .map(|start| (start, start + duration))
+                .filter(|&(_, end)| end > from)
+                .collect();
+            prop_assert_eq!(window.occurrences(from, to).collect::<Vec<_>>(), expected);
+            // Canonical text parses back to the same rule.
+            if let Some(rule) = window.recurrence() {
+                prop_assert_eq!(&Recurrence::parse(&rule.to_string()).unwrap(), rule);
+            }
+        }
+
+        #[test]
+        fn status_matches_the_walk(window in window_strategy(), at in -2 * 1440i64..500 * 1440) {
+            let at = BASE + at * MINUTE_MS;
+            let duration = window.end().millis() - window.start().millis();
+            // Occurrences are at most 3 weeks apart here.
+            let walked = naive_starts(&window, at + 22 * DAY_MS);
+            let running = walked.iter().any(|&s| s <= at && at < s + duration);
+            let ends = matches!(
+                window.recurrence().map(Recurrence::end),
+                None | Some(RecurrenceEnd::Count(_) | RecurrenceEnd::Until(_))
+            );
+            let expected = if running {
+                MaintenanceStatus::InProgress
+            } else if walked.iter().any(|&s| s > at) || !ends {
+                MaintenanceStatus::Scheduled
+            } else {
+                MaintenanceStatus::Completed
+            };
+            prop_assert_eq!(window.status(Timestamp::from_millis(at)), expected);
+        }
+    }
+}
