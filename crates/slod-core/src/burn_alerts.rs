@@ -177,7 +177,10 @@ impl BurnRateAlertTier {
     /// The burn rate at which this tier fires for a `window_days` objective.
     pub fn threshold(&self, window_days: u32) -> f64 {
         let window_ms = f64::from(window_days) * 24.0 * HOUR_MS as f64;
-        self.budget_percent / 100.0 * window_ms / self.long_window.millis() as f64
+        // One division last: with whole-number inputs the product and the
+        // divisor are exact, so 14.4 comes out as the closest f64 to 14.4
+        // and a rate of exactly 14.4 fires.
+        self.budget_percent * window_ms / (100.0 * self.long_window.millis() as f64)
     }
 }
 
@@ -226,4 +229,96 @@ pub fn firing_tiers(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates(m5: f64, m30: f64, h1: f64, h6: f64, h24: f64, h72: f64) -> BurnRates {
+        BurnRates {
+            m5: Some(m5),
+            m30: Some(m30),
+            h1: Some(h1),
+            h6: Some(h6),
+            h24: Some(h24),
+            h72: Some(h72),
+        }
+    }
+
+    #[test]
+    fn default_thresholds_for_thirty_days_are_the_workbooks() {
+        let [fast, slow, ticket] = BurnRateAlertTier::DEFAULTS;
+        // 2 % of 720 h in 1 h, 5 % of 720 h in 6 h, 10 % of 720 h in 72 h.
+        assert_eq!(fast.threshold(30), 14.4);
+        assert_eq!(slow.threshold(30), 6.0);
+        assert_eq!(ticket.threshold(30), 1.0);
+        // A 7-day window: 2 % of 168 h in 1 h.
+        assert!((fast.threshold(7) - 3.36).abs() < 1e-9);
+        for (i, tier) in BurnRateAlertTier::DEFAULTS.into_iter().enumerate() {
+            assert_eq!(tier.validate(&format!("burnRateAlerts[{i}]")), Ok(tier));
+        }
+    }
+
+    #[test]
+    fn tiers_serialize_camel_case_with_window_keys() {
+        let json = serde_json::to_value(BurnRateAlertTier::DEFAULTS).unwrap();
+        assert_eq!(
+            json[1],
+            serde_json::json!({"severity": "page", "longWindow": "6h", "shortWindow": "30m", "budgetPercent": 5.0})
+        );
+        let back: Vec<BurnRateAlertTier> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, BurnRateAlertTier::DEFAULTS);
+        let unknown = serde_json::json!({"severity": "page", "longWindow": "2h", "shortWindow": "5m", "budgetPercent": 5});
+        let err = serde_json::from_value::<BurnRateAlertTier>(unknown).unwrap_err();
+        assert!(err.to_string().contains("`2h` is not a burn-rate window"), "{err}");
+        assert!(serde_json::from_value::<Severity>(serde_json::json!("email")).is_err());
+        assert_eq!(
+            BurnWindow::ALL.map(BurnWindow::as_str),
+            ["5m", "30m", "1h", "6h", "24h", "72h"]
+        );
+        assert_eq!(BurnWindow::parse("30m"), Some(BurnWindow::M30));
+        assert_eq!(BurnWindow::H6.millis(), 6 * HOUR_MS);
+        assert_eq!(Severity::parse("ticket"), Some(Severity::Ticket));
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        let tier =
+            |long, short, budget| BurnRateAlertTier::new(Severity::Page, long, short, budget);
+        let err = validate_tiers(vec![
+            BurnRateAlertTier::DEFAULTS[0],
+            tier(BurnWindow::H1, BurnWindow::H1, 2.0),
+        ])
+        .unwrap_err();
+        assert_eq!(err.field, "burnRateAlerts[1].shortWindow");
+        let err = tier(BurnWindow::M5, BurnWindow::H1, 2.0).validate("t").unwrap_err();
+        assert_eq!(err.field, "t.shortWindow");
+        for budget in [0.0, -1.0, 100.5, f64::NAN, f64::INFINITY] {
+            let err = tier(BurnWindow::H1, BurnWindow::M5, budget).validate("t").unwrap_err();
+            assert_eq!(err.field, "t.budgetPercent", "{budget}");
+        }
+        assert!(tier(BurnWindow::H72, BurnWindow::M5, 100.0).validate("t").is_ok());
+    }
+
+    #[test]
+    fn a_tier_fires_only_when_both_windows_reach_its_threshold() {
+        let tiers = BurnRateAlertTier::DEFAULTS;
+        // 1 h at 20 but 5 m at 10: the fast page waits; 6 h and 30 m both at
+        // 7 ≥ 6: the slow page fires; 72 h at 0.9 < 1: no ticket.
+        let firing = firing_tiers(&rates(10.0, 7.0, 20.0, 7.0, 3.0, 0.9), &tiers, 30);
+        assert_eq!(firing.len(), 1);
+        let slow = firing[0];
+        assert_eq!((slow.index, slow.tier), (1, tiers[1]));
+        assert_eq!((slow.burn_rate_long, slow.burn_rate_short), (7.0, 7.0));
+        assert!((slow.threshold - 6.0).abs() < 1e-9);
+
+        // Exactly at the threshold fires.
+        let all = firing_tiers(&rates(14.4, 6.0, 14.4, 6.0, 1.0, 1.0), &tiers, 30);
+        assert_eq!(all.iter().map(|f| f.index).collect::<Vec<_>>(), [0, 1, 2]);
+
+        // A 100 % target has no rates: nothing fires.
+        let none = BurnRates { m5: None, m30: None, h1: None, h6: None, h24: None, h72: None };
+        assert!(firing_tiers(&none, &tiers, 30).is_empty());
+    }
 }

@@ -624,6 +624,131 @@ mod tests {
         assert_close(s.error_budget_consumed_minutes, 10.0);
     }
 
+    // ---- maintenance (SPEC §12) ---------------------------------------------
+
+    use crate::maintenance::{merged_occurrences, MaintenanceWindow};
+
+    fn excluding(mut objective: Objective) -> Objective {
+        objective.exclude_maintenance_windows = true;
+        objective
+    }
+
+    /// A one-off window `[T − from, T − to)`, in minutes before `T`.
+    fn planned(from: i64, to: i64) -> MaintenanceWindow {
+        let at = |minutes: i64| Timestamp::from_millis(T - minutes * MINUTE_MS);
+        MaintenanceWindow::new(at(from), at(to), None, false).unwrap()
+    }
+
+    fn status_with(
+        objective: &Objective,
+        spans: &[EventSpan],
+        windows: &[MaintenanceWindow],
+        system_down: bool,
+    ) -> SloStatus {
+        let at = Timestamp::from_millis(T);
+        let (from, to) = maintenance_range(objective, at);
+        let merged = merged_occurrences(windows, from, to);
+        compute_status_excluding(objective, spans, &upstream_table(), at, system_down, &merged)
+    }
+
+    #[test]
+    fn a_window_over_half_an_outage_excuses_that_half() {
+        // 40 minutes down, from 60 to 20 minutes ago; maintenance covered
+        // its last 20.
+        let spans = [closed(60, 20, 0)];
+        let windows = [planned(40, 0)];
+        let s = status_with(&excluding(objective(99.9, 30, Strict)), &spans, &windows, false);
+        assert_close(s.maintenance_minutes, 20.0);
+        assert_close(s.error_budget_consumed_minutes, 20.0);
+        assert_close(s.error_budget_consumed_strict_minutes, 20.0);
+        assert_close(s.error_budget_remaining_minutes, 23.2);
+        assert_close(s.current_availability, (43_200.0 - 20.0) / 43_200.0 * 100.0);
+        assert_close(s.strict_availability, s.current_availability);
+        assert_close(s.attribution[0].minutes, 20.0);
+        assert_close_opt(s.burn_rate, 20.0 / 43.2);
+        // The last 30 minutes held 10 minutes of downtime, all in maintenance.
+        assert_close_opt(s.burn_rates.m30, 0.0);
+        assert_close_opt(s.burn_rates.h1, (20.0 / 60.0) / 0.001);
+        assert_eq!(serde_json::to_value(&s).unwrap()["maintenanceMinutes"], 20.0);
+
+        // The same windows on an objective that does not exclude them.
+        let s = status_with(&objective(99.9, 30, Strict), &spans, &windows, false);
+        assert_eq!(s.maintenance_minutes, 0.0);
+        assert_close(s.error_budget_consumed_minutes, 40.0);
+        assert_close_opt(s.burn_rates.m30, (10.0 / 30.0) / 0.001);
+    }
+
+    #[test]
+    fn self_only_counts_only_the_self_part_as_maintenance() {
+        // Self down 100–80 minutes ago, `db` down 70–50; maintenance 90–60
+        // covers 10 minutes of each.
+        let spans = [closed(100, 80, 0), closed(70, 50, 1)];
+        let s = status_with(
+            &excluding(objective(99.9, 30, SelfOnly)),
+            &spans,
+            &[planned(90, 60)],
+            false,
+        );
+        assert_close(s.maintenance_minutes, 10.0);
+        assert_close(s.error_budget_consumed_minutes, 10.0);
+        // The strict figures and the attribution use what is left, upstream
+        // included.
+        assert_close(s.error_budget_consumed_strict_minutes, 20.0);
+        assert_close(s.attribution[0].minutes, 10.0);
+        assert_close(s.attribution[1].minutes, 10.0);
+        assert_close_opt(s.burn_rates.h6, (10.0 / 360.0) / 0.001);
+    }
+
+    #[test]
+    fn overlapping_windows_are_subtracted_once_and_cancelled_ones_not_at_all() {
+        // Down 50–10 minutes ago; windows 60–30 and 45–15 merge into 60–15.
+        let spans = [closed(50, 10, 0)];
+        let o = excluding(objective(99.9, 30, Strict));
+        let s = status_with(&o, &spans, &[planned(60, 30), planned(45, 15)], false);
+        assert_close(s.maintenance_minutes, 35.0);
+        assert_close(s.error_budget_consumed_minutes, 5.0);
+        assert_close_opt(s.burn_rates.m30, (5.0 / 30.0) / 0.001);
+
+        let cancelled = planned(60, 30).with_cancelled(true);
+        let s = status_with(&o, &spans, &[cancelled, planned(45, 15)], false);
+        assert_close(s.maintenance_minutes, 30.0);
+        assert_close(s.error_budget_consumed_minutes, 10.0);
+    }
+
+    #[test]
+    fn open_downtime_in_maintenance_is_still_open() {
+        let s = status_with(
+            &excluding(objective(99.9, 30, Strict)),
+            &[open(10, 0)],
+            &[planned(20, 0)],
+            true,
+        );
+        assert_close(s.maintenance_minutes, 10.0);
+        assert_eq!(s.error_budget_consumed_minutes, 0.0);
+        assert!(s.has_open_downtime);
+        // A stale open event counts for nothing, maintenance included.
+        let s = status_with(
+            &excluding(objective(99.9, 30, Strict)),
+            &[open(10, 0)],
+            &[planned(20, 0)],
+            false,
+        );
+        assert_eq!((s.maintenance_minutes, s.has_open_downtime), (0.0, false));
+    }
+
+    #[test]
+    fn maintenance_outside_the_window_still_counts_for_wider_burn_windows() {
+        // A 1-day objective: downtime 30 h ago lies outside its window but
+        // inside the 72 h burn window, and so does the maintenance over half
+        // of it.
+        let spans = [closed(30 * 60, 30 * 60 - 20, 0)];
+        let windows = [planned(30 * 60, 30 * 60 - 10)];
+        let s = status_with(&excluding(objective(99.0, 1, Strict)), &spans, &windows, false);
+        assert_eq!(s.error_budget_consumed_minutes, 0.0);
+        assert_eq!(s.maintenance_minutes, 0.0, "only downtime inside the window");
+        assert_close_opt(s.burn_rates.h72, (10.0 / 4320.0) / 0.01);
+    }
+
     // ---- properties -------------------------------------------------------
 
     /// [`aggregate`] written the slow, obvious way: each span on its own.
@@ -688,7 +813,132 @@ mod tests {
         })
     }
 
+    /// [`aggregate_excluding`] the slowest way: minute by minute, with the
+    /// maintenance as raw, possibly overlapping `(start, end)` pieces.
+    /// Every boundary is a whole minute.
+    fn per_minute(
+        spans: &[EventSpan],
+        pieces: &[(i64, i64)],
+        window_start: i64,
+        down: bool,
+        strict: bool,
+    ) -> Aggregate {
+        let mut agg = Aggregate { upstream_ms: vec![0; 2], ..Aggregate::default() };
+        let covered = |m: i64| pieces.iter().any(|&(s, e)| s <= m && m < e);
+        for span in spans.iter().filter(|s| down || s.end != OPEN_END) {
+            let end = span.end.min(T);
+            let consumed = strict || span.upstream == 0;
+            let mut minute = span.start;
+            while minute < end {
+                let in_window = minute >= window_start;
+                agg.has_open |= consumed && in_window && span.end == OPEN_END;
+                if covered(minute) {
+                    if consumed && in_window {
+                        agg.maintenance_ms += MINUTE_MS;
+                    }
+                } else {
+                    if in_window {
+                        agg.total_ms += MINUTE_MS;
+                        match span.upstream {
+                            0 => agg.self_ms += MINUTE_MS,
+                            n => {
+                                if let Some(slot) = agg.upstream_ms.get_mut(n as usize - 1) {
+                                    *slot += MINUTE_MS;
+                                }
+                            }
+                        }
+                    }
+                    if consumed {
+                        for (slot, (_, width)) in agg.burn_ms.iter_mut().zip(BURN_WINDOWS) {
+                            if minute >= T - width {
+                                *slot += MINUTE_MS;
+                            }
+                        }
+                    }
+                }
+                minute += MINUTE_MS;
+            }
+        }
+        agg
+    }
+
+    /// Spans on whole minutes: starts from 5 days before `T` to 1 hour
+    /// after, up to 2 days long, sorted by start, some overlapping.
+    fn minute_spans() -> impl Strategy<Value = Vec<EventSpan>> {
+        prop::collection::vec(
+            (-5 * 1440..60i64, 0..2 * 1440i64, 0u32..4, prop::bool::weighted(0.1)),
+            0..12,
+        )
+        .prop_map(|pieces| {
+            let mut spans: Vec<EventSpan> = pieces
+                .into_iter()
+                .map(|(start, len, upstream, is_open)| {
+                    let start = T + start * MINUTE_MS;
+                    let end = if is_open { OPEN_END } else { start + len * MINUTE_MS };
+                    EventSpan { start, end, upstream }
+                })
+                .collect();
+            spans.sort_by_key(|span| span.start);
+            spans
+        })
+    }
+
+    /// One-off maintenance windows on whole minutes in the last 5 days, up
+    /// to a day long; some cancelled.
+    fn minute_windows() -> impl Strategy<Value = Vec<MaintenanceWindow>> {
+        prop::collection::vec((-5 * 1440..0i64, 1..1440i64, prop::bool::weighted(0.2)), 0..8)
+            .prop_map(|pieces| {
+                pieces
+                    .into_iter()
+                    .map(|(start, len, cancelled)| {
+                        let start = Timestamp::from_millis(T + start * MINUTE_MS);
+                        let end = start.plus_millis(len * MINUTE_MS);
+                        MaintenanceWindow::new(start, end, None, cancelled).unwrap()
+                    })
+                    .collect()
+            })
+    }
+
     proptest! {
+        #[test]
+        fn exclusion_matches_a_minute_by_minute_count(
+            mut spans in minute_spans(),
+            windows in minute_windows(),
+            window_days in 1i64..4,
+            down: bool,
+            strict: bool,
+            seed: u64,
+        ) {
+            let window_start = T - window_days * DAY_MS;
+            let widest = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
+            let merged = merged_occurrences(&windows, window_start.min(T - widest), T);
+            prop_assert!(merged.windows(2).all(|w| w[0].1 < w[1].0), "merged: {:?}", merged);
+            let pieces: Vec<(i64, i64)> = windows
+                .iter()
+                .filter(|w| !w.is_cancelled())
+                .map(|w| (w.start().millis(), w.end().millis()))
+                .collect();
+            let expected = per_minute(&spans, &pieces, window_start, down, strict);
+            let got = aggregate_excluding(&spans, &merged, 2, window_start, T, down, strict);
+            prop_assert_eq!(&got, &expected);
+
+            // What maintenance took plus what is left is what there was.
+            let plain = aggregate(&spans, 2, window_start, T, down, strict);
+            let consumed = |agg: &Aggregate| if strict { agg.total_ms } else { agg.self_ms };
+            prop_assert_eq!(consumed(&got) + got.maintenance_ms, consumed(&plain));
+            prop_assert!(got.total_ms <= plain.total_ms && got.self_ms <= plain.self_ms);
+            prop_assert_eq!(got.has_open, plain.has_open);
+            // No maintenance: exactly today's aggregate.
+            prop_assert_eq!(&aggregate_excluding(&spans, &[], 2, window_start, T, down, strict), &plain);
+            prop_assert_eq!(plain.maintenance_ms, 0);
+
+            // Spans out of order cost a binary search, not correctness.
+            spans.reverse();
+            let shift = seed as usize % spans.len().max(1);
+            spans.rotate_left(shift);
+            prop_assert_eq!(&aggregate_excluding(&spans, &merged, 2, window_start, T, down, strict), &expected);
+        }
+
         #[test]
         fn aggregate_matches_the_span_by_span_reference(
             mut spans in prop::collection::vec(span_strategy(), 0..40),
