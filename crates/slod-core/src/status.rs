@@ -147,9 +147,12 @@ fn sweep<const EXCLUDE: bool>(
     let mut has_open = false;
     let burn_horizon = at - BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
     let burn_starts = BURN_WINDOWS.map(|(_, width)| at - width);
-    // Intervals before `next` ended before the current span began; spans
-    // sorted by start never need them again.
+    // Intervals before `next` ended by the start of a span already seen;
+    // spans sorted by start never need them again. `next_start` is where
+    // interval `next` begins: a span ending by then misses every interval,
+    // which is the one comparison most spans pay.
     let mut next = 0usize;
+    let mut next_start = maintenance.first().map_or(i64::MAX, |&(start, _)| start);
     let mut previous_start = i64::MIN;
     for span in spans {
         let open = span.end == OPEN_END;
@@ -165,14 +168,18 @@ fn sweep<const EXCLUDE: bool>(
         if EXCLUDE {
             if span.start < previous_start {
                 next = maintenance.partition_point(|&(_, until)| until <= span.start);
+                next_start = maintenance.get(next).map_or(i64::MAX, |&(start, _)| start);
             }
             previous_start = span.start;
-            while maintenance.get(next).is_some_and(|&(_, until)| until <= span.start) {
-                next += 1;
+            if end > next_start {
+                while maintenance.get(next).is_some_and(|&(_, until)| until <= span.start) {
+                    next += 1;
+                }
+                next_start = maintenance.get(next).map_or(i64::MAX, |&(start, _)| start);
+                near = maintenance.get(next..).unwrap_or_default();
+                excused = covered(near, start, end);
+                maintenance_ms += i64::from(consumed) * excused;
             }
-            near = maintenance.get(next..).unwrap_or_default();
-            excused = covered(near, start, end);
-            maintenance_ms += i64::from(consumed) * excused;
         }
         let ms = inside - excused;
         let slot = (span.upstream as usize).min(unknown);
