@@ -8,14 +8,23 @@
 //!
 //! Throughput is per event, so criterion's `thrpt` line reads as events per
 //! second; ns/event = 1e9 / that.
+//!
+//! The `+maintenance` cases are the same statuses with SPEC §12's exclusion:
+//! 24 maintenance windows of the system (12 nightly, 12 weekly), expanded
+//! and merged inside the measured loop for `compute_status`, the way a read
+//! would do it.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use slod_core::maintenance::{merged_occurrences, MaintenanceWindow};
 use slod_core::model::{BurnRateThresholds, DependencyExclusion, Objective, SystemId};
-use slod_core::status::{aggregate, compute_status, EventSpan, OPEN_END};
-use slod_core::time::{Timestamp, DAY_MS};
+use slod_core::status::{
+    aggregate, aggregate_excluding, compute_status, compute_status_excluding, maintenance_range,
+    EventSpan, OPEN_END,
+};
+use slod_core::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};
 
 const EVENTS: usize = 1_000_000;
 const UPSTREAMS: u32 = 5;
@@ -60,6 +69,30 @@ fn spans() -> Vec<EventSpan> {
         last.end = OPEN_END;
     }
     spans
+}
+
+/// 24 windows starting before the status window: 12 nightly ones of 30
+/// minutes (one every other hour) and 12 weekly ones of 2 hours (each on
+/// one weekday, at 3 different hours).
+fn maintenance_windows() -> Vec<MaintenanceWindow> {
+    // A Monday, 00:00 UTC, 35 days before `AT` (2026-01-26).
+    let monday = Timestamp::parse("2026-01-26T00:00:00Z").expect("valid date");
+    let nightly = (0..12).map(|i| {
+        let start = monday.plus_millis(i * 2 * HOUR_MS);
+        MaintenanceWindow::parse(
+            start,
+            start.plus_millis(30 * MINUTE_MS),
+            Some("FREQ=DAILY"),
+            false,
+        )
+    });
+    let days = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+    let weekly = (0..12i64).zip(days.iter().cycle()).map(|(i, day)| {
+        let start = monday.plus_millis((i % 7) * DAY_MS + (1 + 4 * (i % 3)) * HOUR_MS);
+        let rule = format!("FREQ=WEEKLY;BYDAY={day}");
+        MaintenanceWindow::parse(start, start.plus_millis(2 * HOUR_MS), Some(&rule), false)
+    });
+    nightly.chain(weekly).collect::<Result<_, _>>().expect("valid windows")
 }
 
 fn objective(mode: DependencyExclusion) -> Objective {
@@ -115,7 +148,50 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+
+    let windows = maintenance_windows();
+    let excluding = Objective { exclude_maintenance_windows: true, ..self_only.clone() };
+    let (from, to) = maintenance_range(&excluding, Timestamp::from_millis(AT));
+    let merged = merged_occurrences(&windows, from, to);
+    for (name, strict) in
+        [("aggregate+maintenance/strict", true), ("aggregate+maintenance/self-only", false)]
+    {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                aggregate_excluding(
+                    black_box(&spans),
+                    black_box(&merged),
+                    UPSTREAMS as usize,
+                    black_box(window_start),
+                    black_box(AT),
+                    black_box(true),
+                    black_box(strict),
+                )
+            })
+        });
+    }
+    group.bench_function("compute_status+maintenance/self-only", |b| {
+        b.iter(|| {
+            let at = Timestamp::from_millis(black_box(AT));
+            let (from, to) = maintenance_range(&excluding, at);
+            let merged = merged_occurrences(black_box(&windows), from, to);
+            compute_status_excluding(
+                black_box(&excluding),
+                black_box(&spans),
+                &upstreams,
+                at,
+                true,
+                &merged,
+            )
+        })
+    });
     group.finish();
+    eprintln!(
+        "{} maintenance windows, {} merged occurrences in the status range, {:.1} h of maintenance",
+        windows.len(),
+        merged.len(),
+        merged.iter().map(|(s, e)| e - s).sum::<i64>() as f64 / HOUR_MS as f64
+    );
 }
 
 criterion_group!(benches, bench);

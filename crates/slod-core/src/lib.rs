@@ -8,6 +8,9 @@
 //! - [`model`]: ids, systems, objectives and downtime events (SPEC §1, §2).
 //! - [`engine`]: health reports to downtime-event changes (SPEC §3).
 //! - [`status`]: availability, error budget and burn rates (SPEC §4).
+//! - [`maintenance`]: maintenance windows, their recurrence and occurrences
+//!   (SPEC §12).
+//! - [`burn_alerts`]: multiwindow burn-rate alert tiers (SPEC §12).
 //! - [`time`]: millisecond UTC timestamps.
 //! - [`streak`]: daily snapshots, streaks and job scheduling (SPEC §5, §6).
 //! - [`achievements`]: achievement definitions and unlock rules (SPEC §7).
@@ -15,10 +18,12 @@
 //! - [`events`]: notification events and their envelope (SPEC §8).
 
 pub mod achievements;
+pub mod burn_alerts;
 pub mod digest;
 pub mod engine;
 pub mod events;
 pub mod graph;
+pub mod maintenance;
 pub mod model;
 pub mod status;
 pub mod streak;

@@ -4,6 +4,12 @@
 //! compact [`EventSpan`]s, summing downtime inside the window (self and per
 //! upstream) and inside each burn-rate window. [`compute_status`] turns the
 //! sums into the `SloStatus` the API serves.
+//!
+//! Maintenance (SPEC §12): [`aggregate_excluding`] and
+//! [`compute_status_excluding`] take the merged maintenance occurrences
+//! ([`crate::maintenance::merged_occurrences`] over [`maintenance_range`])
+//! and leave out of every figure the downtime they cover, in the same single
+//! pass.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,9 +29,11 @@ pub struct EventSpan {
     pub upstream: u32,
 }
 
-/// The burn-rate windows and their JSON keys.
-pub const BURN_WINDOWS: [(&str, i64); 5] = [
+/// The burn-rate windows and their JSON keys, narrowest first (SPEC §4,
+/// §12).
+pub const BURN_WINDOWS: [(&str, i64); 6] = [
     ("5m", 5 * MINUTE_MS),
+    ("30m", 30 * MINUTE_MS),
     ("1h", HOUR_MS),
     ("6h", 6 * HOUR_MS),
     ("24h", 24 * HOUR_MS),
@@ -40,15 +48,18 @@ pub struct Aggregate {
     /// Indexed like the upstream table (entry 0 is upstream 1).
     pub upstream_ms: Vec<i64>,
     /// Consumed downtime inside each of [`BURN_WINDOWS`].
-    pub burn_ms: [i64; 5],
-    /// An open event counted toward consumed.
+    pub burn_ms: [i64; BURN_WINDOWS.len()],
+    /// Consumed downtime inside the window that maintenance covered, left
+    /// out of every other sum (SPEC §12).
+    pub maintenance_ms: i64,
+    /// An open event counted toward consumed (maintenance or not).
     pub has_open: bool,
 }
 
-/// One pass over `spans`: downtime inside `[window_start, at]`, split by
-/// attribution, and consumed downtime inside each burn window. Open spans run
-/// to `at` and count only when `system_down` (SPEC §4: live health is
-/// authoritative). `strict` says whether upstream downtime is consumed.
+/// One pass over `spans` (any order): downtime inside `[window_start, at]`,
+/// split by attribution, and consumed downtime inside each burn window. Open
+/// spans run to `at` and count only when `system_down` (SPEC §4: live health
+/// is authoritative). `strict` says whether upstream downtime is consumed.
 ///
 /// The loop is written without data-dependent branches where the data is
 /// unpredictable (self vs upstream, open vs closed, clamped or not): overlaps
@@ -62,47 +73,147 @@ pub fn aggregate(
     system_down: bool,
     strict: bool,
 ) -> Aggregate {
+    sweep::<false>(spans, &[], upstream_count, window_start, at, system_down, strict)
+}
+
+/// [`aggregate`] with the downtime inside `maintenance` left out of every
+/// sum (SPEC §12), and the consumed part of it inside the window reported as
+/// `maintenance_ms`. `has_open` ignores maintenance.
+///
+/// `maintenance` must be sorted and non-overlapping, as
+/// [`crate::maintenance::merged_occurrences`] returns it, and cover
+/// [`maintenance_range`]. Spans sorted by start (as stores return them) cost
+/// O(spans + intervals): one index moves forward through the intervals as
+/// the spans do. A span out of order only costs a binary search. Empty
+/// `maintenance` runs exactly [`aggregate`]'s loop.
+pub fn aggregate_excluding(
+    spans: &[EventSpan],
+    maintenance: &[(i64, i64)],
+    upstream_count: usize,
+    window_start: i64,
+    at: i64,
+    system_down: bool,
+    strict: bool,
+) -> Aggregate {
+    debug_assert!(maintenance.windows(2).all(|w| w[0].0 < w[0].1 && w[0].1 <= w[1].0));
+    if maintenance.is_empty() {
+        aggregate(spans, upstream_count, window_start, at, system_down, strict)
+    } else {
+        sweep::<true>(spans, maintenance, upstream_count, window_start, at, system_down, strict)
+    }
+}
+
+/// The range whose maintenance a status at `at` can subtract: the
+/// objective's window or the widest burn window, whichever reaches further
+/// back, up to `at`.
+pub fn maintenance_range(objective: &Objective, at: Timestamp) -> (i64, i64) {
+    let widest = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
+    (at.millis().saturating_sub(objective.window_ms().max(widest)), at.millis())
+}
+
+/// Downtime of `[from, to)` covered by `intervals` (sorted, disjoint). Stops
+/// at the first interval starting at or after `to`, so a span clear of
+/// maintenance costs one comparison.
+#[inline]
+fn covered(intervals: &[(i64, i64)], from: i64, to: i64) -> i64 {
+    let mut sum = 0;
+    for &(start, end) in intervals {
+        if start >= to {
+            break;
+        }
+        let lo = start.max(from);
+        sum += end.min(to).max(lo) - lo;
+    }
+    sum
+}
+
+/// The loop of [`aggregate`] and [`aggregate_excluding`]; `EXCLUDE = false`
+/// compiles the maintenance bookkeeping away.
+fn sweep<const EXCLUDE: bool>(
+    spans: &[EventSpan],
+    maintenance: &[(i64, i64)],
+    upstream_count: usize,
+    window_start: i64,
+    at: i64,
+    system_down: bool,
+    strict: bool,
+) -> Aggregate {
     // Slot 0 is `self`, 1..=upstream_count the upstream table, and the last
     // slot any index outside the table (counted in the total only).
     let unknown = upstream_count + 1;
     let mut slots = vec![0i64; upstream_count + 2];
-    let mut burn_ms = [0i64; 5];
+    let mut burn_ms = [0i64; BURN_WINDOWS.len()];
+    let mut maintenance_ms = 0i64;
     let mut has_open = false;
-    let burn_horizon = at - BURN_WINDOWS[4].1;
+    let burn_horizon = at - BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
     let burn_starts = BURN_WINDOWS.map(|(_, width)| at - width);
+    // Intervals before `next` ended before the current span began; spans
+    // sorted by start never need them again.
+    let mut next = 0usize;
+    let mut previous_start = i64::MIN;
     for span in spans {
         let open = span.end == OPEN_END;
         // A stale open span (system not down) counts for nothing: give it an
         // empty extent instead of branching around it.
         let end = if open & !system_down { span.start } else { span.end.min(at) };
         let start = span.start.max(window_start);
-        let ms = end.max(start) - start;
+        let inside = end.max(start) - start;
+        // `|` and `&` rather than `||` and `&&`: no short-circuit branches.
+        let consumed = strict | (span.upstream == 0);
+        let mut near: &[(i64, i64)] = &[];
+        let mut excused = 0;
+        if EXCLUDE {
+            if span.start < previous_start {
+                next = maintenance.partition_point(|&(_, until)| until <= span.start);
+            }
+            previous_start = span.start;
+            while maintenance.get(next).is_some_and(|&(_, until)| until <= span.start) {
+                next += 1;
+            }
+            near = maintenance.get(next..).unwrap_or_default();
+            excused = covered(near, start, end);
+            maintenance_ms += i64::from(consumed) * excused;
+        }
+        let ms = inside - excused;
         let slot = (span.upstream as usize).min(unknown);
         // `slot <= unknown < slots.len()`, so this never misses.
         if let Some(sum) = slots.get_mut(slot) {
             *sum += ms;
         }
-        // `|` and `&` rather than `||` and `&&`: no short-circuit branches.
-        let consumed = strict | (span.upstream == 0);
-        has_open |= open & consumed & (ms > 0);
+        // SPEC §12: maintenance does not hide that downtime is open.
+        has_open |= open & consumed & (inside > 0);
         // Sorted input makes this branch predictable: only the last 72 h
         // take it.
         if end > burn_horizon {
             let weight = i64::from(consumed);
             for (sum, from) in burn_ms.iter_mut().zip(burn_starts) {
                 let start = span.start.max(from);
-                *sum += weight * (end.max(start) - start);
+                let mut part = end.max(start) - start;
+                if EXCLUDE {
+                    part -= covered(near, start, end);
+                }
+                *sum += weight * part;
             }
         }
     }
     let upstream_ms = slots[1..=upstream_count].to_vec();
-    Aggregate { total_ms: slots.iter().sum(), self_ms: slots[0], upstream_ms, burn_ms, has_open }
+    Aggregate {
+        total_ms: slots.iter().sum(),
+        self_ms: slots[0],
+        upstream_ms,
+        burn_ms,
+        maintenance_ms,
+        has_open,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BurnRates {
     #[serde(rename = "5m")]
     pub m5: Option<f64>,
+    /// SPEC §12 added it; absent from statuses stored before.
+    #[serde(rename = "30m", default)]
+    pub m30: Option<f64>,
     #[serde(rename = "1h")]
     pub h1: Option<f64>,
     #[serde(rename = "6h")]
@@ -146,6 +257,10 @@ pub struct SloStatus {
     pub dependency_exclusion: DependencyExclusion,
     pub is_breaching: bool,
     pub has_open_downtime: bool,
+    /// Downtime left out because maintenance covered it (SPEC §12); 0 when
+    /// the objective does not exclude maintenance.
+    #[serde(default)]
+    pub maintenance_minutes: f64,
     pub attribution: Vec<AttributionEntry>,
     pub computed_at: Timestamp,
 }
@@ -163,9 +278,32 @@ pub fn compute_status(
     at: Timestamp,
     system_down: bool,
 ) -> SloStatus {
+    compute_status_excluding(objective, spans, upstreams, at, system_down, &[])
+}
+
+/// [`compute_status`] with the merged maintenance occurrences of the
+/// objective's system (see [`aggregate_excluding`]); they are ignored unless
+/// the objective has `excludeMaintenanceWindows` (SPEC §12).
+pub fn compute_status_excluding(
+    objective: &Objective,
+    spans: &[EventSpan],
+    upstreams: &[(SystemId, String)],
+    at: Timestamp,
+    system_down: bool,
+    maintenance: &[(i64, i64)],
+) -> SloStatus {
     let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
     let window_start = at.millis().saturating_sub(objective.window_ms());
-    let agg = aggregate(spans, upstreams.len(), window_start, at.millis(), system_down, strict);
+    let maintenance = if objective.exclude_maintenance_windows { maintenance } else { &[] };
+    let agg = aggregate_excluding(
+        spans,
+        maintenance,
+        upstreams.len(),
+        window_start,
+        at.millis(),
+        system_down,
+        strict,
+    );
 
     let window_minutes = f64::from(objective.window_days) * 1440.0;
     let total = minutes(agg.total_ms);
@@ -221,10 +359,18 @@ pub fn compute_status(
         error_budget_remaining_minutes: remaining,
         error_budget_remaining_percent: remaining_percent,
         burn_rate: (allowed > 0.0).then(|| consumed / allowed),
-        burn_rates: BurnRates { m5: rate(0), h1: rate(1), h6: rate(2), h24: rate(3), h72: rate(4) },
+        burn_rates: BurnRates {
+            m5: rate(0),
+            m30: rate(1),
+            h1: rate(2),
+            h6: rate(3),
+            h24: rate(4),
+            h72: rate(5),
+        },
         dependency_exclusion: objective.dependency_exclusion,
         is_breaching: availability < objective.target,
         has_open_downtime: system_down && agg.has_open,
+        maintenance_minutes: minutes(agg.maintenance_ms),
         attribution,
         computed_at: at,
     }
@@ -318,7 +464,9 @@ mod tests {
         assert_eq!((s.objective_id.as_str(), s.system_id.as_str()), ("slo-1", "api"));
         // Only the self event is consumed, and it is 2 days old.
         assert_close_opt(s.burn_rates.h72, (10.0 / 4320.0) / 0.001);
-        for rate in [s.burn_rates.m5, s.burn_rates.h1, s.burn_rates.h6, s.burn_rates.h24] {
+        for rate in
+            [s.burn_rates.m5, s.burn_rates.m30, s.burn_rates.h1, s.burn_rates.h6, s.burn_rates.h24]
+        {
             assert_close_opt(rate, 0.0);
         }
     }
@@ -366,18 +514,22 @@ mod tests {
         let s = status(&objective(99.0, 30, SelfOnly), &spans, true);
         let fraction = 0.01;
         assert_close_opt(s.burn_rates.m5, (3.0 / 5.0) / fraction);
+        assert_close_opt(s.burn_rates.m30, (3.0 / 30.0) / fraction);
         assert_close_opt(s.burn_rates.h1, (13.0 / 60.0) / fraction);
         assert_close_opt(s.burn_rates.h6, (15.0 / 360.0) / fraction);
         assert_close_opt(s.burn_rates.h24, (15.0 / 1440.0) / fraction);
         assert_close_opt(s.burn_rates.h72, (15.0 / 4320.0) / fraction);
         assert!(s.has_open_downtime);
 
-        let json = serde_json::to_value(s.burn_rates).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys.len(), 5);
-        for key in ["5m", "1h", "6h", "24h", "72h"] {
-            assert!(keys.contains(&key), "{key}");
-        }
+        // Keys in SPEC §12's order (serde_json keeps a struct's field order
+        // in text).
+        let json = serde_json::to_string(&s.burn_rates).unwrap();
+        let positions: Vec<usize> = ["5m", "30m", "1h", "6h", "24h", "72h"]
+            .iter()
+            .map(|key| json.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key}")))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert_eq!(serde_json::to_value(s.burn_rates).unwrap().as_object().unwrap().len(), 6);
     }
 
     #[test]
@@ -388,7 +540,7 @@ mod tests {
         assert_eq!(clean.burn_rate, None);
         assert_eq!(clean.current_availability, 100.0);
         assert!(!clean.is_breaching);
-        let nulls = BurnRates { m5: None, h1: None, h6: None, h24: None, h72: None };
+        let nulls = BurnRates { m5: None, m30: None, h1: None, h6: None, h24: None, h72: None };
         assert_eq!(clean.burn_rates, nulls);
 
         let hit = status(&objective(100.0, 30, Strict), &[closed(10, 9, 0)], false);
@@ -472,6 +624,131 @@ mod tests {
         assert_close(s.error_budget_consumed_minutes, 10.0);
     }
 
+    // ---- maintenance (SPEC §12) ---------------------------------------------
+
+    use crate::maintenance::{merged_occurrences, MaintenanceWindow};
+
+    fn excluding(mut objective: Objective) -> Objective {
+        objective.exclude_maintenance_windows = true;
+        objective
+    }
+
+    /// A one-off window `[T − from, T − to)`, in minutes before `T`.
+    fn planned(from: i64, to: i64) -> MaintenanceWindow {
+        let at = |minutes: i64| Timestamp::from_millis(T - minutes * MINUTE_MS);
+        MaintenanceWindow::new(at(from), at(to), None, false).unwrap()
+    }
+
+    fn status_with(
+        objective: &Objective,
+        spans: &[EventSpan],
+        windows: &[MaintenanceWindow],
+        system_down: bool,
+    ) -> SloStatus {
+        let at = Timestamp::from_millis(T);
+        let (from, to) = maintenance_range(objective, at);
+        let merged = merged_occurrences(windows, from, to);
+        compute_status_excluding(objective, spans, &upstream_table(), at, system_down, &merged)
+    }
+
+    #[test]
+    fn a_window_over_half_an_outage_excuses_that_half() {
+        // 40 minutes down, from 60 to 20 minutes ago; maintenance covered
+        // its last 20.
+        let spans = [closed(60, 20, 0)];
+        let windows = [planned(40, 0)];
+        let s = status_with(&excluding(objective(99.9, 30, Strict)), &spans, &windows, false);
+        assert_close(s.maintenance_minutes, 20.0);
+        assert_close(s.error_budget_consumed_minutes, 20.0);
+        assert_close(s.error_budget_consumed_strict_minutes, 20.0);
+        assert_close(s.error_budget_remaining_minutes, 23.2);
+        assert_close(s.current_availability, (43_200.0 - 20.0) / 43_200.0 * 100.0);
+        assert_close(s.strict_availability, s.current_availability);
+        assert_close(s.attribution[0].minutes, 20.0);
+        assert_close_opt(s.burn_rate, 20.0 / 43.2);
+        // The last 30 minutes held 10 minutes of downtime, all in maintenance.
+        assert_close_opt(s.burn_rates.m30, 0.0);
+        assert_close_opt(s.burn_rates.h1, (20.0 / 60.0) / 0.001);
+        assert_eq!(serde_json::to_value(&s).unwrap()["maintenanceMinutes"], 20.0);
+
+        // The same windows on an objective that does not exclude them.
+        let s = status_with(&objective(99.9, 30, Strict), &spans, &windows, false);
+        assert_eq!(s.maintenance_minutes, 0.0);
+        assert_close(s.error_budget_consumed_minutes, 40.0);
+        assert_close_opt(s.burn_rates.m30, (10.0 / 30.0) / 0.001);
+    }
+
+    #[test]
+    fn self_only_counts_only_the_self_part_as_maintenance() {
+        // Self down 100–80 minutes ago, `db` down 70–50; maintenance 90–60
+        // covers 10 minutes of each.
+        let spans = [closed(100, 80, 0), closed(70, 50, 1)];
+        let s = status_with(
+            &excluding(objective(99.9, 30, SelfOnly)),
+            &spans,
+            &[planned(90, 60)],
+            false,
+        );
+        assert_close(s.maintenance_minutes, 10.0);
+        assert_close(s.error_budget_consumed_minutes, 10.0);
+        // The strict figures and the attribution use what is left, upstream
+        // included.
+        assert_close(s.error_budget_consumed_strict_minutes, 20.0);
+        assert_close(s.attribution[0].minutes, 10.0);
+        assert_close(s.attribution[1].minutes, 10.0);
+        assert_close_opt(s.burn_rates.h6, (10.0 / 360.0) / 0.001);
+    }
+
+    #[test]
+    fn overlapping_windows_are_subtracted_once_and_cancelled_ones_not_at_all() {
+        // Down 50–10 minutes ago; windows 60–30 and 45–15 merge into 60–15.
+        let spans = [closed(50, 10, 0)];
+        let o = excluding(objective(99.9, 30, Strict));
+        let s = status_with(&o, &spans, &[planned(60, 30), planned(45, 15)], false);
+        assert_close(s.maintenance_minutes, 35.0);
+        assert_close(s.error_budget_consumed_minutes, 5.0);
+        assert_close_opt(s.burn_rates.m30, (5.0 / 30.0) / 0.001);
+
+        let cancelled = planned(60, 30).with_cancelled(true);
+        let s = status_with(&o, &spans, &[cancelled, planned(45, 15)], false);
+        assert_close(s.maintenance_minutes, 30.0);
+        assert_close(s.error_budget_consumed_minutes, 10.0);
+    }
+
+    #[test]
+    fn open_downtime_in_maintenance_is_still_open() {
+        let s = status_with(
+            &excluding(objective(99.9, 30, Strict)),
+            &[open(10, 0)],
+            &[planned(20, 0)],
+            true,
+        );
+        assert_close(s.maintenance_minutes, 10.0);
+        assert_eq!(s.error_budget_consumed_minutes, 0.0);
+        assert!(s.has_open_downtime);
+        // A stale open event counts for nothing, maintenance included.
+        let s = status_with(
+            &excluding(objective(99.9, 30, Strict)),
+            &[open(10, 0)],
+            &[planned(20, 0)],
+            false,
+        );
+        assert_eq!((s.maintenance_minutes, s.has_open_downtime), (0.0, false));
+    }
+
+    #[test]
+    fn maintenance_outside_the_window_still_counts_for_wider_burn_windows() {
+        // A 1-day objective: downtime 30 h ago lies outside its window but
+        // inside the 72 h burn window, and so does the maintenance over half
+        // of it.
+        let spans = [closed(30 * 60, 30 * 60 - 20, 0)];
+        let windows = [planned(30 * 60, 30 * 60 - 10)];
+        let s = status_with(&excluding(objective(99.0, 1, Strict)), &spans, &windows, false);
+        assert_eq!(s.error_budget_consumed_minutes, 0.0);
+        assert_eq!(s.maintenance_minutes, 0.0, "only downtime inside the window");
+        assert_close_opt(s.burn_rates.h72, (10.0 / 4320.0) / 0.01);
+    }
+
     // ---- properties -------------------------------------------------------
 
     /// [`aggregate`] written the slow, obvious way: each span on its own.
@@ -536,7 +813,132 @@ mod tests {
         })
     }
 
+    /// [`aggregate_excluding`] the slowest way: minute by minute, with the
+    /// maintenance as raw, possibly overlapping `(start, end)` pieces.
+    /// Every boundary is a whole minute.
+    fn per_minute(
+        spans: &[EventSpan],
+        pieces: &[(i64, i64)],
+        window_start: i64,
+        down: bool,
+        strict: bool,
+    ) -> Aggregate {
+        let mut agg = Aggregate { upstream_ms: vec![0; 2], ..Aggregate::default() };
+        let covered = |m: i64| pieces.iter().any(|&(s, e)| s <= m && m < e);
+        for span in spans.iter().filter(|s| down || s.end != OPEN_END) {
+            let end = span.end.min(T);
+            let consumed = strict || span.upstream == 0;
+            let mut minute = span.start;
+            while minute < end {
+                let in_window = minute >= window_start;
+                agg.has_open |= consumed && in_window && span.end == OPEN_END;
+                if covered(minute) {
+                    if consumed && in_window {
+                        agg.maintenance_ms += MINUTE_MS;
+                    }
+                } else {
+                    if in_window {
+                        agg.total_ms += MINUTE_MS;
+                        match span.upstream {
+                            0 => agg.self_ms += MINUTE_MS,
+                            n => {
+                                if let Some(slot) = agg.upstream_ms.get_mut(n as usize - 1) {
+                                    *slot += MINUTE_MS;
+                                }
+                            }
+                        }
+                    }
+                    if consumed {
+                        for (slot, (_, width)) in agg.burn_ms.iter_mut().zip(BURN_WINDOWS) {
+                            if minute >= T - width {
+                                *slot += MINUTE_MS;
+                            }
+                        }
+                    }
+                }
+                minute += MINUTE_MS;
+            }
+        }
+        agg
+    }
+
+    /// Spans on whole minutes: starts from 5 days before `T` to 1 hour
+    /// after, up to 2 days long, sorted by start, some overlapping.
+    fn minute_spans() -> impl Strategy<Value = Vec<EventSpan>> {
+        prop::collection::vec(
+            (-5 * 1440..60i64, 0..2 * 1440i64, 0u32..4, prop::bool::weighted(0.1)),
+            0..12,
+        )
+        .prop_map(|pieces| {
+            let mut spans: Vec<EventSpan> = pieces
+                .into_iter()
+                .map(|(start, len, upstream, is_open)| {
+                    let start = T + start * MINUTE_MS;
+                    let end = if is_open { OPEN_END } else { start + len * MINUTE_MS };
+                    EventSpan { start, end, upstream }
+                })
+                .collect();
+            spans.sort_by_key(|span| span.start);
+            spans
+        })
+    }
+
+    /// One-off maintenance windows on whole minutes in the last 5 days, up
+    /// to a day long; some cancelled.
+    fn minute_windows() -> impl Strategy<Value = Vec<MaintenanceWindow>> {
+        prop::collection::vec((-5 * 1440..0i64, 1..1440i64, prop::bool::weighted(0.2)), 0..8)
+            .prop_map(|pieces| {
+                pieces
+                    .into_iter()
+                    .map(|(start, len, cancelled)| {
+                        let start = Timestamp::from_millis(T + start * MINUTE_MS);
+                        let end = start.plus_millis(len * MINUTE_MS);
+                        MaintenanceWindow::new(start, end, None, cancelled).unwrap()
+                    })
+                    .collect()
+            })
+    }
+
     proptest! {
+        #[test]
+        fn exclusion_matches_a_minute_by_minute_count(
+            mut spans in minute_spans(),
+            windows in minute_windows(),
+            window_days in 1i64..4,
+            down: bool,
+            strict: bool,
+            seed: u64,
+        ) {
+            let window_start = T - window_days * DAY_MS;
+            let widest = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
+            let merged = merged_occurrences(&windows, window_start.min(T - widest), T);
+            prop_assert!(merged.windows(2).all(|w| w[0].1 < w[1].0), "merged: {:?}", merged);
+            let pieces: Vec<(i64, i64)> = windows
+                .iter()
+                .filter(|w| !w.is_cancelled())
+                .map(|w| (w.start().millis(), w.end().millis()))
+                .collect();
+            let expected = per_minute(&spans, &pieces, window_start, down, strict);
+            let got = aggregate_excluding(&spans, &merged, 2, window_start, T, down, strict);
+            prop_assert_eq!(&got, &expected);
+
+            // What maintenance took plus what is left is what there was.
+            let plain = aggregate(&spans, 2, window_start, T, down, strict);
+            let consumed = |agg: &Aggregate| if strict { agg.total_ms } else { agg.self_ms };
+            prop_assert_eq!(consumed(&got) + got.maintenance_ms, consumed(&plain));
+            prop_assert!(got.total_ms <= plain.total_ms && got.self_ms <= plain.self_ms);
+            prop_assert_eq!(got.has_open, plain.has_open);
+            // No maintenance: exactly today's aggregate.
+            prop_assert_eq!(&aggregate_excluding(&spans, &[], 2, window_start, T, down, strict), &plain);
+            prop_assert_eq!(plain.maintenance_ms, 0);
+
+            // Spans out of order cost a binary search, not correctness.
+            spans.reverse();
+            let shift = seed as usize % spans.len().max(1);
+            spans.rotate_left(shift);
+            prop_assert_eq!(&aggregate_excluding(&spans, &merged, 2, window_start, T, down, strict), &expected);
+        }
+
         #[test]
         fn aggregate_matches_the_span_by_span_reference(
             mut spans in prop::collection::vec(span_strategy(), 0..40),

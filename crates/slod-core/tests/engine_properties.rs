@@ -361,7 +361,7 @@ fn reference(scenario: &Scenario) -> (Vec<Vec<EventSpan>>, Vec<bool>) {
 
 /// The parts of an aggregate that do not depend on which of two upstreams
 /// down since the same instant is named (arrival order decides that).
-fn comparable(agg: &Aggregate) -> (i64, i64, i64, [i64; 5], bool) {
+fn comparable(agg: &Aggregate) -> (i64, i64, i64, [i64; 6], bool) {
     (agg.total_ms, agg.self_ms, agg.upstream_ms.iter().sum(), agg.burn_ms, agg.has_open)
 }
 

@@ -13,19 +13,23 @@
 //!   `ON CONFLICT DO NOTHING` insert.
 //! - Batch writes go in as arrays (`UNNEST`), one round trip each.
 //!
-//! Every write marks the transaction dirty, so a later guarded locking step
-//! undoes itself with a savepoint instead of restarting the transaction
-//! (see `tx.rs`).
+//! Every write and lock goes through `PgTx::writer`, which marks the
+//! transaction dirty, so a later guarded locking step undoes itself with a
+//! savepoint instead of restarting the transaction; reads use
+//! `PgTx::reader` (see `tx.rs`, "Reads and writes").
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::anyhow;
 use async_trait::async_trait;
 use slod_core::achievements::AchievementType;
-use slod_core::digest::WeeklyDigest;
 use slod_core::model::SystemId;
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
+use slod_store::codec::{
+    self, AchievementFields, DigestFields, RunFields, SnapshotFields, StreakFields,
+    ACHIEVEMENT_COLUMNS, DIGEST_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS, STREAK_COLUMNS,
+};
 use slod_store::jobs::{
     AchievementRow, ClaimOutcome, DigestRow, JobClaim, JobKind, JobRunRow, JobRunStatus,
     MilestoneRow, OutageSpan, StreakRow,
@@ -38,97 +42,72 @@ use crate::rows::{id_strs, other, write_error};
 use crate::tx::PgTx;
 use crate::PgStore;
 
-const STREAK_COLUMNS: &str = "s.objective_id, o.system_id, s.current_streak, s.best_streak, \
-                              s.streak_start, s.best_streak_end, s.last_run_date";
-const RUN_COLUMNS: &str = "kind, period, period_start, status, lease_owner, lease_expires_at, \
-                           started_at, completed_at, result";
-const SNAPSHOT_COLUMNS: &str = "objective_id, date, availability_percent, \
-                                budget_consumed_minutes, budget_remaining_percent, burn_rate, \
-                                streak_days";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
-}
-
 fn millis(row: &PgRow, i: usize) -> Result<Timestamp, StoreError> {
-    row.try_get::<i64, _>(i).map(Timestamp::from_millis).map_err(other)
-}
-
-fn opt_millis(row: &PgRow, i: usize) -> Result<Option<Timestamp>, StoreError> {
-    Ok(row.try_get::<Option<i64>, _>(i).map_err(other)?.map(Timestamp::from_millis))
-}
-
-/// A stored day count; negative or oversized values are corruption.
-fn days(row: &PgRow, i: usize) -> Result<u32, StoreError> {
-    let raw: i64 = row.try_get(i).map_err(other)?;
-    u32::try_from(raw).map_err(|_| corrupt("day count", &raw.to_string()))
-}
-
-fn achievement(raw: &str) -> Result<AchievementType, StoreError> {
-    AchievementType::parse(raw).ok_or_else(|| corrupt("achievement", raw))
+    row.try_get::<i64, _>(i).map(codec::millis).map_err(other)
 }
 
 fn streak_from_row(row: &PgRow) -> Result<StreakRow, StoreError> {
-    Ok(StreakRow {
+    StreakFields {
         objective_id: row.try_get(0).map_err(other)?,
-        system_id: SystemId::from_trusted(row.try_get(1).map_err(other)?),
-        streak: Streak {
-            current_streak: days(row, 2)?,
-            best_streak: days(row, 3)?,
-            streak_start: opt_millis(row, 4)?,
-            best_streak_end: opt_millis(row, 5)?,
-            last_run: opt_millis(row, 6)?,
-        },
-    })
+        system_id: row.try_get(1).map_err(other)?,
+        current_streak: row.try_get(2).map_err(other)?,
+        best_streak: row.try_get(3).map_err(other)?,
+        streak_start: row.try_get(4).map_err(other)?,
+        best_streak_end: row.try_get(5).map_err(other)?,
+        last_run_date: row.try_get(6).map_err(other)?,
+    }
+    .decode()
 }
 
 fn run_from_row(row: &PgRow) -> Result<JobRunRow, StoreError> {
-    let kind: &str = row.try_get(0).map_err(other)?;
-    let status: &str = row.try_get(3).map_err(other)?;
-    Ok(JobRunRow {
-        kind: JobKind::parse(kind).ok_or_else(|| corrupt("job kind", kind))?,
+    RunFields {
+        kind: row.try_get(0).map_err(other)?,
         period: row.try_get(1).map_err(other)?,
-        period_start: millis(row, 2)?,
-        status: JobRunStatus::parse(status).ok_or_else(|| corrupt("job status", status))?,
+        period_start: row.try_get(2).map_err(other)?,
+        status: row.try_get(3).map_err(other)?,
         lease_owner: row.try_get(4).map_err(other)?,
-        lease_expires_at: millis(row, 5)?,
-        started_at: millis(row, 6)?,
-        completed_at: opt_millis(row, 7)?,
+        lease_expires_at: row.try_get(5).map_err(other)?,
+        started_at: row.try_get(6).map_err(other)?,
+        completed_at: row.try_get(7).map_err(other)?,
         result: row.try_get(8).map_err(other)?,
-    })
+    }
+    .decode()
 }
 
 fn snapshot_from_row(row: &PgRow) -> Result<Snapshot, StoreError> {
-    Ok(Snapshot {
+    SnapshotFields {
         objective_id: row.try_get(0).map_err(other)?,
-        date: millis(row, 1)?,
+        date: row.try_get(1).map_err(other)?,
         availability_percent: row.try_get(2).map_err(other)?,
         budget_consumed_minutes: row.try_get(3).map_err(other)?,
         budget_remaining_percent: row.try_get(4).map_err(other)?,
         burn_rate: row.try_get(5).map_err(other)?,
-        streak_days: days(row, 6)?,
-    })
+        streak_days: row.try_get(6).map_err(other)?,
+    }
+    .decode()
 }
 
 fn digest_from_row(row: &PgRow) -> Result<DigestRow, StoreError> {
-    let payload: &str = row.try_get(3).map_err(other)?;
-    let digest: WeeklyDigest = serde_json::from_str(payload)
-        .map_err(|err| StoreError::Other(anyhow!("stored digest is not valid: {err}")))?;
-    Ok(DigestRow {
+    DigestFields {
         id: row.try_get(0).map_err(other)?,
         manual: row.try_get(1).map_err(other)?,
-        created_at: millis(row, 2)?,
-        digest,
+        created_at: row.try_get(2).map_err(other)?,
+        payload: row.try_get(3).map_err(other)?,
+    }
+    .decode()
+}
+
+/// Decodes `ACHIEVEMENT_COLUMNS` starting at column `offset`.
+fn achievement_fields_at(row: &PgRow, offset: usize) -> Result<AchievementFields, StoreError> {
+    Ok(AchievementFields {
+        system_id: row.try_get(offset).map_err(other)?,
+        achievement: row.try_get(offset + 1).map_err(other)?,
+        unlocked_at: row.try_get(offset + 2).map_err(other)?,
     })
 }
 
 fn achievement_from_row(row: &PgRow) -> Result<AchievementRow, StoreError> {
-    let kind: &str = row.try_get(1).map_err(other)?;
-    Ok(AchievementRow {
-        system_id: SystemId::from_trusted(row.try_get(0).map_err(other)?),
-        achievement: achievement(kind)?,
-        unlocked_at: millis(row, 2)?,
-    })
+    achievement_fields_at(row, 0)?.decode()
 }
 
 /// Streaks of `objective_ids` (all when `None`) on `conn`; `suffix` orders
@@ -205,18 +184,18 @@ async fn query_achievements(
     let rows = match systems {
         Some([]) => return Ok(Vec::new()),
         None => {
-            sqlx::query(
-                "SELECT system_id, achievement, unlocked_at FROM slo_achievements
-                     ORDER BY system_id, unlocked_at, achievement",
-            )
+            sqlx::query(&format!(
+                "SELECT {ACHIEVEMENT_COLUMNS} FROM slo_achievements
+                     ORDER BY system_id, unlocked_at, achievement"
+            ))
             .fetch_all(&mut *conn)
             .await
         }
         Some(systems) => {
-            sqlx::query(
-                "SELECT system_id, achievement, unlocked_at FROM slo_achievements
-                     WHERE system_id = ANY($1) ORDER BY system_id, unlocked_at, achievement",
-            )
+            sqlx::query(&format!(
+                "SELECT {ACHIEVEMENT_COLUMNS} FROM slo_achievements
+                     WHERE system_id = ANY($1) ORDER BY system_id, unlocked_at, achievement"
+            ))
             .bind(id_strs(systems))
             .fetch_all(&mut *conn)
             .await
@@ -266,33 +245,24 @@ impl JobStore for PgStore {
     }
 
     async fn milestones(&self, limit: u32) -> StoreResult<Vec<MilestoneRow>> {
-        let rows = sqlx::query(
-            "SELECT a.system_id, s.name, a.achievement, a.unlocked_at
-             FROM slo_achievements a JOIN systems s ON s.id = a.system_id
+        let sql = format!(
+            "SELECT s.name, {} FROM slo_achievements a JOIN systems s ON s.id = a.system_id
              ORDER BY a.unlocked_at DESC, a.system_id, a.achievement LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(other)?;
+            codec::qualified("a", ACHIEVEMENT_COLUMNS)
+        );
+        let rows =
+            sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(other)?;
         rows.iter()
             .map(|row| {
-                let kind: &str = row.try_get(2).map_err(other)?;
-                Ok(MilestoneRow {
-                    system_id: SystemId::from_trusted(row.try_get(0).map_err(other)?),
-                    system_name: row.try_get(1).map_err(other)?,
-                    achievement: achievement(kind)?,
-                    unlocked_at: millis(row, 3)?,
-                })
+                achievement_fields_at(row, 1)?.decode_milestone(row.try_get(0).map_err(other)?)
             })
             .collect()
     }
 
     async fn digests(&self, limit: u32) -> StoreResult<Vec<DigestRow>> {
-        let rows = sqlx::query(
-            "SELECT id, manual, created_at, payload FROM slo_digests
-             ORDER BY created_at DESC, pos DESC LIMIT $1",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {DIGEST_COLUMNS} FROM slo_digests ORDER BY created_at DESC, pos DESC LIMIT $1"
+        ))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
@@ -352,7 +322,6 @@ impl JobStore for PgStore {
 #[async_trait]
 impl JobTx for PgTx {
     async fn claim_run(&mut self, claim: &JobClaim<'_>) -> StoreResult<ClaimOutcome> {
-        self.dirty = true;
         // Concurrent claims for one period queue on its row; the first
         // inserts, the others see its outcome once it commits.
         let claimed = sqlx::query(
@@ -371,7 +340,7 @@ impl JobTx for PgTx {
         .bind(claim.owner)
         .bind(claim.lease_until.millis())
         .bind(claim.now.millis())
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.writer())
         .await
         .map_err(write_error)?;
         if claimed.is_some() {
@@ -381,7 +350,7 @@ impl JobTx for PgTx {
         let row = sqlx::query(&sql)
             .bind(claim.kind.as_str())
             .bind(claim.period)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.reader())
             .await
             .map_err(other)?;
         let run = run_from_row(&row)?;
@@ -398,7 +367,6 @@ impl JobTx for PgTx {
         owner: &str,
         until: Timestamp,
     ) -> StoreResult<bool> {
-        self.dirty = true;
         let renewed = sqlx::query(
             "UPDATE job_runs SET lease_expires_at = $1
              WHERE kind = $2 AND period = $3 AND lease_owner = $4 AND status = 'running'",
@@ -407,7 +375,7 @@ impl JobTx for PgTx {
         .bind(kind.as_str())
         .bind(period)
         .bind(owner)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(renewed.rows_affected() > 0)
@@ -421,7 +389,6 @@ impl JobTx for PgTx {
         now: Timestamp,
         result: &str,
     ) -> StoreResult<bool> {
-        self.dirty = true;
         let completed = sqlx::query(
             "UPDATE job_runs SET status = 'completed', completed_at = $1, lease_expires_at = $1, result = $2
              WHERE kind = $3 AND period = $4 AND lease_owner = $5 AND status = 'running'",
@@ -431,14 +398,13 @@ impl JobTx for PgTx {
         .bind(kind.as_str())
         .bind(period)
         .bind(owner)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(completed.rows_affected() > 0)
     }
 
     async fn release_run(&mut self, kind: JobKind, period: &str, owner: &str) -> StoreResult<()> {
-        self.dirty = true;
         sqlx::query(
             "DELETE FROM job_runs
              WHERE kind = $1 AND period = $2 AND lease_owner = $3 AND status = 'running'",
@@ -446,22 +412,21 @@ impl JobTx for PgTx {
         .bind(kind.as_str())
         .bind(period)
         .bind(owner)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(())
     }
 
     async fn streaks(&mut self, objective_ids: &[String]) -> StoreResult<Vec<StreakRow>> {
-        query_streaks(&mut self.tx, Some(objective_ids), "ORDER BY s.objective_id").await
+        query_streaks(self.reader(), Some(objective_ids), "ORDER BY s.objective_id").await
     }
 
     async fn lock_streaks(&mut self, objective_ids: &[String]) -> StoreResult<Vec<StreakRow>> {
-        self.dirty = true;
         // One statement, id order: two runs locking overlapping sets queue
         // rather than deadlock.
         query_streaks(
-            &mut self.tx,
+            self.writer(),
             Some(objective_ids),
             "ORDER BY s.objective_id FOR NO KEY UPDATE OF s",
         )
@@ -472,7 +437,6 @@ impl JobTx for PgTx {
         if streaks.is_empty() {
             return Ok(());
         }
-        self.dirty = true;
         // One row per objective: `ON CONFLICT DO UPDATE` refuses to touch a
         // row twice in one statement.
         let unique: BTreeMap<&str, &Streak> =
@@ -494,7 +458,7 @@ impl JobTx for PgTx {
         .bind(unique.values().map(|s| opt(s.streak_start)).collect::<Vec<_>>())
         .bind(unique.values().map(|s| opt(s.best_streak_end)).collect::<Vec<_>>())
         .bind(unique.values().map(|s| opt(s.last_run)).collect::<Vec<_>>())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         Ok(())
@@ -504,7 +468,6 @@ impl JobTx for PgTx {
         if snapshots.is_empty() {
             return Ok(BTreeSet::new());
         }
-        self.dirty = true;
         let sql = format!(
             "INSERT INTO slo_daily_snapshots ({SNAPSHOT_COLUMNS})
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::bigint[])
@@ -519,14 +482,14 @@ impl JobTx for PgTx {
             .bind(snapshots.iter().map(|s| s.budget_remaining_percent).collect::<Vec<_>>())
             .bind(snapshots.iter().map(|s| s.burn_rate).collect::<Vec<_>>())
             .bind(snapshots.iter().map(|s| i64::from(s.streak_days)).collect::<Vec<_>>())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.writer())
             .await
             .map_err(write_error)?;
         Ok(inserted.into_iter().collect())
     }
 
     async fn achievements(&mut self, systems: &[SystemId]) -> StoreResult<Vec<AchievementRow>> {
-        query_achievements(&mut self.tx, Some(systems)).await
+        query_achievements(self.reader(), Some(systems)).await
     }
 
     async fn unlock_achievements(
@@ -536,7 +499,6 @@ impl JobTx for PgTx {
         if unlocks.is_empty() {
             return Ok(Vec::new());
         }
-        self.dirty = true;
         let rows = sqlx::query(
             "INSERT INTO slo_achievements (system_id, achievement, unlocked_at)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
@@ -546,7 +508,7 @@ impl JobTx for PgTx {
         .bind(unlocks.iter().map(|u| u.system_id.as_str()).collect::<Vec<_>>())
         .bind(unlocks.iter().map(|u| u.achievement.as_str()).collect::<Vec<_>>())
         .bind(unlocks.iter().map(|u| u.unlocked_at.millis()).collect::<Vec<_>>())
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.writer())
         .await
         .map_err(write_error)?;
         let new: BTreeSet<(SystemId, AchievementType)> = rows
@@ -571,11 +533,10 @@ impl JobTx for PgTx {
         at: Timestamp,
         per_system: u32,
     ) -> StoreResult<BTreeMap<SystemId, Vec<OutageSpan>>> {
-        query_recent_outages(&mut self.tx, systems, at, per_system).await
+        query_recent_outages(self.reader(), systems, at, per_system).await
     }
 
     async fn insert_digest(&mut self, digest: &DigestRow) -> StoreResult<()> {
-        self.dirty = true;
         let payload = serde_json::to_string(&digest.digest)
             .map_err(|err| StoreError::Other(anyhow!("serialising a digest: {err}")))?;
         sqlx::query(
@@ -587,7 +548,7 @@ impl JobTx for PgTx {
         .bind(digest.manual)
         .bind(digest.created_at.millis())
         .bind(payload)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         Ok(())

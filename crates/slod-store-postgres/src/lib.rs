@@ -36,8 +36,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
 use slod_core::events::NotificationEvent;
-use slod_core::model::{DowntimeEvent, Objective, System, SystemId};
+use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
+use slod_store::codec::{self, OUTBOX_COLUMNS};
 use slod_store::schema::SchemaStatus;
 use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreResult, StoreTx, SystemRow};
@@ -316,11 +317,11 @@ impl Store for PgStore {
         let mut deps = DependenciesRow::default();
         for row in rows {
             let direction: &str = row.try_get(0).map_err(other)?;
-            let system = System {
-                id: SystemId::from_trusted(row.try_get(1).map_err(other)?),
-                name: row.try_get(2).map_err(other)?,
-                created_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
-            };
+            let system = codec::system(
+                row.try_get(1).map_err(other)?,
+                row.try_get(2).map_err(other)?,
+                row.try_get(3).map_err(other)?,
+            );
             if direction == "up" {
                 deps.upstream.push(system);
             } else {
@@ -412,15 +413,15 @@ impl Store for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<(i64, NotificationEvent)>> {
         self.number_outbox_events().await?;
-        let rows = sqlx::query(
-            "SELECT seq, id, event_type, occurred_at, data FROM outbox_events
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(other)?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(other)?;
         rows.iter().map(outbox_event).collect()
     }
 

@@ -14,56 +14,41 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::anyhow;
 use async_trait::async_trait;
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::SystemId;
 use slod_core::time::Timestamp;
+use slod_store::codec::{
+    AttemptFields, ChannelFields, ClaimedFields, DeliveryFields, ATTEMPT_COLUMNS, CHANNEL_COLUMNS,
+};
 use slod_store::notify::{
-    AlertState, AttemptOutcome, AttemptRecord, AttemptRow, ChannelKind, ChannelRow,
-    ClaimedDelivery, DeliveryRow, DeliveryState,
+    AlertState, AttemptOutcome, AttemptRecord, AttemptRow, ChannelRow, ClaimedDelivery, DeliveryRow,
 };
 use slod_store::{NotifyStore, NotifyTx, StoreError, StoreResult};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
 
-use crate::rows::{other, write_error};
+use crate::rows::{notification_fields_at, other, write_error};
 use crate::tx::PgTx;
 use crate::PgStore;
-
-const CHANNEL_COLUMNS: &str = "id, name, kind, url, secret, events, created_at, updated_at";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
-}
-
-fn event_type(raw: &str) -> StoreResult<EventType> {
-    EventType::parse(raw).ok_or_else(|| corrupt("event type", raw))
-}
 
 fn type_strs(types: Option<&[EventType]>) -> Option<Vec<&'static str>> {
     types.map(|types| types.iter().map(|t| t.as_str()).collect())
 }
 
 /// Decodes `CHANNEL_COLUMNS` starting at column `offset`.
-fn channel_from_row_at(row: &PgRow, offset: usize) -> StoreResult<ChannelRow> {
+fn channel_fields_at(row: &PgRow, offset: usize) -> StoreResult<ChannelFields> {
     let col = |i: usize| offset + i;
-    let kind: String = row.try_get(col(2)).map_err(other)?;
-    let events: Option<Vec<String>> = row.try_get(col(5)).map_err(other)?;
-    Ok(ChannelRow {
+    Ok(ChannelFields {
         id: row.try_get(col(0)).map_err(other)?,
         name: row.try_get(col(1)).map_err(other)?,
-        kind: ChannelKind::parse(&kind).ok_or_else(|| corrupt("channel kind", &kind))?,
+        kind: row.try_get(col(2)).map_err(other)?,
         url: row.try_get(col(3)).map_err(other)?,
         secret: row.try_get(col(4)).map_err(other)?,
-        events: events.map(|raw| raw.iter().map(|t| event_type(t)).collect()).transpose()?,
-        created_at: Timestamp::from_millis(row.try_get(col(6)).map_err(other)?),
-        updated_at: Timestamp::from_millis(row.try_get(col(7)).map_err(other)?),
+        events: row.try_get(col(5)).map_err(other)?,
+        created_at: row.try_get(col(6)).map_err(other)?,
+        updated_at: row.try_get(col(7)).map_err(other)?,
     })
-}
-
-fn opt_ts(row: &PgRow, index: usize) -> StoreResult<Option<Timestamp>> {
-    Ok(row.try_get::<Option<i64>, _>(index).map_err(other)?.map(Timestamp::from_millis))
 }
 
 /// Writes one delivery per subscribed channel for each event, in the
@@ -97,13 +82,13 @@ impl NotifyStore for PgStore {
     async fn list_channels(&self) -> StoreResult<Vec<ChannelRow>> {
         let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels ORDER BY created_at, id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await.map_err(other)?;
-        rows.iter().map(|r| channel_from_row_at(r, 0)).collect()
+        rows.iter().map(|r| channel_fields_at(r, 0)?.decode()).collect()
     }
 
     async fn get_channel(&self, id: &str) -> StoreResult<Option<ChannelRow>> {
         let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels WHERE id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await.map_err(other)?;
-        row.map(|r| channel_from_row_at(&r, 0)).transpose()
+        row.map(|r| channel_fields_at(&r, 0)?.decode()).transpose()
     }
 
     async fn list_deliveries(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<DeliveryRow>> {
@@ -120,53 +105,45 @@ impl NotifyStore for PgStore {
         .map_err(other)?;
         let mut deliveries = Vec::with_capacity(rows.len());
         for row in &rows {
-            let raw_state: String = row.try_get(5).map_err(other)?;
-            let state = DeliveryState::parse(&raw_state)
-                .ok_or_else(|| corrupt("delivery state", &raw_state))?;
-            let raw_type: String = row.try_get(3).map_err(other)?;
-            let finished_at = opt_ts(row, 7)?;
-            deliveries.push(DeliveryRow {
-                id: row.try_get(0).map_err(other)?,
-                channel_id: row.try_get(1).map_err(other)?,
-                event_id: row.try_get(2).map_err(other)?,
-                event_type: event_type(&raw_type)?,
-                occurred_at: Timestamp::from_millis(row.try_get(4).map_err(other)?),
-                state,
-                next_attempt_at: if state == DeliveryState::Pending {
-                    opt_ts(row, 6)?
-                } else {
-                    None
-                },
-                delivered_at: if state == DeliveryState::Delivered { finished_at } else { None },
-                attempts: Vec::new(),
-            });
+            deliveries.push(
+                DeliveryFields {
+                    id: row.try_get(0).map_err(other)?,
+                    channel_id: row.try_get(1).map_err(other)?,
+                    event_id: row.try_get(2).map_err(other)?,
+                    event_type: row.try_get(3).map_err(other)?,
+                    occurred_at: row.try_get(4).map_err(other)?,
+                    state: row.try_get(5).map_err(other)?,
+                    next_attempt_at: row.try_get(6).map_err(other)?,
+                    finished_at: row.try_get(7).map_err(other)?,
+                }
+                .decode()?,
+            );
         }
         if deliveries.is_empty() {
             return Ok(deliveries);
         }
         let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
-        let attempts = sqlx::query(
-            "SELECT delivery_id, attempt, started_at, finished_at, status_code, error, delivered
-             FROM notify_attempts WHERE delivery_id = ANY($1)
-             ORDER BY delivery_id, attempt, id",
-        )
+        let attempts = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM notify_attempts WHERE delivery_id = ANY($1)
+             ORDER BY delivery_id, attempt, id"
+        ))
         .bind(&ids)
         .fetch_all(&self.pool)
         .await
         .map_err(other)?;
         let mut by_delivery: BTreeMap<i64, Vec<AttemptRow>> = BTreeMap::new();
         for row in &attempts {
-            by_delivery.entry(row.try_get(0).map_err(other)?).or_default().push(AttemptRow {
-                attempt: u32::try_from(row.try_get::<i64, _>(1).map_err(other)?).unwrap_or(0),
-                started_at: Timestamp::from_millis(row.try_get(2).map_err(other)?),
-                finished_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
-                status_code: row
-                    .try_get::<Option<i64>, _>(4)
-                    .map_err(other)?
-                    .and_then(|code| u16::try_from(code).ok()),
+            let (delivery_id, attempt) = AttemptFields {
+                delivery_id: row.try_get(0).map_err(other)?,
+                attempt: row.try_get(1).map_err(other)?,
+                started_at: row.try_get(2).map_err(other)?,
+                finished_at: row.try_get(3).map_err(other)?,
+                status_code: row.try_get(4).map_err(other)?,
                 error: row.try_get(5).map_err(other)?,
                 delivered: row.try_get(6).map_err(other)?,
-            });
+            }
+            .decode()?;
+            by_delivery.entry(delivery_id).or_default().push(attempt);
         }
         for delivery in &mut deliveries {
             delivery.attempts = by_delivery.remove(&delivery.id).unwrap_or_default();
@@ -232,7 +209,6 @@ impl NotifyStore for PgStore {
 #[async_trait]
 impl NotifyTx for PgTx {
     async fn insert_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
-        self.dirty = true;
         sqlx::query(&format!(
             "INSERT INTO notify_channels ({CHANNEL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -244,14 +220,13 @@ impl NotifyTx for PgTx {
         .bind(type_strs(c.events.as_deref()))
         .bind(c.created_at.millis())
         .bind(c.updated_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         Ok(())
     }
 
     async fn update_channel(&mut self, c: &ChannelRow) -> StoreResult<()> {
-        self.dirty = true;
         let updated = sqlx::query(
             "UPDATE notify_channels SET name = $1, kind = $2, url = $3, secret = $4, events = $5,
              updated_at = $6 WHERE id = $7",
@@ -263,7 +238,7 @@ impl NotifyTx for PgTx {
         .bind(type_strs(c.events.as_deref()))
         .bind(c.updated_at.millis())
         .bind(&c.id)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         if updated.rows_affected() == 0 {
@@ -273,11 +248,10 @@ impl NotifyTx for PgTx {
     }
 
     async fn delete_channel(&mut self, id: &str) -> StoreResult<bool> {
-        self.dirty = true;
         // Deliveries and their attempts go with it (foreign keys).
         let deleted = sqlx::query("DELETE FROM notify_channels WHERE id = $1")
             .bind(id)
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(other)?;
         Ok(deleted.rows_affected() > 0)
@@ -293,7 +267,6 @@ impl NotifyTx for PgTx {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        self.dirty = true;
         let token = slod_store::new_id();
         let sql = format!(
             "WITH wanted AS (
@@ -329,28 +302,19 @@ impl NotifyTx for PgTx {
             .bind(now.millis())
             .bind(lease_until.millis())
             .bind(&token)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.writer())
             .await
             .map_err(other)?;
         rows.iter()
             .map(|row| {
-                let raw_type: String = row.try_get(4).map_err(other)?;
-                let data: String = row.try_get(6).map_err(other)?;
-                let attempts: i64 = row.try_get(1).map_err(other)?;
-                Ok(ClaimedDelivery {
+                ClaimedFields {
                     delivery_id: row.try_get(0).map_err(other)?,
-                    lease_token: token.clone(),
-                    attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1).saturating_add(1),
-                    first_attempt_at: opt_ts(row, 2)?,
-                    event: NotificationEvent {
-                        id: row.try_get(3).map_err(other)?,
-                        event_type: event_type(&raw_type)?,
-                        occurred_at: Timestamp::from_millis(row.try_get(5).map_err(other)?),
-                        data: serde_json::from_str(&data)
-                            .map_err(|e| StoreError::Other(e.into()))?,
-                    },
-                    channel: channel_from_row_at(row, 7)?,
-                })
+                    attempts: row.try_get(1).map_err(other)?,
+                    first_attempt_at: row.try_get(2).map_err(other)?,
+                    event: notification_fields_at(row, 3)?,
+                    channel: channel_fields_at(row, 7)?,
+                }
+                .decode(token.clone())
             })
             .collect()
     }
@@ -359,7 +323,6 @@ impl NotifyTx for PgTx {
         if attempts.is_empty() {
             return Ok(());
         }
-        self.dirty = true;
         let outcome = |a: &AttemptRecord| match a.outcome {
             AttemptOutcome::Delivered => ("delivered", None, Some(a.finished_at.millis())),
             AttemptOutcome::RetryAt(at) => ("pending", Some(at.millis()), None),
@@ -403,19 +366,18 @@ impl NotifyTx for PgTx {
         .bind(outcomes.iter().map(|(state, _, _)| *state).collect::<Vec<_>>())
         .bind(outcomes.iter().map(|(_, next, _)| *next).collect::<Vec<_>>())
         .bind(outcomes.iter().map(|(_, _, finished)| *finished).collect::<Vec<_>>())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(())
     }
 
     async fn prune_deliveries(&mut self, before: Timestamp) -> StoreResult<u64> {
-        self.dirty = true;
         let deleted = sqlx::query(
             "DELETE FROM notify_deliveries WHERE state <> 'pending' AND finished_at < $1",
         )
         .bind(before.millis())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(deleted.rows_affected())
@@ -425,7 +387,7 @@ impl NotifyTx for PgTx {
         &mut self,
         objective_ids: &[String],
     ) -> StoreResult<BTreeMap<String, AlertState>> {
-        read_alert_states(&mut self.tx, objective_ids).await
+        read_alert_states(self.reader(), objective_ids).await
     }
 
     async fn swap_alert_state(
@@ -435,7 +397,6 @@ impl NotifyTx for PgTx {
         new: AlertState,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        self.dirty = true;
         let updated = sqlx::query(
             "UPDATE alert_state SET warning = $1, critical = $2, exhausted = $3, burn_fast = $4,
                  updated_at = $5
@@ -452,7 +413,7 @@ impl NotifyTx for PgTx {
         .bind(expected.critical)
         .bind(expected.exhausted)
         .bind(expected.burn_fast)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         if updated.rows_affected() > 0 {
@@ -477,7 +438,7 @@ impl NotifyTx for PgTx {
         .bind(new.exhausted)
         .bind(new.burn_fast)
         .bind(now.millis())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         Ok(inserted.rows_affected() > 0)

@@ -2,23 +2,21 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::anyhow;
 use slod_core::engine::SystemState;
-use slod_core::events::{EventType, NotificationEvent};
-use slod_core::model::{
-    Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ReportSource, System, SystemId,
-};
+use slod_core::events::NotificationEvent;
+use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
+use slod_store::codec::{
+    self, DowntimeFields, NotificationFields, ObjectiveFields, OutboxFields, SystemFields,
+};
+pub(crate) use slod_store::codec::{
+    upstream_columns, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
+};
 use slod_store::span_cache::{SpanSource, TailRead};
 use slod_store::{SpanSet, SpanSetBuilder, StoreError, SystemRow};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
-
-pub(crate) const SYSTEM_COLUMNS: &str = "id, name, created_at, healthcheck_status, incident_status, down_since, down_source, last_report_at";
-pub(crate) const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_id, target, window_days, dependency_exclusion, excluded_dependency_ids, exclude_maintenance_windows, warning_percent, critical_percent, fast_burn_multiplier, created_at, updated_at";
-pub(crate) const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, attribution_type, upstream_system_id, upstream_system_name, source";
 
 pub(crate) fn other(err: sqlx::Error) -> StoreError {
     StoreError::Other(anyhow::Error::new(err))
@@ -35,7 +33,7 @@ pub(crate) fn write_error(err: sqlx::Error) -> StoreError {
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
+    codec::corrupt(what, value)
 }
 
 /// The ids as `&str`, for binding as a `TEXT[]`.
@@ -43,70 +41,48 @@ pub(crate) fn id_strs<'a>(ids: impl IntoIterator<Item = &'a SystemId>) -> Vec<&'
     ids.into_iter().map(SystemId::as_str).collect()
 }
 
-fn status(raw: &str) -> Result<HealthStatus, StoreError> {
-    HealthStatus::parse(raw).ok_or_else(|| corrupt("health status", raw))
-}
-
-fn source(raw: &str) -> Result<ReportSource, StoreError> {
-    ReportSource::parse(raw).ok_or_else(|| corrupt("report source", raw))
+/// Decodes `SYSTEM_COLUMNS` into its raw values.
+fn system_fields(row: &PgRow) -> Result<SystemFields, StoreError> {
+    Ok(SystemFields {
+        id: row.try_get(0).map_err(other)?,
+        name: row.try_get(1).map_err(other)?,
+        created_at: row.try_get(2).map_err(other)?,
+        healthcheck_status: row.try_get(3).map_err(other)?,
+        incident_status: row.try_get(4).map_err(other)?,
+        down_since: row.try_get(5).map_err(other)?,
+        down_source: row.try_get(6).map_err(other)?,
+        last_report_at: row.try_get(7).map_err(other)?,
+    })
 }
 
 /// Decodes `SYSTEM_COLUMNS` into the engine's view of a system.
 pub(crate) fn system_state_from_row(row: &PgRow) -> Result<(SystemState, Timestamp), StoreError> {
-    let get_str = |i: usize| row.try_get::<String, _>(i).map_err(other);
-    let get_opt = |i: usize| row.try_get::<Option<i64>, _>(i).map_err(other);
-    let state = SystemState {
-        id: SystemId::from_trusted(get_str(0)?),
-        name: get_str(1)?,
-        healthcheck: status(&get_str(3)?)?,
-        incident: status(&get_str(4)?)?,
-        down_since: get_opt(5)?.map(Timestamp::from_millis),
-        down_source: row
-            .try_get::<Option<String>, _>(6)
-            .map_err(other)?
-            .map(|s| source(&s))
-            .transpose()?,
-        last_report_at: get_opt(7)?.map(Timestamp::from_millis),
-    };
-    let created_at = Timestamp::from_millis(row.try_get(2).map_err(other)?);
-    Ok((state, created_at))
+    system_fields(row)?.decode()
 }
 
 pub(crate) fn system_row_from_row(row: &PgRow) -> Result<SystemRow, StoreError> {
-    let (state, created_at) = system_state_from_row(row)?;
-    Ok(SystemRow {
-        effective_status: state.effective(),
-        down_since: state.down_since,
-        last_report_at: state.last_report_at,
-        system: System { id: state.id, name: state.name, created_at },
-    })
+    system_fields(row)?.decode_row()
 }
 
 /// Decodes `OBJECTIVE_COLUMNS` starting at column `offset`.
 pub(crate) fn objective_from_row_at(row: &PgRow, offset: usize) -> Result<Objective, StoreError> {
     let col = |i: usize| offset + i;
-    let exclusion: String = row.try_get(col(5)).map_err(other)?;
-    let excluded: Vec<String> = row.try_get(col(6)).map_err(other)?;
-    let window_days: i64 = row.try_get(col(4)).map_err(other)?;
-    Ok(Objective {
+    ObjectiveFields {
         id: row.try_get(col(0)).map_err(other)?,
-        system_id: SystemId::from_trusted(row.try_get(col(1)).map_err(other)?),
+        system_id: row.try_get(col(1)).map_err(other)?,
         health_check_configuration_id: row.try_get(col(2)).map_err(other)?,
         target: row.try_get(col(3)).map_err(other)?,
-        window_days: u32::try_from(window_days)
-            .map_err(|_| corrupt("window", &window_days.to_string()))?,
-        dependency_exclusion: DependencyExclusion::parse(&exclusion)
-            .ok_or_else(|| corrupt("dependency exclusion", &exclusion))?,
-        excluded_dependency_ids: excluded.into_iter().map(SystemId::from_trusted).collect(),
+        window_days: row.try_get(col(4)).map_err(other)?,
+        dependency_exclusion: row.try_get(col(5)).map_err(other)?,
+        excluded_dependency_ids: row.try_get(col(6)).map_err(other)?,
         exclude_maintenance_windows: row.try_get(col(7)).map_err(other)?,
-        burn_rate_thresholds: BurnRateThresholds {
-            warning_percent: row.try_get(col(8)).map_err(other)?,
-            critical_percent: row.try_get(col(9)).map_err(other)?,
-            fast_burn_multiplier: row.try_get(col(10)).map_err(other)?,
-        },
-        created_at: Timestamp::from_millis(row.try_get(col(11)).map_err(other)?),
-        updated_at: Timestamp::from_millis(row.try_get(col(12)).map_err(other)?),
-    })
+        warning_percent: row.try_get(col(8)).map_err(other)?,
+        critical_percent: row.try_get(col(9)).map_err(other)?,
+        fast_burn_multiplier: row.try_get(col(10)).map_err(other)?,
+        created_at: row.try_get(col(11)).map_err(other)?,
+        updated_at: row.try_get(col(12)).map_err(other)?,
+    }
+    .decode()
 }
 
 pub(crate) fn objective_from_row(row: &PgRow) -> Result<Objective, StoreError> {
@@ -116,41 +92,22 @@ pub(crate) fn objective_from_row(row: &PgRow) -> Result<Objective, StoreError> {
 /// Decodes `EVENT_COLUMNS` starting at column `offset`.
 pub(crate) fn event_from_row_at(row: &PgRow, offset: usize) -> Result<DowntimeEvent, StoreError> {
     let col = |i: usize| offset + i;
-    let attribution_type: String = row.try_get(col(5)).map_err(other)?;
-    let upstream_id: Option<String> = row.try_get(col(6)).map_err(other)?;
-    let upstream_name: Option<String> = row.try_get(col(7)).map_err(other)?;
-    let attribution = match (attribution_type.as_str(), upstream_id) {
-        ("self", _) => Attribution::SelfCaused,
-        ("upstream", Some(id)) => Attribution::Upstream {
-            system_name: upstream_name.unwrap_or_else(|| id.clone()),
-            system_id: SystemId::from_trusted(id),
-        },
-        (other_type, _) => return Err(corrupt("attribution", other_type)),
-    };
-    let source_raw: String = row.try_get(col(8)).map_err(other)?;
-    Ok(DowntimeEvent {
+    DowntimeFields {
         id: row.try_get(col(0)).map_err(other)?,
         objective_id: row.try_get(col(1)).map_err(other)?,
-        system_id: SystemId::from_trusted(row.try_get(col(2)).map_err(other)?),
-        start_time: Timestamp::from_millis(row.try_get(col(3)).map_err(other)?),
-        end_time: row.try_get::<Option<i64>, _>(col(4)).map_err(other)?.map(Timestamp::from_millis),
-        attribution,
-        source: source(&source_raw)?,
-    })
+        system_id: row.try_get(col(2)).map_err(other)?,
+        start_time: row.try_get(col(3)).map_err(other)?,
+        end_time: row.try_get(col(4)).map_err(other)?,
+        attribution_type: row.try_get(col(5)).map_err(other)?,
+        upstream_system_id: row.try_get(col(6)).map_err(other)?,
+        upstream_system_name: row.try_get(col(7)).map_err(other)?,
+        source: row.try_get(col(8)).map_err(other)?,
+    }
+    .decode()
 }
 
 pub(crate) fn event_from_row(row: &PgRow) -> Result<DowntimeEvent, StoreError> {
     event_from_row_at(row, 0)
-}
-
-/// The `(upstream id, upstream name)` columns of an attribution.
-pub(crate) fn upstream_columns(attribution: &Attribution) -> (Option<&str>, Option<&str>) {
-    match attribution {
-        Attribution::SelfCaused => (None, None),
-        Attribution::Upstream { system_id, system_name } => {
-            (Some(system_id.as_str()), Some(system_name.as_str()))
-        }
-    }
 }
 
 /// Spans of the given objectives' events that end after `since` (or are
@@ -248,18 +205,25 @@ async fn upstream_names(
     Ok(names)
 }
 
-/// Decodes an outbox row: seq, id, event_type, occurred_at, data.
+/// Decodes `NotificationFields` (id, event_type, occurred_at, data)
+/// starting at column `offset`.
+pub(crate) fn notification_fields_at(
+    row: &PgRow,
+    offset: usize,
+) -> Result<NotificationFields, StoreError> {
+    let col = |i: usize| offset + i;
+    Ok(NotificationFields {
+        id: row.try_get(col(0)).map_err(other)?,
+        event_type: row.try_get(col(1)).map_err(other)?,
+        occurred_at: row.try_get(col(2)).map_err(other)?,
+        data: row.try_get(col(3)).map_err(other)?,
+    })
+}
+
+/// Decodes `OUTBOX_COLUMNS`.
 pub(crate) fn outbox_event(row: &PgRow) -> Result<(i64, NotificationEvent), StoreError> {
-    let raw_type: &str = row.try_get(2).map_err(other)?;
-    let event_type = EventType::parse(raw_type).ok_or_else(|| corrupt("event type", raw_type))?;
-    let data: &str = row.try_get(4).map_err(other)?;
-    let event = NotificationEvent {
-        id: row.try_get(1).map_err(other)?,
-        event_type,
-        occurred_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
-        data: serde_json::from_str(data).map_err(|e| StoreError::Other(e.into()))?,
-    };
-    Ok((row.try_get(0).map_err(other)?, event))
+    OutboxFields { seq: row.try_get(0).map_err(other)?, event: notification_fields_at(row, 1)? }
+        .decode()
 }
 
 /// [`SpanSource::tails`]: one indexed range on (objective_id, start_time)

@@ -241,7 +241,7 @@ async fn concurrent_reports_for_one_system_keep_one_open_event() {
     for round in 0..6 {
         // Every report of a round at the same instant, so all are accepted
         // (SPEC §3 ordering) and they race for the same objectives.
-        let at = t(10 + round as i64);
+        let at = t(10 + i64::try_from(round).expect("a few rounds"));
         let tasks: Vec<_> = (0..20)
             .map(|task| {
                 let store = Arc::clone(&store);
@@ -279,7 +279,7 @@ async fn concurrent_reports_around_a_shared_upstream() {
     let store = Arc::new(store);
     let mut saw_open = false;
     for round in 0..8 {
-        let at = t(10 + round as i64);
+        let at = t(10 + i64::try_from(round).expect("a few rounds"));
         let tasks: Vec<_> = (0..30)
             .map(|task| {
                 let store = Arc::clone(&store);
@@ -319,7 +319,7 @@ async fn dependency_edits_racing_reports() {
     .await;
     let store = Arc::new(store);
     for round in 0..6 {
-        let at = t(10 + round as i64);
+        let at = t(10 + i64::try_from(round).expect("a few rounds"));
         let mut tasks = Vec::new();
         for task in 0..24 {
             let store = Arc::clone(&store);
@@ -540,7 +540,7 @@ async fn replicas_starting_together_migrate_once() {
         .fetch_one(&stores[0].pool)
         .await
         .expect("migrations");
-    assert_eq!(applied as usize, crate::MIGRATOR.iter().count());
+    assert_eq!(usize::try_from(applied).ok(), Some(crate::MIGRATOR.iter().count()));
     for store in &stores {
         store.close().await;
     }
@@ -637,7 +637,7 @@ async fn ingest_throughput() {
                             0 => HealthStatus::Unhealthy,
                             _ => HealthStatus::Healthy,
                         };
-                        let at = t(10 + pass as i64);
+                        let at = t(10 + i64::try_from(pass).expect("a few passes"));
                         let systems: Vec<SystemId> =
                             (0..batch).map(|k| id(&mine[(n * batch + k) % mine.len()])).collect();
                         let mut tx = store.begin().await.expect("begin");

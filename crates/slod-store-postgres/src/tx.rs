@@ -56,6 +56,26 @@
 //! `all_edges` (read for the cycle check before `set_upstreams`) also takes a
 //! transaction-level advisory lock, so two replicas editing dependencies
 //! cannot each pass the check and together close a cycle.
+//!
+//! # Reads and writes
+//!
+//! Whether a guarded step may start the transaction over depends on one
+//! mark: has this transaction written or locked anything yet? A write that
+//! failed to set it would be silently rolled back by the next guarded step.
+//! So the mark is not set by hand: the connection is reached only through
+//! two accessors of [`PgTx`] (its fields are private to a small module):
+//!
+//! - [`PgTx::writer`] for every statement that writes (`INSERT`, `UPDATE`,
+//!   `DELETE`, including inside a CTE) or takes a lock (`FOR … UPDATE`,
+//!   advisory locks). It marks the transaction before handing out the
+//!   connection, so the mark can not be forgotten.
+//! - [`PgTx::reader`] for statements that only read. Using it for a write
+//!   is the one mistake left possible; when in doubt, use `writer`: an
+//!   extra mark costs a savepoint round trip, a missing one loses writes.
+//!
+//! Helpers that take a `&mut PgConnection` (`fan_out`, `query_streaks`, …)
+//! get it from whichever accessor matches what they run. Only the guarded
+//! step's undo clears the mark, by rolling the whole transaction back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -67,7 +87,7 @@ use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::{SpanSet, StoreError, StoreResult, StoreTx};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::Row;
 
 use crate::rows::{
     event_from_row_at, id_strs, objective_from_row, objective_from_row_at, other, query_spans,
@@ -79,16 +99,90 @@ use crate::rows::{
 const MAX_STEP_ATTEMPTS: u32 = 10;
 /// Key of the advisory lock that serialises dependency edits ("slodgrph").
 const GRAPH_LOCK_KEY: i64 = 0x736c_6f64_6772_7068;
-const SAVEPOINT: &str = "slod_guarded_step";
 
-pub(crate) struct PgTx {
-    pub(crate) tx: Transaction<'static, Postgres>,
-    /// Whether this transaction has locked or written anything: a failed
-    /// guarded step must then be undone with a savepoint, not by starting
-    /// the transaction over. Every method that writes or locks through `tx`
-    /// must set it *before* its first statement; one that does not risks
-    /// having its writes silently rolled back by a later guarded step.
-    pub(crate) dirty: bool,
+pub(crate) use handle::PgTx;
+use handle::Savepoint;
+
+/// The transaction and its dirty mark, behind the two accessors (module
+/// docs, "Reads and writes"). Private fields: nothing outside this module
+/// reaches the connection except through [`PgTx::reader`] and
+/// [`PgTx::writer`].
+mod handle {
+    use slod_store::StoreResult;
+    use sqlx::{PgConnection, Postgres, Transaction};
+
+    use crate::rows::other;
+
+    const SAVEPOINT: &str = "slod_guarded_step";
+
+    /// What [`PgTx::savepoint`] does with the guarded step's savepoint.
+    pub(crate) enum Savepoint {
+        Take,
+        Release,
+        RollBack,
+    }
+
+    pub(crate) struct PgTx {
+        tx: Transaction<'static, Postgres>,
+        /// Whether this transaction has locked or written anything: a
+        /// failed guarded step must then be undone with a savepoint, not by
+        /// starting the transaction over. Set by [`PgTx::writer`] before the
+        /// statement runs; cleared only by [`PgTx::restart`].
+        dirty: bool,
+    }
+
+    impl PgTx {
+        pub(crate) fn new(tx: Transaction<'static, Postgres>) -> Self {
+            Self { tx, dirty: false }
+        }
+
+        /// The connection for a statement that only reads: no writes, no
+        /// row or advisory locks.
+        pub(crate) fn reader(&mut self) -> &mut PgConnection {
+            &mut self.tx
+        }
+
+        /// The connection for a statement that writes or takes a lock,
+        /// marking the transaction dirty first.
+        pub(crate) fn writer(&mut self) -> &mut PgConnection {
+            self.dirty = true;
+            &mut self.tx
+        }
+
+        /// Whether anything was written or locked so far.
+        pub(crate) fn is_dirty(&self) -> bool {
+            self.dirty
+        }
+
+        /// Runs the guarded step's savepoint command: `SAVEPOINT`,
+        /// `RELEASE SAVEPOINT` or `ROLLBACK TO SAVEPOINT`. Leaves the mark as
+        /// it is (a savepoint is only taken once the transaction is dirty).
+        pub(crate) async fn savepoint(&mut self, command: Savepoint) -> StoreResult<()> {
+            let verb = match command {
+                Savepoint::Take => "SAVEPOINT",
+                Savepoint::Release => "RELEASE SAVEPOINT",
+                Savepoint::RollBack => "ROLLBACK TO SAVEPOINT",
+            };
+            // A `&str` without arguments goes out as a simple query: no
+            // prepared statement.
+            let sql = format!("{verb} {SAVEPOINT}");
+            sqlx::Executor::execute(&mut *self.tx, sql.as_str()).await.map_err(other)?;
+            Ok(())
+        }
+
+        /// Rolls the transaction back and begins again on the same
+        /// connection (so sqlx's view, one open transaction, stays true):
+        /// clean again.
+        pub(crate) async fn restart(&mut self) -> StoreResult<()> {
+            sqlx::Executor::execute(&mut *self.tx, "ROLLBACK; BEGIN").await.map_err(other)?;
+            self.dirty = false;
+            Ok(())
+        }
+
+        pub(crate) async fn commit(self) -> StoreResult<()> {
+            self.tx.commit().await.map_err(other)
+        }
+    }
 }
 
 /// A lockable step of a transaction; see the module docs.
@@ -222,10 +316,7 @@ SELECT system_id, began, NULL FROM UNNEST($20::text[], $21::bigint[]) AS o(syste
 
 /// `kind` of a row of [`read_scope_sql`] that is an edge, not an objective.
 const EDGE_ROW: i32 = 0;
-/// Columns in `OBJECTIVE_COLUMNS`.
-pub(crate) const OBJECTIVE_WIDTH: usize = 13;
-/// Columns in `EVENT_COLUMNS`.
-pub(crate) const EVENT_WIDTH: usize = 9;
+pub(crate) use slod_store::codec::{EVENT_WIDTH, OBJECTIVE_WIDTH};
 
 /// The edges touching the locked systems (`$1`), as `kind, downstream,
 /// upstream` rows.
@@ -306,31 +397,19 @@ fn edge_from_row(row: &sqlx::postgres::PgRow) -> Result<(SystemId, SystemId), St
 }
 
 impl PgTx {
-    pub(crate) fn new(tx: Transaction<'static, Postgres>) -> Self {
-        Self { tx, dirty: false }
-    }
-
-    async fn execute(&mut self, sql: &str) -> StoreResult<()> {
-        // A `&str` without arguments goes out as a simple query: no
-        // prepared statement, several statements allowed.
-        sqlx::Executor::execute(&mut *self.tx, sql).await.map_err(other)?;
-        Ok(())
-    }
-
     /// Runs `step` with deadlock recovery (module docs, "Deadlocks and
     /// retries").
     async fn guarded(&mut self, mut step: Step<'_>) -> StoreResult<StepOutput> {
-        let savepoint = self.dirty;
+        let savepoint = self.is_dirty();
         if savepoint {
-            self.execute(&format!("SAVEPOINT {SAVEPOINT}")).await?;
+            self.savepoint(Savepoint::Take).await?;
         }
         for attempt in 0..MAX_STEP_ATTEMPTS {
             match self.attempt(&step).await {
                 Ok(Attempt::Done(output)) => {
                     if savepoint {
-                        self.execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}")).await?;
+                        self.savepoint(Savepoint::Release).await?;
                     }
-                    self.dirty = true;
                     return Ok(output);
                 }
                 Ok(Attempt::Grew(more)) => {
@@ -366,12 +445,11 @@ impl PgTx {
     /// Undoes a failed attempt, releasing the locks it took.
     async fn undo(&mut self, savepoint: bool) -> StoreResult<()> {
         if savepoint {
-            self.execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")).await
+            self.savepoint(Savepoint::RollBack).await
         } else {
             // Nothing was locked or written before this step, so starting
-            // over loses nothing. Same connection, so sqlx's view (one open
-            // transaction) stays true.
-            self.execute("ROLLBACK; BEGIN").await
+            // over loses nothing.
+            self.restart().await
         }
     }
 
@@ -389,14 +467,14 @@ impl PgTx {
                 .bind(id.as_str())
                 .bind(*name)
                 .bind(now.millis())
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.writer())
                 .await?;
                 Ok(Attempt::Done(StepOutput::Upserted { created }))
             }
             Step::GraphLock => {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(GRAPH_LOCK_KEY)
-                    .execute(&mut *self.tx)
+                    .execute(self.writer())
                     .await?;
                 Ok(Attempt::Done(StepOutput::GraphLocked))
             }
@@ -414,7 +492,7 @@ impl PgTx {
         let rows = sqlx::query(&sql)
             .bind(id_strs(reporting))
             .bind(id_strs(extra))
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.writer())
             .await?;
         let mut systems = BTreeMap::new();
         for row in &rows {
@@ -445,7 +523,7 @@ impl PgTx {
         // scope are dropped below.
         let locked: Vec<&str> = systems.keys().map(SystemId::as_str).collect();
         let sql = if with_objectives { read_scope_sql() } else { READ_EDGES_SQL.to_owned() };
-        let rows = sqlx::query(&sql).bind(&locked).fetch_all(&mut *self.tx).await?;
+        let rows = sqlx::query(&sql).bind(&locked).fetch_all(self.reader()).await?;
         let mut edges = Vec::new();
         let mut objectives = Vec::new();
         for row in &rows {
@@ -539,7 +617,7 @@ impl PgTx {
             .bind(end.millis())
             .bind(system.as_str())
             .bind(began.millis())
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(other)?;
             if updated.rows_affected() == 0 && end > began {
@@ -549,7 +627,7 @@ impl PgTx {
                 .bind(system.as_str())
                 .bind(began.millis())
                 .bind(end.millis())
-                .execute(&mut *self.tx)
+                .execute(self.writer())
                 .await
                 .map_err(other)?;
             }
@@ -561,7 +639,7 @@ impl PgTx {
 #[async_trait]
 impl StoreTx for PgTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(other)
+        (*self).commit().await
     }
 
     async fn load_world(&mut self, systems: &[SystemId]) -> StoreResult<World> {
@@ -591,7 +669,7 @@ impl StoreTx for PgTx {
         // transaction changed a status in between.
         let rows = sqlx::query(&format!("SELECT {SYSTEM_COLUMNS} FROM systems WHERE id = ANY($1)"))
             .bind(id_strs(&ids))
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.reader())
             .await
             .map_err(other)?;
         let mut states = BTreeMap::new();
@@ -634,7 +712,6 @@ impl StoreTx for PgTx {
     }
 
     async fn write_changes(&mut self, changes: &Changeset) -> StoreResult<()> {
-        self.dirty = true;
         // Outages: an outage that began and ended inside this batch has a
         // start and an end entry; count them so only the outage still open
         // at the end of the batch gets an open row (as the SQLite store).
@@ -687,7 +764,7 @@ impl StoreTx for PgTx {
             .bind(ended.iter().map(|(_, _, e)| e.millis()).collect::<Vec<_>>())
             .bind(opened.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>())
             .bind(opened.iter().map(|(_, b)| b.millis()).collect::<Vec<_>>())
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(write_error)?;
 
@@ -715,7 +792,7 @@ impl StoreTx for PgTx {
         .bind(upstreams.iter().map(|(id, _)| *id).collect::<Vec<_>>())
         .bind(upstreams.iter().map(|(_, name)| *name).collect::<Vec<_>>())
         .bind(inserted.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         Ok(())
@@ -727,14 +804,13 @@ impl StoreTx for PgTx {
         since: Timestamp,
         until: Timestamp,
     ) -> StoreResult<SpanSet> {
-        query_spans(&mut self.tx, objective_ids, since, until).await
+        query_spans(self.reader(), objective_ids, since, until).await
     }
 
     async fn enqueue_events(&mut self, events: &[NotificationEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
-        self.dirty = true;
         // Unnumbered: `Store::events_after` numbers rows once they are
         // committed (migrations/0002_outbox.sql says why).
         let data: Vec<String> = events.iter().map(|e| e.data.to_string()).collect();
@@ -746,11 +822,11 @@ impl StoreTx for PgTx {
         .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.occurred_at.millis()).collect::<Vec<_>>())
         .bind(&data)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         // One delivery per subscribed channel, in this same transaction.
-        crate::notify::fan_out(&mut self.tx, events).await
+        crate::notify::fan_out(self.writer(), events).await
     }
 
     async fn upsert_system(
@@ -775,7 +851,7 @@ impl StoreTx for PgTx {
         // streaks), achievements, edges, reports and outages.
         let deleted = sqlx::query("DELETE FROM systems WHERE id = $1")
             .bind(id.as_str())
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(other)?;
         Ok(deleted.rows_affected() > 0)
@@ -787,7 +863,7 @@ impl StoreTx for PgTx {
         }
         let rows = sqlx::query("SELECT id FROM systems WHERE id = ANY($1)")
             .bind(id_strs(ids))
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.reader())
             .await
             .map_err(other)?;
         rows.iter()
@@ -801,7 +877,7 @@ impl StoreTx for PgTx {
         // separate statement, so its snapshot is taken after the lock.
         self.guarded(Step::GraphLock).await?;
         let rows = sqlx::query("SELECT downstream_id, upstream_id FROM dependencies ORDER BY 1, 2")
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.reader())
             .await
             .map_err(other)?;
         rows.iter().map(edge_from_row).collect()
@@ -816,7 +892,7 @@ impl StoreTx for PgTx {
         self.lock_scope(&BTreeSet::from([id.clone()]), unique.clone(), false).await?;
         sqlx::query("DELETE FROM dependencies WHERE downstream_id = $1")
             .bind(id.as_str())
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(other)?;
         if !unique.is_empty() {
@@ -826,7 +902,7 @@ impl StoreTx for PgTx {
             )
             .bind(id.as_str())
             .bind(id_strs(&unique))
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(write_error)?;
         }
@@ -835,7 +911,7 @@ impl StoreTx for PgTx {
 
     async fn get_objective(&mut self, id: &str) -> StoreResult<Option<Objective>> {
         let sql = format!("SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *self.tx).await.map_err(other)?;
+        let row = sqlx::query(&sql).bind(id).fetch_optional(self.reader()).await.map_err(other)?;
         row.map(|r| objective_from_row(&r)).transpose()
     }
 
@@ -858,12 +934,12 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(write_error)?;
         sqlx::query("INSERT INTO slo_streaks (objective_id) VALUES ($1)")
             .bind(&o.id)
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(write_error)?;
         Ok(())
@@ -888,7 +964,7 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
         .bind(&o.id)
-        .execute(&mut *self.tx)
+        .execute(self.writer())
         .await
         .map_err(other)?;
         if updated.rows_affected() == 0 {
@@ -901,7 +977,7 @@ impl StoreTx for PgTx {
         let system: Option<String> =
             sqlx::query_scalar("SELECT system_id FROM slo_objectives WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.reader())
                 .await
                 .map_err(other)?;
         let Some(system) = system else {
@@ -914,7 +990,7 @@ impl StoreTx for PgTx {
         // Events, snapshots and the streak go with it (foreign keys).
         let deleted = sqlx::query("DELETE FROM slo_objectives WHERE id = $1")
             .bind(id)
-            .execute(&mut *self.tx)
+            .execute(self.writer())
             .await
             .map_err(other)?;
         Ok(deleted.rows_affected() > 0)

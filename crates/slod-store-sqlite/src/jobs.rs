@@ -10,11 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use slod_core::achievements::AchievementType;
-use slod_core::digest::WeeklyDigest;
 use slod_core::model::SystemId;
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
+use slod_store::codec::{
+    self, AchievementFields, DigestFields, RunFields, SnapshotFields, StreakFields,
+    ACHIEVEMENT_COLUMNS, DIGEST_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS, STREAK_COLUMNS,
+};
 use slod_store::jobs::{
     AchievementRow, ClaimOutcome, DigestRow, JobClaim, JobKind, JobRunRow, JobRunStatus,
     MilestoneRow, OutageSpan, StreakRow,
@@ -35,87 +37,67 @@ const MAX_IN_LIST: usize = 500;
 /// `LIMIT` query per system rather than one window query over all.
 const PER_SYSTEM_QUERIES: usize = 32;
 
-const STREAK_COLUMNS: &str = "s.objective_id, o.system_id, s.current_streak, s.best_streak, \
-                              s.streak_start, s.best_streak_end, s.last_run_date";
-const RUN_COLUMNS: &str = "kind, period, period_start, status, lease_owner, lease_expires_at, \
-                           started_at, completed_at, result";
-const SNAPSHOT_COLUMNS: &str = "objective_id, date, availability_percent, \
-                                budget_consumed_minutes, budget_remaining_percent, burn_rate, \
-                                streak_days";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
-}
-
 fn millis(row: &SqliteRow, i: usize) -> Result<Timestamp, StoreError> {
-    row.try_get::<i64, _>(i).map(Timestamp::from_millis).map_err(other)
-}
-
-fn opt_millis(row: &SqliteRow, i: usize) -> Result<Option<Timestamp>, StoreError> {
-    Ok(row.try_get::<Option<i64>, _>(i).map_err(other)?.map(Timestamp::from_millis))
-}
-
-/// A stored day count; negative or oversized values are corruption.
-fn days(row: &SqliteRow, i: usize) -> Result<u32, StoreError> {
-    let raw: i64 = row.try_get(i).map_err(other)?;
-    u32::try_from(raw).map_err(|_| corrupt("day count", &raw.to_string()))
-}
-
-fn achievement(raw: &str) -> Result<AchievementType, StoreError> {
-    AchievementType::parse(raw).ok_or_else(|| corrupt("achievement", raw))
+    row.try_get::<i64, _>(i).map(codec::millis).map_err(other)
 }
 
 fn streak_from_row(row: &SqliteRow) -> Result<StreakRow, StoreError> {
-    Ok(StreakRow {
+    StreakFields {
         objective_id: row.try_get(0).map_err(other)?,
-        system_id: SystemId::from_trusted(row.try_get(1).map_err(other)?),
-        streak: Streak {
-            current_streak: days(row, 2)?,
-            best_streak: days(row, 3)?,
-            streak_start: opt_millis(row, 4)?,
-            best_streak_end: opt_millis(row, 5)?,
-            last_run: opt_millis(row, 6)?,
-        },
-    })
+        system_id: row.try_get(1).map_err(other)?,
+        current_streak: row.try_get(2).map_err(other)?,
+        best_streak: row.try_get(3).map_err(other)?,
+        streak_start: row.try_get(4).map_err(other)?,
+        best_streak_end: row.try_get(5).map_err(other)?,
+        last_run_date: row.try_get(6).map_err(other)?,
+    }
+    .decode()
 }
 
 fn run_from_row(row: &SqliteRow) -> Result<JobRunRow, StoreError> {
-    let kind: String = row.try_get(0).map_err(other)?;
-    let status: String = row.try_get(3).map_err(other)?;
-    Ok(JobRunRow {
-        kind: JobKind::parse(&kind).ok_or_else(|| corrupt("job kind", &kind))?,
+    RunFields {
+        kind: row.try_get(0).map_err(other)?,
         period: row.try_get(1).map_err(other)?,
-        period_start: millis(row, 2)?,
-        status: JobRunStatus::parse(&status).ok_or_else(|| corrupt("job status", &status))?,
+        period_start: row.try_get(2).map_err(other)?,
+        status: row.try_get(3).map_err(other)?,
         lease_owner: row.try_get(4).map_err(other)?,
-        lease_expires_at: millis(row, 5)?,
-        started_at: millis(row, 6)?,
-        completed_at: opt_millis(row, 7)?,
+        lease_expires_at: row.try_get(5).map_err(other)?,
+        started_at: row.try_get(6).map_err(other)?,
+        completed_at: row.try_get(7).map_err(other)?,
         result: row.try_get(8).map_err(other)?,
-    })
+    }
+    .decode()
 }
 
 fn snapshot_from_row(row: &SqliteRow) -> Result<Snapshot, StoreError> {
-    Ok(Snapshot {
+    SnapshotFields {
         objective_id: row.try_get(0).map_err(other)?,
-        date: millis(row, 1)?,
+        date: row.try_get(1).map_err(other)?,
         availability_percent: row.try_get(2).map_err(other)?,
         budget_consumed_minutes: row.try_get(3).map_err(other)?,
         budget_remaining_percent: row.try_get(4).map_err(other)?,
         burn_rate: row.try_get(5).map_err(other)?,
-        streak_days: days(row, 6)?,
-    })
+        streak_days: row.try_get(6).map_err(other)?,
+    }
+    .decode()
 }
 
 fn digest_from_row(row: &SqliteRow) -> Result<DigestRow, StoreError> {
-    let payload: String = row.try_get(3).map_err(other)?;
-    let digest: WeeklyDigest = serde_json::from_str(&payload)
-        .map_err(|err| StoreError::Other(anyhow!("stored digest is not valid: {err}")))?;
-    Ok(DigestRow {
+    DigestFields {
         id: row.try_get(0).map_err(other)?,
         manual: row.try_get::<i64, _>(1).map_err(other)? != 0,
-        created_at: millis(row, 2)?,
-        digest,
+        created_at: row.try_get(2).map_err(other)?,
+        payload: row.try_get(3).map_err(other)?,
+    }
+    .decode()
+}
+
+/// Decodes `ACHIEVEMENT_COLUMNS` starting at column `offset`.
+fn achievement_fields_at(row: &SqliteRow, offset: usize) -> Result<AchievementFields, StoreError> {
+    Ok(AchievementFields {
+        system_id: row.try_get(offset).map_err(other)?,
+        achievement: row.try_get(offset + 1).map_err(other)?,
+        unlocked_at: row.try_get(offset + 2).map_err(other)?,
     })
 }
 
@@ -225,9 +207,8 @@ async fn query_achievements(
     conn: &mut SqliteConnection,
     systems: Option<&[SystemId]>,
 ) -> StoreResult<Vec<AchievementRow>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "SELECT system_id, achievement, unlocked_at FROM slo_achievements",
-    );
+    let mut qb =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {ACHIEVEMENT_COLUMNS} FROM slo_achievements"));
     match systems {
         None => {}
         Some([]) => return Ok(Vec::new()),
@@ -238,16 +219,7 @@ async fn query_achievements(
     }
     qb.push(" ORDER BY system_id, unlocked_at, achievement");
     let rows = qb.build().fetch_all(&mut *conn).await.map_err(other)?;
-    rows.iter()
-        .map(|row| {
-            let kind: String = row.try_get(1).map_err(other)?;
-            Ok(AchievementRow {
-                system_id: SystemId::from_trusted(row.try_get(0).map_err(other)?),
-                achievement: achievement(&kind)?,
-                unlocked_at: millis(row, 2)?,
-            })
-        })
-        .collect()
+    rows.iter().map(|row| achievement_fields_at(row, 0)?.decode()).collect()
 }
 
 #[async_trait]
@@ -290,33 +262,27 @@ impl JobStore for SqliteStore {
     }
 
     async fn milestones(&self, limit: u32) -> StoreResult<Vec<MilestoneRow>> {
-        let rows = sqlx::query(
-            "SELECT a.system_id, s.name, a.achievement, a.unlocked_at
-             FROM slo_achievements a JOIN systems s ON s.id = a.system_id
+        let sql = format!(
+            "SELECT s.name, {} FROM slo_achievements a JOIN systems s ON s.id = a.system_id
              ORDER BY a.unlocked_at DESC, a.system_id, a.achievement LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(other)?;
+            codec::qualified("a", ACHIEVEMENT_COLUMNS)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(other)?;
         rows.iter()
             .map(|row| {
-                let kind: String = row.try_get(2).map_err(other)?;
-                Ok(MilestoneRow {
-                    system_id: SystemId::from_trusted(row.try_get(0).map_err(other)?),
-                    system_name: row.try_get(1).map_err(other)?,
-                    achievement: achievement(&kind)?,
-                    unlocked_at: millis(row, 3)?,
-                })
+                achievement_fields_at(row, 1)?.decode_milestone(row.try_get(0).map_err(other)?)
             })
             .collect()
     }
 
     async fn digests(&self, limit: u32) -> StoreResult<Vec<DigestRow>> {
-        let rows = sqlx::query(
-            "SELECT id, manual, created_at, payload FROM slo_digests
-             ORDER BY created_at DESC, rowid DESC LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {DIGEST_COLUMNS} FROM slo_digests ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        ))
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await

@@ -25,16 +25,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use slod_core::events::{EventType, NotificationEvent};
-use slod_core::model::{DowntimeEvent, Objective, System, SystemId};
+use slod_core::events::NotificationEvent;
+use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreError, StoreResult, StoreTx, SystemRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool};
 
+use slod_store::codec::{self, EVENT_COLUMNS, OBJECTIVE_COLUMNS, OUTBOX_COLUMNS, SYSTEM_COLUMNS};
+
 use crate::rows::{
-    event_from_row, objective_from_row, other, push_in_list, system_row_from_row, SpanReads,
+    event_from_row, objective_from_row, other, outbox_event, push_in_list, system_row_from_row,
+    SpanReads,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -85,10 +88,6 @@ impl SqliteStore {
     }
 }
 
-const SYSTEM_COLUMNS: &str = "id, name, created_at, healthcheck_status, incident_status, down_since, down_source, last_report_at";
-pub(crate) const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_id, target, window_days, dependency_exclusion, excluded_dependency_ids, exclude_maintenance_windows, warning_percent, critical_percent, fast_burn_multiplier, created_at, updated_at";
-pub(crate) const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, attribution_type, upstream_system_id, upstream_system_name, source";
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
@@ -130,11 +129,11 @@ impl Store for SqliteStore {
         let mut deps = DependenciesRow::default();
         for row in rows {
             let direction: String = row.try_get(0).map_err(other)?;
-            let system = System {
-                id: SystemId::from_trusted(row.try_get(1).map_err(other)?),
-                name: row.try_get(2).map_err(other)?,
-                created_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
-            };
+            let system = codec::system(
+                row.try_get(1).map_err(other)?,
+                row.try_get(2).map_err(other)?,
+                row.try_get(3).map_err(other)?,
+            );
             if direction == "up" {
                 deps.upstream.push(system);
             } else {
@@ -194,15 +193,15 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<(i64, NotificationEvent)>> {
-        let rows = sqlx::query(
-            "SELECT seq, id, event_type, occurred_at, data FROM outbox_events
-             WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(other)?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(other)?;
         rows.iter().map(outbox_event).collect()
     }
 
@@ -238,21 +237,6 @@ impl Store for SqliteStore {
         let _ = sqlx::Connection::close(fresh).await;
         answered.map(|_| ())
     }
-}
-
-/// Decodes an outbox row: seq, id, event_type, occurred_at, data.
-fn outbox_event(row: &sqlx::sqlite::SqliteRow) -> StoreResult<(i64, NotificationEvent)> {
-    let raw_type: String = row.try_get(2).map_err(other)?;
-    let event_type = EventType::parse(&raw_type)
-        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown event type `{raw_type}`")))?;
-    let data: String = row.try_get(4).map_err(other)?;
-    let event = NotificationEvent {
-        id: row.try_get(1).map_err(other)?,
-        event_type,
-        occurred_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
-        data: serde_json::from_str(&data).map_err(|e| StoreError::Other(e.into()))?,
-    };
-    Ok((row.try_get(0).map_err(other)?, event))
 }
 
 /// Maps a uniqueness violation to `Conflict`, anything else to `Other`.

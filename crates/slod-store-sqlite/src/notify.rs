@@ -7,65 +7,46 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::anyhow;
 use async_trait::async_trait;
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::SystemId;
 use slod_core::time::Timestamp;
+use slod_store::codec::{
+    self, AttemptFields, ChannelFields, ClaimedFields, DeliveryFields, ATTEMPT_COLUMNS,
+    CHANNEL_COLUMNS,
+};
 use slod_store::notify::{
-    AlertState, AttemptOutcome, AttemptRecord, AttemptRow, ChannelKind, ChannelRow,
-    ClaimedDelivery, DeliveryRow, DeliveryState,
+    AlertState, AttemptOutcome, AttemptRecord, AttemptRow, ChannelRow, ClaimedDelivery, DeliveryRow,
 };
 use slod_store::{NotifyStore, NotifyTx, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use crate::rows::{other, push_in_list};
+use crate::rows::{notification_fields_at, other, push_in_list};
 use crate::tx::SqliteTx;
 use crate::{write_error, SqliteStore};
 
 /// Rows per multi-row statement (well under SQLite's 32,766 parameters).
 const BATCH: usize = 200;
 
-const CHANNEL_COLUMNS: &str = "id, name, kind, url, secret, events, created_at, updated_at";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(anyhow!("stored {what} `{value}` is not valid"))
-}
-
-fn event_type(raw: &str) -> StoreResult<EventType> {
-    EventType::parse(raw).ok_or_else(|| corrupt("event type", raw))
-}
-
 fn join_types(types: &[EventType]) -> String {
-    types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+    codec::join_list(types.iter().map(|t| t.as_str()))
 }
 
 /// Decodes `CHANNEL_COLUMNS` starting at column `offset`.
-fn channel_from_row_at(row: &SqliteRow, offset: usize) -> StoreResult<ChannelRow> {
+fn channel_fields_at(row: &SqliteRow, offset: usize) -> StoreResult<ChannelFields> {
     let col = |i: usize| offset + i;
-    let kind: String = row.try_get(col(2)).map_err(other)?;
     let events: Option<String> = row.try_get(col(5)).map_err(other)?;
-    Ok(ChannelRow {
+    Ok(ChannelFields {
         id: row.try_get(col(0)).map_err(other)?,
         name: row.try_get(col(1)).map_err(other)?,
-        kind: ChannelKind::parse(&kind).ok_or_else(|| corrupt("channel kind", &kind))?,
+        kind: row.try_get(col(2)).map_err(other)?,
         url: row.try_get(col(3)).map_err(other)?,
         secret: row.try_get(col(4)).map_err(other)?,
-        events: events
-            .map(|raw| raw.split(',').filter(|s| !s.is_empty()).map(event_type).collect())
-            .transpose()?,
-        created_at: Timestamp::from_millis(row.try_get(col(6)).map_err(other)?),
-        updated_at: Timestamp::from_millis(row.try_get(col(7)).map_err(other)?),
+        events: events.as_deref().map(codec::split_list),
+        created_at: row.try_get(col(6)).map_err(other)?,
+        updated_at: row.try_get(col(7)).map_err(other)?,
     })
-}
-
-fn opt_ts(row: &SqliteRow, index: usize) -> StoreResult<Option<Timestamp>> {
-    Ok(row.try_get::<Option<i64>, _>(index).map_err(other)?.map(Timestamp::from_millis))
-}
-
-fn status_code(raw: Option<i64>) -> Option<u16> {
-    raw.and_then(|code| u16::try_from(code).ok())
 }
 
 /// Writes one delivery per subscribed channel for each event, in the
@@ -102,13 +83,13 @@ impl NotifyStore for SqliteStore {
     async fn list_channels(&self) -> StoreResult<Vec<ChannelRow>> {
         let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels ORDER BY created_at, id");
         let rows = sqlx::query(&sql).fetch_all(&self.reader).await.map_err(other)?;
-        rows.iter().map(|r| channel_from_row_at(r, 0)).collect()
+        rows.iter().map(|r| channel_fields_at(r, 0)?.decode()).collect()
     }
 
     async fn get_channel(&self, id: &str) -> StoreResult<Option<ChannelRow>> {
         let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels WHERE id = ?");
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await.map_err(other)?;
-        row.map(|r| channel_from_row_at(&r, 0)).transpose()
+        row.map(|r| channel_fields_at(&r, 0)?.decode()).transpose()
     }
 
     async fn list_deliveries(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<DeliveryRow>> {
@@ -125,48 +106,43 @@ impl NotifyStore for SqliteStore {
         .map_err(other)?;
         let mut deliveries = Vec::with_capacity(rows.len());
         for row in &rows {
-            let raw_state: String = row.try_get(5).map_err(other)?;
-            let state = DeliveryState::parse(&raw_state)
-                .ok_or_else(|| corrupt("delivery state", &raw_state))?;
-            let raw_type: String = row.try_get(3).map_err(other)?;
-            let finished_at = opt_ts(row, 7)?;
-            deliveries.push(DeliveryRow {
-                id: row.try_get(0).map_err(other)?,
-                channel_id: row.try_get(1).map_err(other)?,
-                event_id: row.try_get(2).map_err(other)?,
-                event_type: event_type(&raw_type)?,
-                occurred_at: Timestamp::from_millis(row.try_get(4).map_err(other)?),
-                state,
-                next_attempt_at: if state == DeliveryState::Pending {
-                    opt_ts(row, 6)?
-                } else {
-                    None
-                },
-                delivered_at: if state == DeliveryState::Delivered { finished_at } else { None },
-                attempts: Vec::new(),
-            });
+            deliveries.push(
+                DeliveryFields {
+                    id: row.try_get(0).map_err(other)?,
+                    channel_id: row.try_get(1).map_err(other)?,
+                    event_id: row.try_get(2).map_err(other)?,
+                    event_type: row.try_get(3).map_err(other)?,
+                    occurred_at: row.try_get(4).map_err(other)?,
+                    state: row.try_get(5).map_err(other)?,
+                    next_attempt_at: row.try_get(6).map_err(other)?,
+                    finished_at: row.try_get(7).map_err(other)?,
+                }
+                .decode()?,
+            );
         }
         if deliveries.is_empty() {
             return Ok(deliveries);
         }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT delivery_id, attempt, started_at, finished_at, status_code, error, delivered
-             FROM notify_attempts WHERE delivery_id IN ",
-        );
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM notify_attempts WHERE delivery_id IN "
+        ));
         let ids: Vec<String> = deliveries.iter().map(|d| d.id.to_string()).collect();
         push_in_list(&mut qb, ids.iter().map(String::as_str));
         qb.push(" ORDER BY delivery_id, attempt, id");
         let attempts = qb.build().fetch_all(&self.reader).await.map_err(other)?;
         let mut by_delivery: BTreeMap<i64, Vec<AttemptRow>> = BTreeMap::new();
         for row in &attempts {
-            by_delivery.entry(row.try_get(0).map_err(other)?).or_default().push(AttemptRow {
-                attempt: u32::try_from(row.try_get::<i64, _>(1).map_err(other)?).unwrap_or(0),
-                started_at: Timestamp::from_millis(row.try_get(2).map_err(other)?),
-                finished_at: Timestamp::from_millis(row.try_get(3).map_err(other)?),
-                status_code: status_code(row.try_get(4).map_err(other)?),
+            let (delivery_id, attempt) = AttemptFields {
+                delivery_id: row.try_get(0).map_err(other)?,
+                attempt: row.try_get(1).map_err(other)?,
+                started_at: row.try_get(2).map_err(other)?,
+                finished_at: row.try_get(3).map_err(other)?,
+                status_code: row.try_get(4).map_err(other)?,
                 error: row.try_get(5).map_err(other)?,
                 delivered: row.try_get::<i64, _>(6).map_err(other)? != 0,
-            });
+            }
+            .decode()?;
+            by_delivery.entry(delivery_id).or_default().push(attempt);
         }
         for delivery in &mut deliveries {
             delivery.attempts = by_delivery.remove(&delivery.id).unwrap_or_default();
@@ -322,23 +298,14 @@ impl NotifyTx for SqliteTx {
         let rows = sqlx::query(&sql).bind(&token).fetch_all(&mut *self.tx).await.map_err(other)?;
         rows.iter()
             .map(|row| {
-                let raw_type: String = row.try_get(4).map_err(other)?;
-                let data: String = row.try_get(6).map_err(other)?;
-                let attempts: i64 = row.try_get(1).map_err(other)?;
-                Ok(ClaimedDelivery {
+                ClaimedFields {
                     delivery_id: row.try_get(0).map_err(other)?,
-                    lease_token: token.clone(),
-                    attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1).saturating_add(1),
-                    first_attempt_at: opt_ts(row, 2)?,
-                    event: NotificationEvent {
-                        id: row.try_get(3).map_err(other)?,
-                        event_type: event_type(&raw_type)?,
-                        occurred_at: Timestamp::from_millis(row.try_get(5).map_err(other)?),
-                        data: serde_json::from_str(&data)
-                            .map_err(|e| StoreError::Other(e.into()))?,
-                    },
-                    channel: channel_from_row_at(row, 7)?,
-                })
+                    attempts: row.try_get(1).map_err(other)?,
+                    first_attempt_at: row.try_get(2).map_err(other)?,
+                    event: notification_fields_at(row, 3)?,
+                    channel: channel_fields_at(row, 7)?,
+                }
+                .decode(token.clone())
             })
             .collect()
     }

@@ -5,8 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use slod_core::engine::{systems_changed_by, Changeset, HealthReport, World};
 use slod_core::events::NotificationEvent;
-use slod_core::model::{Attribution, DowntimeEvent, Objective, SystemId};
+use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
+use slod_store::codec::{
+    upstream_columns, EVENT_COLUMNS, EVENT_WIDTH, OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH,
+    SYSTEM_COLUMNS,
+};
 use slod_store::{StoreResult, StoreTx};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
@@ -14,7 +18,7 @@ use crate::rows::{
     event_from_row_at, join_ids, objective_from_row, objective_from_row_at, other, push_in_list,
     system_state_from_row,
 };
-use crate::{write_error, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS};
+use crate::write_error;
 
 pub(crate) struct SqliteTx {
     pub(crate) tx: Transaction<'static, Sqlite>,
@@ -47,15 +51,6 @@ impl SqliteTx {
 /// Rows per multi-row statement: far below SQLite's limit of 32,766 bound
 /// parameters at nine a row.
 const ROWS_PER_STATEMENT: usize = 500;
-
-fn upstream_columns(attribution: &Attribution) -> (Option<&str>, Option<&str>) {
-    match attribution {
-        Attribution::SelfCaused => (None, None),
-        Attribution::Upstream { system_id, system_name } => {
-            (Some(system_id.as_str()), Some(system_name.as_str()))
-        }
-    }
-}
 
 #[async_trait]
 impl StoreTx for SqliteTx {
@@ -119,16 +114,14 @@ impl StoreTx for SqliteTx {
         ));
         push_in_list(&mut qb, scope.iter().map(SystemId::as_str));
         qb.push(" ORDER BY o.system_id, o.created_at, o.id");
-        let objective_width = OBJECTIVE_COLUMNS.split(", ").count();
         for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
             let objective = objective_from_row_at(&row, 0)?;
             let has_event =
-                row.try_get::<Option<String>, _>(objective_width).map_err(other)?.is_some();
+                row.try_get::<Option<String>, _>(OBJECTIVE_WIDTH).map_err(other)?.is_some();
             let open_event =
-                if has_event { Some(event_from_row_at(&row, objective_width)?) } else { None };
-            let event_width = EVENT_COLUMNS.split(", ").count();
+                if has_event { Some(event_from_row_at(&row, OBJECTIVE_WIDTH)?) } else { None };
             let charged_until: Option<i64> =
-                row.try_get(objective_width + event_width).map_err(other)?;
+                row.try_get(OBJECTIVE_WIDTH + EVENT_WIDTH).map_err(other)?;
             world.add_objective_with_history(
                 objective,
                 open_event,

@@ -486,7 +486,7 @@ pub async fn event_spans_follow_every_change(store: &dyn Store) {
     for round in 0..12 {
         let steps = [("api", down), ("db", down), ("db", up), ("api", up)];
         for (step, (system, status)) in steps.into_iter().enumerate() {
-            minute += 3 + (round + step as i64) % 4;
+            minute += 3 + (round + i64::try_from(step).expect("four steps")) % 4;
             apply(store, vec![report(system, status, t(minute))], t(minute)).await;
             for (since, until) in
                 [(t(0), t(minute + 10)), (t(minute - 20), t(minute)), (t(-5), t(3))]

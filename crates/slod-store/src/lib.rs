@@ -25,6 +25,7 @@ use slod_core::model::{DowntimeEvent, HealthStatus, Objective, System, SystemId}
 use slod_core::status::EventSpan;
 use slod_core::time::Timestamp;
 
+pub mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod jobs;
@@ -101,8 +102,7 @@ impl SpanSetBuilder {
         self.set
             .upstreams
             .push((SystemId::from_trusted(id.to_owned()), name.unwrap_or(id).to_owned()));
-        // One entry per distinct upstream system: far below u32::MAX.
-        let n = self.set.upstreams.len() as u32;
+        let n = span_cache::upstream_number(self.set.upstreams.len());
         self.index.insert(id.to_owned(), n);
         n
     }

@@ -89,8 +89,7 @@ impl State {
             return n;
         }
         self.upstreams.push((id.clone(), name.to_owned()));
-        // One entry per distinct upstream system: far below u32::MAX.
-        let n = self.upstreams.len() as u32;
+        let n = upstream_number(self.upstreams.len());
         self.index.insert(id.clone(), n);
         n
     }
@@ -256,6 +255,13 @@ impl SpanCache {
     }
 }
 
+/// The 1-based number [`EventSpan::upstream`] holds for the `position`th
+/// entry of an upstream table. One entry per distinct upstream system, so
+/// far below `u32::MAX`: beyond it the table could not be held in memory.
+pub(crate) fn upstream_number(position: usize) -> u32 {
+    u32::try_from(position).expect("fewer than u32::MAX distinct upstream systems")
+}
+
 /// Adds the spans of `other` (read uncached) to `answer`, re-indexing
 /// their upstreams into `answer`'s table.
 pub fn absorb(answer: &mut SpanSet, other: SpanSet) {
@@ -263,7 +269,7 @@ pub fn absorb(answer: &mut SpanSet, other: SpanSet) {
         .upstreams
         .iter()
         .enumerate()
-        .map(|(i, (id, _))| (id.clone(), i as u32 + 1))
+        .map(|(i, (id, _))| (id.clone(), upstream_number(i + 1)))
         .collect();
     for (objective, spans) in other.spans {
         let mapped = spans
@@ -275,7 +281,7 @@ pub fn absorb(answer: &mut SpanSet, other: SpanSet) {
                         let (id, name) = &other.upstreams[n as usize - 1];
                         *index.entry(id.clone()).or_insert_with(|| {
                             answer.upstreams.push((id.clone(), name.clone()));
-                            answer.upstreams.len() as u32
+                            upstream_number(answer.upstreams.len())
                         })
                     }
                 };

@@ -8,13 +8,20 @@
 //! - [`clock`]: where "now" comes from ([`clock::SystemClock`] in
 //!   production, [`clock::ManualClock`] in tests).
 //! - [`database`]: picks the storage backend from the database URL.
+//! - [`scheduler`]: runs the daily job and the weekly digest on time
+//!   (SPEC §5, §6); the jobs themselves are `service::jobs`.
 //! - [`service`]: one function per operation; each runs in one store
 //!   transaction and calls the engine with an explicit `now`.
+//! - [`app`]: the application router: nests the API, merges the
+//!   dashboard, and holds the fallback and the layers every response goes
+//!   through.
+//! - [`state`]: [`state::AppState`], what every handler reaches (storage,
+//!   clock, notifier).
 //! - [`api`]: the HTTP routes of SPEC §9; handlers parse, call one service
 //!   function, and render.
+//! - [`input`]: request types parsed from JSON, shared by the API and the
+//!   dashboard.
 //! - [`demo`]: deterministic demo data for `slod serve --demo`.
-//! - [`jobs`]: the scheduler of the daily job and the weekly digest
-//!   (SPEC §5, §6).
 //! - [`ops`]: `slod backup` and `slod migrate` (SPEC §18).
 //! - [`notify`]: notification delivery (webhooks, Slack, Teams), the live
 //!   event stream and the 30-second alert evaluator (SPEC §8).
@@ -26,14 +33,17 @@
 //! [`startup`].
 
 pub mod api;
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod database;
 pub mod demo;
-pub mod jobs;
+pub mod input;
 pub mod notify;
 pub mod ops;
+pub mod scheduler;
 pub mod service;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod web;

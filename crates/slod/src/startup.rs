@@ -18,7 +18,7 @@ use axum::Router;
 use slod_store::Store;
 use tokio::net::TcpListener;
 
-use crate::api::{self, AppState};
+use crate::app::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::notify::{Notifier, NotifySettings};
@@ -42,7 +42,7 @@ pub struct Application {
     notify_workers: bool,
     /// The daily job and weekly digest scheduler; `None` when a test drives
     /// the jobs by hand.
-    scheduler: Option<crate::jobs::Scheduler>,
+    scheduler: Option<crate::scheduler::Scheduler>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 }
@@ -78,8 +78,8 @@ impl Application {
             Notifier::new(store.clone(), clock.clone(), NotifySettings::default())
                 .context("setting up notifications")?,
         );
-        let scheduler = Some(crate::jobs::Scheduler::new(store.clone(), clock.clone()));
-        let router = api::router(AppState::new(store.clone(), clock.clone(), notifier.clone()));
+        let scheduler = Some(crate::scheduler::Scheduler::new(store.clone(), clock.clone()));
+        let router = app::router(AppState::new(store.clone(), clock.clone(), notifier.clone()));
         Ok(Self {
             listener,
             address,

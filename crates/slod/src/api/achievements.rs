@@ -7,10 +7,10 @@ use slod_core::achievements::AchievementDefinition;
 
 use super::error::ApiResult;
 use super::extract::{PathId, QueryParams};
-use super::jobs::limit;
+use super::jobs::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::systems::system_id;
-use super::AppState;
 use crate::service::achievements::{self as service, AchievementView, MilestoneView};
+use crate::state::AppState;
 
 #[derive(Serialize)]
 pub struct DefinitionsResponse {
@@ -52,7 +52,7 @@ pub(super) async fn milestones(
     query: QueryParams,
 ) -> ApiResult<axum::Json<MilestonesResponse>> {
     query.only(&["limit"])?;
-    let limit = limit(&query)?;
+    let limit = query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     Ok(axum::Json(MilestonesResponse {
         milestones: service::milestones(&*state.store, limit).await?,
     }))

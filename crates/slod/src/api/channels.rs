@@ -15,13 +15,14 @@ use slod_core::model::{parse_system_name, ValidationError};
 use slod_core::time::Timestamp;
 use slod_store::notify::{AttemptRow, ChannelKind, ChannelRow, DeliveryRow};
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{FromJson, Json, PathId, QueryParams};
-use super::fields::{kind, ObjectReader};
-use super::AppState;
+use super::error::ApiResult;
+use super::extract::{Json, PathId, QueryParams};
+use crate::input::fields::{kind, ObjectReader};
+use crate::input::FromJson;
 use crate::service::channels::{
     self as service, display_url, parse_channel_url, parse_secret, ChannelPatch, NewChannel,
 };
+use crate::state::AppState;
 
 /// `POST /channels` body.
 pub struct CreateChannelRequest(pub NewChannel);
@@ -286,7 +287,9 @@ pub(super) async fn test(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> ApiResult<axum::Json<TestResponse>> {
-    let sent = service::test_channel(&*state.store, &state.notifier, &id, state.now()).await?;
+    // The send is notify's; the service layer only looks the channel up.
+    let channel = service::get_channel(&*state.store, &id).await?;
+    let sent = state.notifier.send_test(&channel, state.now()).await;
     Ok(axum::Json(TestResponse {
         event_id: sent.event_id,
         delivered: sent.result.delivered,
@@ -306,19 +309,7 @@ pub(super) async fn deliveries(
     query: QueryParams,
 ) -> ApiResult<axum::Json<DeliveryListResponse>> {
     query.only(&["limit"])?;
-    let limit = match query.single("limit")? {
-        None => DEFAULT_DELIVERY_LIMIT,
-        Some(raw) => {
-            raw.parse::<u32>().ok().filter(|n| (1..=MAX_DELIVERY_LIMIT).contains(n)).ok_or_else(
-                || {
-                    ApiError::validation(ValidationError::new(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_DELIVERY_LIMIT}"),
-                    ))
-                },
-            )?
-        }
-    };
+    let limit = query.limit(DEFAULT_DELIVERY_LIMIT, MAX_DELIVERY_LIMIT)?;
     let deliveries = service::list_deliveries(&*state.store, &id, limit).await?;
     Ok(axum::Json(DeliveryListResponse {
         deliveries: deliveries.into_iter().map(DeliveryResponse::from).collect(),

@@ -5,11 +5,12 @@
 //!
 //! - [`Json<T>`]: requires `Content-Type: application/json` (415), at most
 //!   [`MAX_BODY_BYTES`] (413), valid JSON (400 `invalid_request`), then
-//!   parses `T` with [`FromJson`], naming the bad field (400
+//!   parses `T` with [`FromJson`] (from [`crate::input`]), naming the bad field (400
 //!   `validation_failed`).
 //! - [`PathId`]: the `{id}` path segment, percent-decoded.
 //! - [`QueryParams`]: the query string as ordered pairs, so repeated keys
-//!   (`?systemId=a&systemId=b`) survive.
+//!   (`?systemId=a&systemId=b`) survive, with the checks every route uses
+//!   (unknown keys, single values, `?limit=`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request};
@@ -20,14 +21,10 @@ use serde_json::Value;
 use slod_core::model::ValidationError;
 
 use super::error::ApiError;
+use crate::input::FromJson;
 
 /// The largest request body slod reads (SPEC §9: 413 above it).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// A request type parsed from a JSON value.
-pub trait FromJson: Sized {
-    fn from_json(value: &Value) -> Result<Self, ValidationError>;
-}
 
 /// A JSON body parsed into the validated request type `T`.
 #[derive(Debug)]
@@ -112,6 +109,23 @@ impl QueryParams {
             )));
         }
         Ok(first)
+    }
+
+    /// `?limit=`: `default` when absent, else a whole number from 1 to
+    /// `max`. One parser for every paged list route; each passes its own
+    /// bounds.
+    pub fn limit(&self, default: u32, max: u32) -> Result<u32, ApiError> {
+        match self.single("limit")? {
+            None => Ok(default),
+            Some(raw) => {
+                raw.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+                    ApiError::validation(ValidationError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {max}"),
+                    ))
+                })
+            }
+        }
     }
 
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {

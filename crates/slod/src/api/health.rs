@@ -10,10 +10,11 @@ use serde_json::Value;
 use slod_core::model::{parse_system_name, HealthStatus, ReportSource, ValidationError};
 
 use super::error::ApiResult;
-use super::extract::{FromJson, Json};
-use super::fields::ObjectReader;
-use super::AppState;
+use super::extract::Json;
+use crate::input::fields::ObjectReader;
+use crate::input::FromJson;
 use crate::service::health::{self as service, ReportInput, ReportOutcome};
+use crate::state::AppState;
 
 /// The reports of one request, in the order sent.
 pub struct HealthRequest {

@@ -22,27 +22,13 @@ use slod_store::jobs::JobKind;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{PathId, QueryParams};
-use super::AppState;
 use crate::service::jobs::{self as service, DailyRunResult, DigestView, JobRunView, StreakView};
+use crate::state::AppState;
 
-/// Default and largest `limit` of the list routes here.
+/// Default and largest `limit` of the list routes here (and
+/// `GET /milestones`).
 pub(super) const DEFAULT_LIMIT: u32 = 20;
 pub(super) const MAX_LIMIT: u32 = 1000;
-
-/// `?limit=`: a whole number from 1 to [`MAX_LIMIT`].
-pub(super) fn limit(query: &QueryParams) -> ApiResult<u32> {
-    match query.single("limit")? {
-        None => Ok(DEFAULT_LIMIT),
-        Some(raw) => {
-            raw.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::validation(ValidationError::new(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                ))
-            })
-        }
-    }
-}
 
 /// A `YYYY-MM-DD` date from 1970 to 9999: nothing slod stores is older,
 /// and the bound keeps week arithmetic far from chrono's limits.
@@ -118,7 +104,7 @@ pub(super) async fn runs(
             ))
         })?),
     };
-    let limit = limit(&query)?;
+    let limit = query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     Ok(axum::Json(JobRunsResponse { runs: service::job_runs(&*state.store, kind, limit).await? }))
 }
 
@@ -132,7 +118,7 @@ pub(super) async fn digests(
     query: QueryParams,
 ) -> ApiResult<axum::Json<DigestsResponse>> {
     query.only(&["limit"])?;
-    let limit = limit(&query)?;
+    let limit = query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     Ok(axum::Json(DigestsResponse { digests: service::digests(&*state.store, limit).await? }))
 }
 

@@ -12,7 +12,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::AppState;
+use crate::state::AppState;
 
 /// How long the database has to answer.
 pub const READY_WITHIN: Duration = Duration::from_secs(2);

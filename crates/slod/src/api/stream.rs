@@ -26,8 +26,8 @@ use tokio::sync::{broadcast, watch};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
-use super::AppState;
 use crate::notify::stream::StreamItem;
+use crate::state::AppState;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 

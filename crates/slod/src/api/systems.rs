@@ -6,10 +6,11 @@ use serde_json::Value;
 use slod_core::model::{parse_system_name, SystemId, ValidationError};
 
 use super::error::ApiResult;
-use super::extract::{FromJson, Json, PathId};
-use super::fields::ObjectReader;
-use super::AppState;
+use super::extract::{Json, PathId};
+use crate::input::fields::ObjectReader;
+use crate::input::FromJson;
 use crate::service::systems::{self as service, DependenciesView, SystemView};
+use crate::state::AppState;
 
 /// `PUT /systems/{id}` body.
 pub struct PutSystemRequest {

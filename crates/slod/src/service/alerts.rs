@@ -35,7 +35,7 @@ use slod_core::time::Timestamp;
 use slod_store::notify::AlertState;
 use slod_store::{Store, StoreTx};
 
-use super::effects::{self, Judged};
+use super::status::{self, Judged};
 use super::ServiceResult;
 
 /// How many systems one background evaluation transaction covers. It
@@ -203,7 +203,7 @@ pub async fn evaluate_open_downtime(store: &dyn Store, now: Timestamp) -> Servic
         .into_iter()
         .filter(|o| open_ids.contains(o.id.as_str()))
         .collect();
-    let statuses = super::status::statuses(store, &objectives, None, now).await?;
+    let statuses = status::statuses(store, &objectives, None, now).await?;
     let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
     let stored = store.alert_states(&ids).await?;
     let mut by_system: BTreeMap<SystemId, BTreeSet<String>> = BTreeMap::new();
@@ -223,7 +223,7 @@ pub async fn evaluate_open_downtime(store: &dyn Store, now: Timestamp) -> Servic
         // Loading the world takes the same locks a report on these systems
         // does, so the judgement sees a settled state.
         let world = tx.load_world(&ids).await?;
-        let judged = effects::judge(&mut *tx, &world, &objectives, now).await?;
+        let judged = status::judge(&mut *tx, &world, &objectives, now).await?;
         let events = evaluate(&mut *tx, &judged, now).await?;
         if events.is_empty() {
             // Only alert state may have changed (a re-arm); keep it.

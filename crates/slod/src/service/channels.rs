@@ -15,7 +15,6 @@ use slod_store::notify::{ChannelKind, ChannelRow, DeliveryRow};
 use slod_store::Store;
 
 use super::{ServiceError, ServiceResult};
-use crate::notify::{Notifier, TestSend};
 
 /// The longest URL and secret accepted.
 const MAX_URL_CHARS: usize = 2048;
@@ -203,17 +202,6 @@ pub async fn list_deliveries(
 ) -> ServiceResult<Vec<DeliveryRow>> {
     get_channel(store, id).await?;
     Ok(store.list_deliveries(id, limit).await?)
-}
-
-/// Sends a test message to the channel now and reports the outcome.
-pub async fn test_channel(
-    store: &dyn Store,
-    notifier: &Notifier,
-    id: &str,
-    now: Timestamp,
-) -> ServiceResult<TestSend> {
-    let channel = get_channel(store, id).await?;
-    Ok(notifier.send_test(&channel, now).await)
 }
 
 #[cfg(test)]

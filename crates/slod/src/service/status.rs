@@ -9,17 +9,22 @@
 //! authoritative, so a stale open event never counts) and from the outage
 //! history when T is in the past.
 //!
+//! [`judge`] does the same inside a change's transaction, from the world
+//! the operation loaded: the statuses that `effects` and `alerts` judge
+//! thresholds and events on.
+//!
 //! Every `{objective, status}` read also carries the objective's streak
 //! (SPEC §5) as it stands, fetched for all the listed objectives at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use slod_core::engine::World;
 use slod_core::model::{Objective, SystemId};
 use slod_core::status::{compute_status, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
-use slod_store::Store;
+use slod_store::{SpanSet, Store, StoreTx};
 
 use super::ServiceResult;
 
@@ -143,4 +148,69 @@ pub fn group_by_system(
         groups.entry(item.objective.system_id.clone()).or_default().push(item);
     }
     groups
+}
+
+/// An affected objective with its status now.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub objective: Objective,
+    pub status: SloStatus,
+}
+
+/// The status now of the objectives of `world` named in `objective_ids`.
+pub async fn judge(
+    tx: &mut dyn StoreTx,
+    world: &World,
+    objective_ids: &BTreeSet<String>,
+    now: Timestamp,
+) -> ServiceResult<Vec<Judged>> {
+    Ok(judge_with(tx, world, objective_ids, now, None).await?.0)
+}
+
+/// [`judge`], reading in the same `event_spans` call the spans of `extra`
+/// (objective ids, since, until) too; returns the spans read.
+pub(super) async fn judge_with(
+    tx: &mut dyn StoreTx,
+    world: &World,
+    objective_ids: &BTreeSet<String>,
+    now: Timestamp,
+    extra: Option<(Vec<String>, Timestamp, Timestamp)>,
+) -> ServiceResult<(Vec<Judged>, SpanSet)> {
+    let objectives: Vec<&Objective> = world
+        .objectives
+        .values()
+        .flatten()
+        .map(|state| &state.objective)
+        .filter(|o| objective_ids.contains(&o.id))
+        .collect();
+    if objectives.is_empty() && extra.is_none() {
+        return Ok((Vec::new(), SpanSet::default()));
+    }
+    let longest_burn = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
+    let mut since = objectives
+        .iter()
+        .map(|o| now.minus_millis(o.window_ms().max(longest_burn)))
+        .min()
+        .unwrap_or(now);
+    let mut until = now;
+    let mut ids: BTreeSet<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    if let Some((more, from, to)) = extra {
+        ids.extend(more);
+        since = since.min(from);
+        until = until.max(to);
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    // Spans beyond `now` or before a window count for nothing in
+    // `compute_status`, so the wider read changes no status.
+    let spans = tx.event_spans(&ids, since, until).await?;
+    let judged = objectives
+        .into_iter()
+        .map(|objective| {
+            let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
+            let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
+            let status = compute_status(objective, own, &spans.upstreams, now, down);
+            Judged { objective: objective.clone(), status }
+        })
+        .collect();
+    Ok((judged, spans))
 }

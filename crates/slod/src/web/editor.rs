@@ -5,9 +5,9 @@
 //! field names (`target`, `windowDays`, `burnRateThresholds.warningPercent`,
 //! one `excludedDependencyIds` per ticked upstream). The handler turns the
 //! typed strings into the JSON body the API would receive and hands it to
-//! the API's own request parser ([`CreateObjectiveRequest`],
-//! [`UpdateObjectiveRequest`]) and then to the same service function, so a
-//! form is judged by exactly the API's rules. A refused form comes back with
+//! the request parser the API uses too ([`CreateObjectiveRequest`],
+//! [`UpdateObjectiveRequest`], in `crate::input`) and then to the same
+//! service function, so a form is judged by exactly the API's rules. A refused form comes back with
 //! the user's input and the message next to the field the
 //! [`ValidationError`] names; nothing is written. A saved one redirects
 //! (`303`) to the objective's page.
@@ -27,11 +27,11 @@ use slod_core::model::{DependencyExclusion, Objective, SystemId, ValidationError
 use super::components;
 use super::layout::{self, Nav};
 use super::{check_same_origin, form_pairs, now, query_pairs, query_value, PageId, WebResult};
-use crate::api::extract::FromJson;
-use crate::api::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
-use crate::api::AppState;
+use crate::input::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
+use crate::input::FromJson;
 use crate::service::systems::{self, SystemRef, SystemView};
 use crate::service::{objectives, ServiceError};
+use crate::state::AppState;
 
 /// Every field the form has, by its API name. An error naming any other
 /// field is shown above the form.

@@ -43,10 +43,10 @@ use axum::routing::get;
 use axum::Router;
 use slod_core::time::Timestamp;
 
-use crate::api::AppState;
 use crate::service::ServiceError;
+use crate::state::AppState;
 
-/// The dashboard's routes; `api::router` merges them next to `/api/v1`.
+/// The dashboard's routes; `app::router` merges them next to `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(overview::page))
@@ -136,7 +136,7 @@ impl IntoResponse for WebError {
 
 pub type WebResult<T> = Result<T, WebError>;
 
-/// The 404 page for paths nobody serves, for browsers (the API's fallback
+/// The 404 page for paths nobody serves, for browsers (`app`'s fallback
 /// answers JSON to everyone else).
 pub fn not_found_page(path: &str) -> Response {
     WebError::NotFound(format!("There is no page at {path}.")).into_response()

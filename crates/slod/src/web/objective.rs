@@ -13,9 +13,9 @@ use slod_core::time::{Timestamp, DAY_MS};
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
 use super::{check_same_origin, data, format, now, PageId, WebResult};
-use crate::api::AppState;
 use crate::service::systems::{self, SystemRef, SystemView};
 use crate::service::{objectives, status::ObjectiveWithStatus};
+use crate::state::AppState;
 
 /// How far back the trend chart looks.
 const TREND_DAYS: i64 = 90;

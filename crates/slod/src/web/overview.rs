@@ -21,10 +21,10 @@ use super::components::{self, State as ObjState};
 use super::data::{self, Milestone, Unlocked};
 use super::layout::{self, Nav};
 use super::{format, now, query_pairs, query_value, WebError, WebResult};
-use crate::api::AppState;
 use crate::service::status::ObjectiveWithStatus;
 use crate::service::systems::SystemView;
 use crate::service::{objectives, systems};
+use crate::state::AppState;
 
 /// At most this many objectives on a page…
 pub const PAGE_SIZE: usize = 100;

@@ -9,9 +9,9 @@ use slod_core::model::SystemId;
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
-use crate::api::AppState;
 use crate::service::systems::{self, SystemRef};
 use crate::service::{objectives, ServiceError};
+use crate::state::AppState;
 
 pub(super) async fn page(
     State(state): State<AppState>,

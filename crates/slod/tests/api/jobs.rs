@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use slod::clock::{Clock, ManualClock};
 use slod::config::Settings;
-use slod::jobs::Scheduler;
+use slod::scheduler::Scheduler;
 use slod::startup::Application;
 use slod_core::events::EventType;
 use slod_core::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};

@@ -8,7 +8,7 @@
 //! a caller cannot act on.
 //!
 //! ```
-//! use slod::api::fields::ObjectReader;
+//! use slod::input::fields::ObjectReader;
 //! use serde_json::json;
 //!
 //! let body = json!({"name": "API", "extra": 1});

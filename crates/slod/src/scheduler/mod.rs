@@ -1,5 +1,6 @@
 //! The scheduler inside `slod serve`: the daily job at 00:00 UTC and the
-//! weekly digest on Mondays at 09:00 UTC (SPEC §5, §6).
+//! weekly digest on Mondays at 09:00 UTC (SPEC §5, §6). It decides when;
+//! the jobs themselves are `service::jobs`.
 //!
 //! [`Scheduler::run_due_jobs`] is the whole decision, one pass: it runs the
 //! daily runs owed at `now`, oldest first, then this week's digest if it is
@@ -20,7 +21,7 @@
 //! # async fn demo(store: std::sync::Arc<dyn slod_store::Store>) -> anyhow::Result<()> {
 //! use std::sync::Arc;
 //! use slod::clock::{Clock, ManualClock};
-//! use slod::jobs::Scheduler;
+//! use slod::scheduler::Scheduler;
 //! use slod_core::time::{Timestamp, DAY_MS};
 //!
 //! let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-03-01T12:00:00Z")?));

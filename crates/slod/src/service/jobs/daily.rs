@@ -1,35 +1,7 @@
-//! The daily job (SPEC §5) and the weekly digest (SPEC §6), and the reads of
-//! what they produce.
-//!
-//! # The daily run for midnight M
-//!
-//! 1. Claim M's date in `job_runs` (a lease: one holder across replicas).
-//! 2. For every objective, in chunks of [`CHUNK_SIZE`]: its status at M
-//!    (`service::status`, one span read per chunk, down state from the
-//!    outage history), then in one transaction: lock the chunk's streaks,
-//!    insert each snapshot (`ON CONFLICT DO NOTHING`), update the streak of
-//!    exactly those objectives whose snapshot this transaction inserted
-//!    (`slod_core::streak::update_streak`), and enqueue `slo.streak.broken`
-//!    for each reset. A chunk that fails is redone one objective at a time,
-//!    so one bad objective is logged and skipped while the others go on.
-//! 3. Achievements of every system with objectives, as of M
-//!    (`service::achievements`), stored and announced in the transaction
-//!    that marks the run completed.
-//!
-//! Because the snapshot insert gates the streak update, the run is
-//! idempotent: re-running a date, two runs racing, or a replica taking over
-//! a run whose holder died half-way all leave exactly one snapshot and one
-//! streak step per objective and date.
-//!
-//! Decisions where the SPEC is silent:
-//! - A run covers every objective that exists when it runs, as SPEC §7 says
-//!   of achievements (and the issue of manual backfills), even one whose
-//!   `createdAt` is after M: its status at M simply has an empty window.
-//! - A run with objectives that failed is still completed (and its failures
-//!   logged and kept in the stored result): a permanently broken row must
-//!   not hold every later day back.
-//! - `slo.streak.broken` and `slo.achievement.unlocked` are dated at M, the
-//!   instant they are about, also when a run is caught up later.
+//! The daily job (SPEC §5): snapshots, streaks and achievements as of a
+//! UTC midnight, run by the scheduler ([`run_daily`]) or by hand
+//! ([`trigger_daily`], `POST /jobs/daily`). The order of a run and why it
+//! is idempotent are in the [parent module](super).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -37,28 +9,23 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use slod_core::achievements::AchievementType;
-use slod_core::digest::{build_digest, WeeklyDigest};
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{Objective, SystemId, ValidationError};
 use slod_core::status::SloStatus;
 use slod_core::streak::{self, Snapshot, Streak, StreakChange};
-use slod_core::time::{Timestamp, MINUTE_MS};
-use slod_store::jobs::{
-    AchievementRow, ClaimOutcome, DigestRow, JobClaim, JobKind, JobRunRow, JobRunStatus,
-};
+use slod_core::time::Timestamp;
+use slod_store::jobs::{AchievementRow, JobKind, JobRunRow, JobRunStatus};
 use slod_store::Store;
 
-use super::achievements::{earned_at, unlocked_event, RECENT_OUTAGES};
-use super::{status, ServiceError, ServiceResult};
+use super::lease::{Claim, Lease};
+use super::reads::system_names;
 use crate::clock::Clock;
+use crate::service::achievements::{earned_at, unlocked_event, RECENT_OUTAGES};
+use crate::service::{status, ServiceError, ServiceResult};
 
 /// Objectives per daily-run transaction: large enough to amortise the
 /// commit, small enough that reports never wait long for the writer.
 pub const CHUNK_SIZE: usize = 500;
-
-/// How long a claimed run stays ours without renewal; renewed after every
-/// chunk. A holder that dies blocks its period for at most this long.
-pub const LEASE_MS: i64 = 5 * MINUTE_MS;
 
 /// How often a manual trigger looks again at a run held elsewhere, and for
 /// how long it waits before giving up.
@@ -135,76 +102,6 @@ struct StreakBroken<'a> {
     best_streak: u32,
 }
 
-/// A claimed period of a job.
-struct Lease {
-    kind: JobKind,
-    period: String,
-    owner: String,
-}
-
-impl Lease {
-    /// Claims `period` for a fresh owner; `Ok(Err(outcome))` when it is
-    /// completed or held elsewhere.
-    async fn claim(
-        store: &dyn Store,
-        kind: JobKind,
-        period: String,
-        period_start: Timestamp,
-        now: Timestamp,
-    ) -> ServiceResult<Result<Self, ClaimOutcome>> {
-        let owner = slod_store::new_id();
-        let claim = JobClaim {
-            kind,
-            period: &period,
-            period_start,
-            owner: &owner,
-            now,
-            lease_until: now.plus_millis(LEASE_MS),
-        };
-        let mut tx = store.begin().await?;
-        let outcome = tx.claim_run(&claim).await?;
-        tx.commit().await?;
-        Ok(match outcome {
-            ClaimOutcome::Claimed => Ok(Self { kind, period, owner }),
-            other => Err(other),
-        })
-    }
-
-    /// Extends the lease; a lost lease is only logged, since every write
-    /// of a run is idempotent and whoever took over finishes the period.
-    async fn renew(&self, store: &dyn Store, now: Timestamp) -> ServiceResult<()> {
-        let mut tx = store.begin().await?;
-        let held =
-            tx.renew_lease(self.kind, &self.period, &self.owner, now.plus_millis(LEASE_MS)).await?;
-        tx.commit().await?;
-        if !held {
-            tracing::warn!(job = self.kind.as_str(), period = %self.period, "lost the lease on a run; carrying on, its writes are idempotent");
-        }
-        Ok(())
-    }
-
-    /// After a failure: expire the lease at once, so the next attempt (a
-    /// retry, another replica) need not wait for it to run out.
-    async fn abandon(&self, store: &dyn Store, now: Timestamp) {
-        let expire = async {
-            let mut tx = store.begin().await?;
-            tx.renew_lease(self.kind, &self.period, &self.owner, now).await?;
-            tx.commit().await
-        };
-        if let Err(err) = expire.await {
-            tracing::warn!(job = self.kind.as_str(), period = %self.period, error = %err, "could not release the lease of a failed run; it expires on its own");
-        }
-    }
-
-    /// Gives the period back as if never attempted.
-    async fn release(&self, store: &dyn Store) -> ServiceResult<()> {
-        let mut tx = store.begin().await?;
-        tx.release_run(self.kind, &self.period, &self.owner).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
 /// The `job_runs` key of the daily run at `midnight`.
 pub fn daily_period(midnight: Timestamp) -> String {
     midnight.date().to_string()
@@ -219,18 +116,13 @@ pub async fn run_daily(
 ) -> ServiceResult<DailyOutcome> {
     let midnight = midnight.midnight_floor();
     let period = daily_period(midnight);
-    let lease = match Lease::claim(store, JobKind::Daily, period, midnight, clock.now()).await? {
-        Ok(lease) => lease,
-        Err(ClaimOutcome::Held(run)) => return Ok(DailyOutcome::Held(run)),
-        Err(_) => return Ok(DailyOutcome::AlreadyCompleted),
-    };
-    match daily_body(store, clock, midnight, &lease).await {
-        Ok(outcome) => Ok(outcome),
-        Err(err) => {
-            lease.abandon(store, clock.now()).await;
-            Err(err)
-        }
-    }
+    let now = clock.now();
+    let body = async |lease: &Lease| daily_body(store, clock, midnight, lease).await;
+    Ok(match Lease::run(store, clock, JobKind::Daily, period, midnight, now, body).await? {
+        Claim::Claimed(outcome) => outcome,
+        Claim::Completed => DailyOutcome::AlreadyCompleted,
+        Claim::Held(run) => DailyOutcome::Held(run),
+    })
 }
 
 /// An objective evaluated by the run: its status at M and its streak as
@@ -480,18 +372,6 @@ async fn daily_unlocks(
     Ok(unlocks)
 }
 
-/// Display names by system id, for event payloads. A failure only costs
-/// the names (ids stand in), never the run.
-async fn system_names(store: &dyn Store) -> BTreeMap<SystemId, String> {
-    match store.list_systems().await {
-        Ok(rows) => rows.into_iter().map(|r| (r.system.id, r.system.name)).collect(),
-        Err(err) => {
-            tracing::warn!(error = %err, "reading system names failed; using ids");
-            BTreeMap::new()
-        }
-    }
-}
-
 /// `POST /jobs/daily?date=`: runs `date` now, following SPEC §5's order
 /// rules, and returns what this call did.
 ///
@@ -553,283 +433,5 @@ pub async fn trigger_daily(
                 tokio::time::sleep(WAIT_POLL).await;
             }
         }
-    }
-}
-
-/// The `job_runs` key of the scheduled digest for the ISO week of `at`.
-pub fn weekly_period(at: Timestamp) -> String {
-    let (year, week) = streak::iso_week_of(at);
-    format!("{year}-W{week:02}")
-}
-
-/// What [`run_scheduled_digest`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DigestOutcome {
-    Produced(WeeklyDigest),
-    /// No objectives: nothing stored, and the week still counts as not done.
-    Skipped,
-    AlreadyCompleted,
-    Held(JobRunRow),
-}
-
-/// The scheduled digest for the week of `at` (Monday 09:00), with every
-/// status computed at `at`; at most once per ISO week across replicas.
-pub async fn run_scheduled_digest(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    at: Timestamp,
-) -> ServiceResult<DigestOutcome> {
-    let now = clock.now();
-    let lease = match Lease::claim(store, JobKind::WeeklyDigest, weekly_period(at), at, now).await?
-    {
-        Ok(lease) => lease,
-        Err(ClaimOutcome::Held(run)) => return Ok(DigestOutcome::Held(run)),
-        Err(_) => return Ok(DigestOutcome::AlreadyCompleted),
-    };
-    let produce = async {
-        let status_at = (at < now).then_some(at);
-        let Some(digest) = compute_digest(store, streak::week_monday(at), status_at, now).await?
-        else {
-            lease.release(store).await?;
-            return Ok(DigestOutcome::Skipped);
-        };
-        let result =
-            serde_json::to_string(&digest).map_err(|e| ServiceError::Internal(e.into()))?;
-        let mut tx = store.begin().await?;
-        store_digest(&mut *tx, &digest, false, at, now).await?;
-        tx.complete_run(JobKind::WeeklyDigest, &lease.period, &lease.owner, clock.now(), &result)
-            .await?;
-        tx.commit().await?;
-        Ok(DigestOutcome::Produced(digest))
-    };
-    match produce.await {
-        Ok(outcome) => Ok(outcome),
-        Err(err) => {
-            lease.abandon(store, clock.now()).await;
-            Err(err)
-        }
-    }
-}
-
-/// `POST /jobs/weekly-digest?weekOf=`: the digest for the week of
-/// `week_of` (any day of it; default this week) with statuses computed
-/// now, stored as a manual digest and emitted; `None` when there are no
-/// objectives. A manual digest does not count as the week's scheduled one.
-pub async fn trigger_digest(
-    store: &dyn Store,
-    week_of: Option<NaiveDate>,
-    now: Timestamp,
-) -> ServiceResult<Option<WeeklyDigest>> {
-    let this_week = streak::week_monday(now);
-    let monday = match week_of {
-        None => this_week,
-        Some(day) => streak::week_monday(Timestamp::from_date(day)),
-    };
-    if monday > this_week {
-        return Err(ValidationError::new(
-            "weekOf",
-            format!("the week of {monday} has not started yet (this week began {this_week})"),
-        )
-        .into());
-    }
-    let Some(digest) = compute_digest(store, monday, None, now).await? else {
-        return Ok(None);
-    };
-    let mut tx = store.begin().await?;
-    store_digest(&mut *tx, &digest, true, now, now).await?;
-    tx.commit().await?;
-    Ok(Some(digest))
-}
-
-/// Stores a digest and enqueues its `slo.weekly.digest` event.
-async fn store_digest(
-    tx: &mut dyn slod_store::StoreTx,
-    digest: &WeeklyDigest,
-    manual: bool,
-    occurred_at: Timestamp,
-    now: Timestamp,
-) -> ServiceResult<()> {
-    tx.insert_digest(&DigestRow {
-        id: slod_store::new_id(),
-        manual,
-        created_at: now,
-        digest: digest.clone(),
-    })
-    .await?;
-    let event =
-        NotificationEvent::new(slod_store::new_id(), EventType::WeeklyDigest, occurred_at, digest);
-    tx.enqueue_events(&[event]).await?;
-    Ok(())
-}
-
-/// SPEC §6 over every objective, statuses at `at` (or now), with system
-/// names; `None` without objectives.
-async fn compute_digest(
-    store: &dyn Store,
-    week_of: NaiveDate,
-    at: Option<Timestamp>,
-    now: Timestamp,
-) -> ServiceResult<Option<WeeklyDigest>> {
-    let objectives = store.list_objectives(None).await?;
-    if objectives.is_empty() {
-        return Ok(None);
-    }
-    let statuses = status::statuses(store, &objectives, at, now).await?;
-    let streaks: BTreeMap<String, Streak> =
-        store.streaks(None).await?.into_iter().map(|r| (r.objective_id, r.streak)).collect();
-    let names = system_names(store).await;
-    let no_streak = Streak::default();
-    let items: Vec<(&Objective, &SloStatus, &Streak, &str)> = objectives
-        .iter()
-        .zip(&statuses)
-        .map(|(o, s)| {
-            let name = names.get(&o.system_id).map_or(o.system_id.as_str(), String::as_str);
-            (o, s, streaks.get(&o.id).unwrap_or(&no_streak), name)
-        })
-        .collect();
-    Ok(build_digest(week_of, &items))
-}
-
-// ---- reads -----------------------------------------------------------------
-
-/// A streak as `GET /streaks` serves it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StreakView {
-    pub objective_id: String,
-    pub system_id: SystemId,
-    #[serde(flatten)]
-    pub streak: Streak,
-}
-
-/// Every objective's streak, by system then objective id.
-pub async fn streaks(store: &dyn Store) -> ServiceResult<Vec<StreakView>> {
-    Ok(store
-        .streaks(None)
-        .await?
-        .into_iter()
-        .map(|r| StreakView {
-            objective_id: r.objective_id,
-            system_id: r.system_id,
-            streak: r.streak,
-        })
-        .collect())
-}
-
-/// The streaks of `objective_ids`, by objective id.
-pub async fn streaks_of(
-    store: &dyn Store,
-    objective_ids: &[String],
-) -> ServiceResult<BTreeMap<String, Streak>> {
-    Ok(store
-        .streaks(Some(objective_ids))
-        .await?
-        .into_iter()
-        .map(|r| (r.objective_id, r.streak))
-        .collect())
-}
-
-/// The objective's snapshots dated in `[from, to]`, oldest first;
-/// `NotFound` for an unknown objective.
-pub async fn snapshots(
-    store: &dyn Store,
-    objective_id: &str,
-    from: Timestamp,
-    to: Timestamp,
-) -> ServiceResult<Vec<Snapshot>> {
-    if store.get_objective(objective_id).await?.is_none() {
-        return Err(ServiceError::unknown_objective(objective_id));
-    }
-    Ok(store.snapshots(objective_id, from, to).await?)
-}
-
-/// A stored digest as `GET /digests` serves it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DigestView {
-    pub id: String,
-    pub week_of: NaiveDate,
-    pub manual: bool,
-    pub created_at: Timestamp,
-    pub digest: WeeklyDigest,
-}
-
-/// The `limit` most recent digests, newest first.
-pub async fn digests(store: &dyn Store, limit: u32) -> ServiceResult<Vec<DigestView>> {
-    Ok(store
-        .digests(limit)
-        .await?
-        .into_iter()
-        .map(|row| DigestView {
-            id: row.id,
-            week_of: row.digest.week_of,
-            manual: row.manual,
-            created_at: row.created_at,
-            digest: row.digest,
-        })
-        .collect())
-}
-
-/// A job run as `GET /jobs/runs` serves it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobRunView {
-    pub kind: &'static str,
-    pub period: String,
-    pub period_start: Timestamp,
-    pub status: &'static str,
-    pub started_at: Timestamp,
-    pub completed_at: Option<Timestamp>,
-    pub lease_expires_at: Timestamp,
-    /// What the run did (the job's own JSON), once completed.
-    pub result: Option<serde_json::Value>,
-}
-
-impl From<JobRunRow> for JobRunView {
-    fn from(run: JobRunRow) -> Self {
-        Self {
-            kind: run.kind.as_str(),
-            status: run.status.as_str(),
-            period: run.period,
-            period_start: run.period_start,
-            started_at: run.started_at,
-            completed_at: run.completed_at,
-            lease_expires_at: run.lease_expires_at,
-            result: run.result.and_then(|raw| serde_json::from_str(&raw).ok()),
-        }
-    }
-}
-
-/// The `limit` latest runs (of `kind`, or all), newest period first.
-pub async fn job_runs(
-    store: &dyn Store,
-    kind: Option<JobKind>,
-    limit: u32,
-) -> ServiceResult<Vec<JobRunView>> {
-    Ok(store.job_runs(kind, limit).await?.into_iter().map(JobRunView::from).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods_are_dates_and_iso_weeks() {
-        let t = |raw: &str| Timestamp::parse(raw).unwrap();
-        assert_eq!(daily_period(t("2026-03-02T00:00:00Z")), "2026-03-02");
-        assert_eq!(weekly_period(t("2026-03-02T09:00:00Z")), "2026-W10");
-        // 2027-01-01 is in 2026's last ISO week.
-        assert_eq!(weekly_period(t("2027-01-01T09:00:00Z")), "2026-W53");
-        assert_eq!(weekly_period(t("2026-01-05T09:00:00Z")), "2026-W02");
-    }
-
-    #[test]
-    fn a_no_op_answer_has_the_wire_shape() {
-        let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        assert_eq!(
-            serde_json::to_value(DailyRunResult::nothing(day)).unwrap(),
-            serde_json::json!({"date": "2026-03-02", "objectives": 0, "snapshotsWritten": 0,
-                "streaksIncremented": 0, "streaksReset": 0, "achievementsUnlocked": []})
-        );
     }
 }

@@ -1,0 +1,142 @@
+//! The request bodies of `/objectives` (SPEC §2, §9), shared by the API's
+//! `POST`/`PATCH` and the dashboard's editor forms, which turn a form into
+//! the same JSON and parse it here, so both accept exactly the same values.
+
+use serde_json::Value;
+use slod_core::model::{
+    validate_target, validate_window_days, DependencyExclusion, SystemId, ValidationError,
+};
+use slod_core::time::Timestamp;
+
+use super::fields::ObjectReader;
+use super::FromJson;
+use crate::service::objectives::{NewObjective, ObjectivePatch, ThresholdsPatch};
+
+/// `POST /objectives` body.
+pub struct CreateObjectiveRequest(pub NewObjective);
+
+/// `PATCH /objectives/{id}` body.
+pub struct UpdateObjectiveRequest(pub ObjectivePatch);
+
+/// The fields create and update share, all optional.
+struct CommonFields {
+    health_check_configuration_id: Option<Option<String>>,
+    dependency_exclusion: Option<DependencyExclusion>,
+    excluded_dependency_ids: Option<Vec<SystemId>>,
+    exclude_maintenance_windows: Option<bool>,
+    burn_rate_thresholds: Option<ThresholdsPatch>,
+    created_at: Option<Timestamp>,
+}
+
+impl CommonFields {
+    fn read(body: &mut ObjectReader<'_>) -> Result<Self, ValidationError> {
+        let health_check_configuration_id = match body.nullable("healthCheckConfigurationId") {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(Value::String(raw))) => {
+                let raw = raw.trim();
+                if raw.is_empty() || raw.chars().count() > 200 {
+                    return Err(ValidationError::new(
+                        "healthCheckConfigurationId",
+                        "must be 1 to 200 characters, or null",
+                    ));
+                }
+                Some(Some(raw.to_owned()))
+            }
+            Some(Some(other)) => {
+                return Err(ValidationError::new(
+                    "healthCheckConfigurationId",
+                    format!("must be a string or null, not {}", super::fields::kind(other)),
+                ))
+            }
+        };
+        let dependency_exclusion = body
+            .string("dependencyExclusion")?
+            .map(|raw| {
+                DependencyExclusion::parse(raw).ok_or_else(|| {
+                    ValidationError::new(
+                        "dependencyExclusion",
+                        format!("`{raw}` is not one of strict, self-only"),
+                    )
+                })
+            })
+            .transpose()?;
+        let excluded_dependency_ids = body.system_ids("excludedDependencyIds")?;
+        let exclude_maintenance_windows = body.boolean("excludeMaintenanceWindows")?;
+        let burn_rate_thresholds = match body.object("burnRateThresholds")? {
+            None => None,
+            Some(mut thresholds) => {
+                let patch = ThresholdsPatch {
+                    warning_percent: thresholds.number("warningPercent")?,
+                    critical_percent: thresholds.number("criticalPercent")?,
+                    fast_burn_multiplier: thresholds.number("fastBurnMultiplier")?,
+                };
+                thresholds.finish()?;
+                Some(patch)
+            }
+        };
+        let created_at = body.timestamp("createdAt")?;
+        Ok(Self {
+            health_check_configuration_id,
+            dependency_exclusion,
+            excluded_dependency_ids,
+            exclude_maintenance_windows,
+            burn_rate_thresholds,
+            created_at,
+        })
+    }
+}
+
+impl FromJson for CreateObjectiveRequest {
+    fn from_json(value: &Value) -> Result<Self, ValidationError> {
+        let mut body = ObjectReader::new(value, "")?;
+        let system_id = body.required("systemId", ObjectReader::system_id)?;
+        let target = validate_target(body.required("target", ObjectReader::number)?)?;
+        let window_days =
+            validate_window_days(body.required("windowDays", ObjectReader::integer)?)?;
+        let common = CommonFields::read(&mut body)?;
+        body.finish()?;
+        let defaults = slod_core::model::BurnRateThresholds::default();
+        Ok(Self(NewObjective {
+            system_id,
+            target,
+            window_days,
+            health_check_configuration_id: common.health_check_configuration_id.flatten(),
+            dependency_exclusion: common.dependency_exclusion.unwrap_or_default(),
+            excluded_dependency_ids: common.excluded_dependency_ids.unwrap_or_default(),
+            exclude_maintenance_windows: common.exclude_maintenance_windows.unwrap_or(false),
+            burn_rate_thresholds: common
+                .burn_rate_thresholds
+                .map_or(defaults, |patch| patch.apply_to(defaults)),
+            created_at: common.created_at,
+        }))
+    }
+}
+
+impl FromJson for UpdateObjectiveRequest {
+    fn from_json(value: &Value) -> Result<Self, ValidationError> {
+        let mut body = ObjectReader::new(value, "")?;
+        for fixed in ["id", "systemId"] {
+            if body.contains(fixed) {
+                return Err(ValidationError::new(
+                    fixed,
+                    "cannot be changed; create a new objective instead",
+                ));
+            }
+        }
+        let target = body.number("target")?.map(validate_target).transpose()?;
+        let window_days = body.integer("windowDays")?.map(validate_window_days).transpose()?;
+        let common = CommonFields::read(&mut body)?;
+        body.finish()?;
+        Ok(Self(ObjectivePatch {
+            target,
+            window_days,
+            health_check_configuration_id: common.health_check_configuration_id,
+            dependency_exclusion: common.dependency_exclusion,
+            excluded_dependency_ids: common.excluded_dependency_ids,
+            exclude_maintenance_windows: common.exclude_maintenance_windows,
+            burn_rate_thresholds: common.burn_rate_thresholds,
+            created_at: common.created_at,
+        }))
+    }
+}
