@@ -171,3 +171,27 @@ async fn copy_to(url: &str, temporary: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backup_never_overwrites_the_database_itself_or_creates_a_missing_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("slod.db");
+        let url = format!("sqlite://{}", path.display());
+
+        let err = backup(&url, &dir.path().join("copy.db"), false).await.unwrap_err();
+        assert!(format!("{err:#}").contains("no database"), "{err:#}");
+        assert!(!path.exists(), "backing up a missing database created it");
+
+        migrate(&url).await.expect("migrate");
+        let err = backup(&url, &path, true).await.unwrap_err();
+        assert!(format!("{err:#}").contains("the database itself"), "{err:#}");
+        let copy = dir.path().join("copy.db");
+        assert!(backup(&url, &copy, false).await.expect("backup") > 0);
+        let status = schema_status(&format!("sqlite://{}", copy.display())).await.expect("status");
+        assert!(status.pending().is_empty(), "the copy is migrated like the original");
+    }
+}

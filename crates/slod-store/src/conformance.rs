@@ -52,7 +52,8 @@ macro_rules! conformance_suite {
             achievements_unlock_once,
             job_runs_lease_complete_and_take_over,
             recent_outages_per_system,
-            digests_round_trip
+            digests_round_trip,
+            ping_answers
         );
     };
     (@cases $factory:path, $cleanup:path, $($case:ident),* $(,)?) => {
@@ -1239,4 +1240,13 @@ pub async fn digests_round_trip(store: &dyn Store) {
     assert_eq!(newest[0].created_at, t(7));
     assert_eq!(newest[0].digest, digest(7, 9));
     assert_eq!(store.digests(10).await.expect("digests").len(), 2);
+}
+
+/// A migrated database answers the readiness probe (SPEC §18), before and
+/// after writes.
+pub async fn ping_answers(store: &dyn Store) {
+    store.ping().await.expect("a fresh store answers");
+    let tx = store.begin().await.unwrap();
+    tx.commit().await.unwrap();
+    store.ping().await.expect("a store answers after a write");
 }

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Output, Stdio};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -237,7 +236,8 @@ async fn a_backup_taken_while_reports_arrive_holds_every_report_acknowledged_bef
 
     // The copy, read as a database: every batch acknowledged before the
     // backup began, each whole (all its systems or none).
-    let stored = stored_batches(&copy, &systems, first).await;
+    let copy_url = format!("sqlite://{}", copy.display());
+    let stored = stored_batches(&copy_url, &systems, first).await;
     for k in &before {
         assert!(stored.contains(k), "batch {k}, acknowledged before the backup, is missing");
     }
@@ -263,7 +263,7 @@ async fn a_backup_taken_while_reports_arrive_holds_every_report_acknowledged_bef
     // …unless --force: then it is replaced by a fresh copy.
     let output = slod(&["backup", "--database", &url, "--to", copy_arg, "--force"]).await;
     assert!(output.status.success(), "{}", text(&output));
-    let stored = stored_batches(&copy, &systems, first).await;
+    let stored = stored_batches(&copy_url, &systems, first).await;
     assert_eq!(stored.len(), acknowledged.len(), "a forced backup is a new copy");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -273,21 +273,23 @@ async fn a_backup_taken_while_reports_arrive_holds_every_report_acknowledged_bef
     assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
 }
 
-/// The batches (by `k`) a database holds, read with SQL, each checked to
-/// be whole: logged for every system.
-async fn stored_batches(path: &Path, systems: &[String], first: Timestamp) -> BTreeSet<i64> {
-    let url = format!("sqlite://{}", path.display());
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-        .unwrap()
-        .read_only(true)
-        .connect()
-        .await
-        .unwrap();
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT system_id, at FROM health_reports")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+/// The batches (by `k`) the database at `url` holds, read with SQL, each
+/// checked to be whole: logged for every system.
+async fn stored_batches(url: &str, systems: &[String], first: Timestamp) -> BTreeSet<i64> {
+    const LOG: &str = "SELECT system_id, at FROM health_reports";
+    let rows: Vec<(String, i64)> = if url.starts_with("sqlite:") {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).unwrap();
+        let mut conn = options.read_only(true).connect().await.unwrap();
+        let rows = sqlx::query_as(LOG).fetch_all(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        rows
+    } else {
+        let options = sqlx::postgres::PgConnectOptions::from_str(url).unwrap();
+        let mut conn = options.connect().await.unwrap();
+        let rows = sqlx::query_as(LOG).fetch_all(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        rows
+    };
     let mut per_system = vec![BTreeSet::new(); systems.len()];
     for (system, at) in rows {
         // Other writers' systems share the database.
@@ -388,7 +390,30 @@ async fn readyz_turns_503_when_the_postgres_database_is_dropped() {
 #[tokio::test]
 async fn sigterm_under_load_loses_no_acknowledged_batch_and_half_applies_none() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("slod.db").display());
+    sigterm_under_load(&format!("sqlite://{}", dir.path().join("slod.db").display())).await;
+}
+
+#[tokio::test]
+async fn sigterm_under_load_on_postgres_loses_no_acknowledged_batch_and_half_applies_none() {
+    let Some(admin) = pg_testing::admin_url_from_env() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "operations::sigterm_under_load_on_postgres_loses_no_acknowledged_batch_and_half_applies_none: skipped ({} is not set)",
+            pg_testing::TEST_DATABASE_URL_VAR
+        );
+        return;
+    };
+    let (url, database) = pg_testing::fresh_database(&admin).await.unwrap();
+    sigterm_under_load(&url).await;
+    pg_testing::drop_database(database).await.unwrap();
+}
+
+/// Writers send batches continuously, the server gets SIGTERM, and then:
+/// it exited 0 within 30 s, every acknowledged batch is stored, and every
+/// stored batch is whole (in the report log, the systems' state and the
+/// objectives' events alike).
+async fn sigterm_under_load(url: &str) {
+    let url = url.to_owned();
     let server = Server::start(&url).await;
     let client = client();
     const WRITERS: usize = 4;
@@ -449,7 +474,7 @@ async fn sigterm_under_load_loses_no_acknowledged_batch_and_half_applies_none() 
         let last_acknowledged = *acknowledged.last().unwrap();
         total += acknowledged.len();
         after_signal += log.lock().unwrap().batches.iter().filter(|(_, t)| *t > signalled).count();
-        let stored = stored_batches(&dir.path().join("slod.db"), systems, first).await;
+        let stored = stored_batches(&url, systems, first).await;
         let newest = *stored.iter().max().unwrap();
         assert_eq!(stored, (0..=newest).collect(), "{systems:?}: batches missing in the middle");
         // Every acknowledged batch, and at most the one in flight when the
