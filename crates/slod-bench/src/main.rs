@@ -15,7 +15,7 @@ use serde_json::json;
 use slod_core::engine::Changeset;
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, Objective, ReportSource,
-    SystemId,
+    SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, DAY_MS};
 use slod_store::Store;
@@ -162,8 +162,8 @@ async fn seed(
             id: format!("obj-{o:05}"),
             system_id: sid(o % systems),
             health_check_configuration_id: None,
-            target: 99.0,
-            window_days: 30,
+            target: Target::parse(99.0)?,
+            window_days: WindowDays::parse(30)?,
             dependency_exclusion: if o % 2 == 0 {
                 DependencyExclusion::Strict
             } else {

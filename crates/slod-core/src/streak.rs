@@ -176,7 +176,9 @@ pub fn week_monday(t: Timestamp) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BurnRateThresholds, DependencyExclusion, Objective, SystemId};
+    use crate::model::{
+        BurnRateThresholds, DependencyExclusion, Objective, SystemId, Target, WindowDays,
+    };
     use crate::status::compute_status;
 
     fn ts(text: &str) -> Timestamp {
@@ -194,8 +196,8 @@ mod tests {
             id: "slo-1".into(),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
-            target: 99.9,
-            window_days: 30,
+            target: Target::parse(99.9).unwrap(),
+            window_days: WindowDays::parse(30).unwrap(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

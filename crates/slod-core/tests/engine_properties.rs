@@ -16,7 +16,7 @@ use proptest::test_runner::TestCaseError;
 use slod_core::engine::{apply_reports, systems_changed_by, Changeset, HealthReport, World};
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ReportSource, SystemId,
+    ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::status::{aggregate, compute_status, Aggregate, EventSpan, SloStatus, OPEN_END};
 use slod_core::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};
@@ -58,8 +58,8 @@ impl Scenario {
             id: format!("o{index}"),
             system_id: sid(spec.system),
             health_check_configuration_id: None,
-            target: 99.5,
-            window_days: spec.window_days,
+            target: Target::parse(99.5).unwrap(),
+            window_days: WindowDays::parse(spec.window_days.into()).unwrap(),
             dependency_exclusion: if spec.self_only {
                 DependencyExclusion::SelfOnly
             } else {
