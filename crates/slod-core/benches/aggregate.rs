@@ -62,8 +62,11 @@ fn spans() -> Vec<EventSpan> {
         .map(|i| {
             let start = from + i * slot + rng.below(slot as u64 / 2) as i64;
             let len = 1 + rng.below(slot as u64 / 2) as i64;
-            let upstream =
-                if rng.below(2) == 0 { 0 } else { 1 + rng.below(u64::from(UPSTREAMS)) as u32 };
+            let upstream = if rng.below(2) == 0 {
+                0
+            } else {
+                1 + u32::try_from(rng.below(u64::from(UPSTREAMS))).expect("below UPSTREAMS")
+            };
             EventSpan { start, end: start + len, upstream }
         })
         .collect();

@@ -914,7 +914,7 @@ mod tests {
             window_days in 1i64..4,
             down: bool,
             strict: bool,
-            seed: u64,
+            seed: usize,
         ) {
             let window_start = T - window_days * DAY_MS;
             let widest = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
@@ -941,7 +941,7 @@ mod tests {
 
             // Spans out of order cost a binary search, not correctness.
             spans.reverse();
-            let shift = seed as usize % spans.len().max(1);
+            let shift = seed % spans.len().max(1);
             spans.rotate_left(shift);
             prop_assert_eq!(&aggregate_excluding(&spans, &merged, 2, window_start, T, down, strict), &expected);
         }
@@ -952,14 +952,14 @@ mod tests {
             window_days in 1i64..4,
             down: bool,
             strict: bool,
-            seed: u64,
+            seed: usize,
         ) {
             let window_start = T - window_days * DAY_MS;
             let expected = reference(&spans, 2, window_start, T, down, strict);
             prop_assert_eq!(&aggregate(&spans, 2, window_start, T, down, strict), &expected);
             // Order does not matter.
             spans.reverse();
-            let shift = seed as usize % spans.len().max(1);
+            let shift = seed % spans.len().max(1);
             spans.rotate_left(shift);
             prop_assert_eq!(&aggregate(&spans, 2, window_start, T, down, strict), &expected);
         }

@@ -142,7 +142,9 @@ pub fn midnights_between(last_completed: Option<Timestamp>, now: Timestamp) -> V
     if first > latest {
         return Vec::new();
     }
-    (first..=latest).step_by(DAY_MS as usize).map(Timestamp::from_millis).collect()
+    std::iter::successors(Some(first), |t| t.checked_add(DAY_MS).filter(|next| *next <= latest))
+        .map(Timestamp::from_millis)
+        .collect()
 }
 
 /// The first midnight (00:00 UTC) strictly after `now`.

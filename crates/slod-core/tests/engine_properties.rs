@@ -275,9 +275,10 @@ impl Ledger {
 fn span_of(event: &DowntimeEvent) -> EventSpan {
     let upstream = match &event.attribution {
         Attribution::SelfCaused => 0,
-        Attribution::Upstream { system_id, .. } => {
-            SYSTEMS.iter().position(|s| *s == system_id.as_str()).map_or(99, |i| i as u32 + 1)
-        }
+        Attribution::Upstream { system_id, .. } => SYSTEMS
+            .iter()
+            .position(|s| *s == system_id.as_str())
+            .map_or(99, |i| u32::try_from(i).unwrap() + 1),
     };
     EventSpan {
         start: event.start_time.millis(),
@@ -343,7 +344,7 @@ fn reference(scenario: &Scenario) -> (Vec<Vec<EventSpan>>, Vec<bool>) {
                     .filter(|(down, up)| *down == spec.system && spec.excluded & (1 << up) == 0)
                     .filter_map(|(_, up)| down_since[*up].map(|since| (since, *up)))
                     .min()
-                    .map_or(0, |(_, up)| up as u32 + 1)
+                    .map_or(0, |(_, up)| u32::try_from(up).unwrap() + 1)
             } else {
                 0
             };
