@@ -15,7 +15,7 @@ use serde_json::json;
 use slod_core::engine::Changeset;
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, Objective, ReportSource,
-    SystemId,
+    SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, DAY_MS};
 use slod_store::Store;
@@ -131,7 +131,8 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 fn now() -> Timestamp {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
         .unwrap_or_default();
     Timestamp::from_millis(ms)
 }
@@ -162,8 +163,8 @@ async fn seed(
             id: format!("obj-{o:05}"),
             system_id: sid(o % systems),
             health_check_configuration_id: None,
-            target: 99.0,
-            window_days: 30,
+            target: Target::parse(99.0)?,
+            window_days: WindowDays::parse(30)?,
             dependency_exclusion: if o % 2 == 0 {
                 DependencyExclusion::Strict
             } else {
@@ -289,6 +290,8 @@ impl Server {
     }
 }
 
+// `p` is a fraction, so the rounded index lies within `sorted`.
+#[allow(clippy::cast_possible_truncation)]
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -582,8 +585,9 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
     for i in 0..count {
         ticker.tick().await;
         let client = client.clone();
-        let api = apis[i as usize % apis.len()].clone();
-        let k = i as usize % systems.len();
+        let i_index = usize::try_from(i)?;
+        let api = apis[i_index % apis.len()].clone();
+        let k = i_index % systems.len();
         let system = systems[k].clone();
         let n = reports_sent[k] + i / systems.len() as u64;
         let status = ingest_status(k, n, load.flip_every);
@@ -616,6 +620,8 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
     // one-off stall from a steady tail.
     let mut by_second: BTreeMap<u64, (usize, f64)> = BTreeMap::new();
     for (offset, ms) in &slow {
+        // Whole seconds into a phase of seconds: `as` floors, which is the point.
+        #[allow(clippy::cast_possible_truncation)]
         let entry = by_second.entry(*offset as u64).or_default();
         entry.0 += 1;
         entry.1 = entry.1.max(*ms);

@@ -19,7 +19,9 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use slod_core::maintenance::{merged_occurrences, MaintenanceWindow};
-use slod_core::model::{BurnRateThresholds, DependencyExclusion, Objective, SystemId};
+use slod_core::model::{
+    BurnRateThresholds, DependencyExclusion, Objective, SystemId, Target, WindowDays,
+};
 use slod_core::status::{
     aggregate, aggregate_excluding, compute_status, compute_status_excluding, maintenance_range,
     EventSpan, OPEN_END,
@@ -60,8 +62,11 @@ fn spans() -> Vec<EventSpan> {
         .map(|i| {
             let start = from + i * slot + rng.below(slot as u64 / 2) as i64;
             let len = 1 + rng.below(slot as u64 / 2) as i64;
-            let upstream =
-                if rng.below(2) == 0 { 0 } else { 1 + rng.below(u64::from(UPSTREAMS)) as u32 };
+            let upstream = if rng.below(2) == 0 {
+                0
+            } else {
+                1 + u32::try_from(rng.below(u64::from(UPSTREAMS))).expect("below UPSTREAMS")
+            };
             EventSpan { start, end: start + len, upstream }
         })
         .collect();
@@ -100,8 +105,8 @@ fn objective(mode: DependencyExclusion) -> Objective {
         id: "bench".into(),
         system_id: SystemId::parse("api", "id").expect("valid id"),
         health_check_configuration_id: None,
-        target: 99.9,
-        window_days: WINDOW_DAYS,
+        target: Target::parse(99.9).expect("valid target"),
+        window_days: WindowDays::parse(WINDOW_DAYS.into()).expect("valid window"),
         dependency_exclusion: mode,
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,

@@ -263,7 +263,7 @@ fn unlocks(kind: AchievementType, ctx: &AchievementContext) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BurnRateThresholds, DependencyExclusion, SystemId};
+    use crate::model::{BurnRateThresholds, DependencyExclusion, SystemId, Target, WindowDays};
     use crate::status::{compute_status, EventSpan};
     use crate::time::{DAY_MS, HOUR_MS, MINUTE_MS};
 
@@ -281,8 +281,8 @@ mod tests {
             id: id.into(),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
-            target: 99.9,
-            window_days: 30,
+            target: Target::parse(99.9).unwrap(),
+            window_days: WindowDays::parse(30).unwrap(),
             dependency_exclusion: mode,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

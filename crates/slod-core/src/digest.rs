@@ -127,7 +127,7 @@ pub fn build_digest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BurnRateThresholds, DependencyExclusion};
+    use crate::model::{BurnRateThresholds, DependencyExclusion, Target, WindowDays};
     use crate::status::compute_status;
     use crate::time::Timestamp;
 
@@ -140,8 +140,8 @@ mod tests {
             id: id.into(),
             system_id: SystemId::parse(system, "id").unwrap(),
             health_check_configuration_id: None,
-            target: 99.9,
-            window_days: 30,
+            target: Target::parse(99.9).unwrap(),
+            window_days: WindowDays::parse(30).unwrap(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

@@ -654,7 +654,7 @@ mod tests {
     //! a store would, so tests can look at closed history too.
 
     use super::*;
-    use crate::model::{BurnRateThresholds, DependencyExclusion};
+    use crate::model::{BurnRateThresholds, DependencyExclusion, Target, WindowDays};
 
     use DependencyExclusion::{SelfOnly, Strict};
     use HealthStatus::{Degraded, Healthy, Unhealthy};
@@ -685,8 +685,8 @@ mod tests {
             id: id.into(),
             system_id: sid(system),
             health_check_configuration_id: None,
-            target: 99.9,
-            window_days: 30,
+            target: Target::parse(99.9).unwrap(),
+            window_days: WindowDays::parse(30).unwrap(),
             dependency_exclusion: mode,
             excluded_dependency_ids: excluded.iter().map(|s| sid(s)).collect(),
             exclude_maintenance_windows: false,

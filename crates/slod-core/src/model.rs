@@ -194,21 +194,107 @@ impl BurnRateThresholds {
 
 pub const MAX_WINDOW_DAYS: u32 = 3650;
 
-pub fn validate_target(target: f64) -> Result<f64, ValidationError> {
-    if !target.is_finite() || !(0.0..=100.0).contains(&target) {
-        return Err(ValidationError::new("target", "must be a number from 0 to 100"));
+/// An availability target in percent: a finite number from 0 to 100.
+///
+/// Serialized as the bare JSON number; deserializing runs [`Target::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct Target(f64);
+
+impl Target {
+    pub fn parse(raw: f64) -> Result<Self, ValidationError> {
+        if !raw.is_finite() || !(0.0..=100.0).contains(&raw) {
+            return Err(ValidationError::new("target", "must be a number from 0 to 100"));
+        }
+        Ok(Self(raw))
     }
-    Ok(target)
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
 }
 
-pub fn validate_window_days(days: i64) -> Result<u32, ValidationError> {
-    if !(1..=i64::from(MAX_WINDOW_DAYS)).contains(&days) {
-        return Err(ValidationError::new(
-            "windowDays",
-            format!("must be a whole number of days from 1 to {MAX_WINDOW_DAYS}"),
-        ));
+impl TryFrom<f64> for Target {
+    type Error = ValidationError;
+
+    fn try_from(raw: f64) -> Result<Self, Self::Error> {
+        Self::parse(raw)
     }
-    Ok(days as u32)
+}
+
+impl From<Target> for f64 {
+    fn from(target: Target) -> Self {
+        target.0
+    }
+}
+
+/// Lets a `Target` compare with a plain number, as tests and thresholds do.
+impl PartialEq<f64> for Target {
+    fn eq(&self, other: &f64) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A rolling window: whole days from 1 to [`MAX_WINDOW_DAYS`], so that
+/// window arithmetic in milliseconds cannot overflow.
+///
+/// Serialized as the bare JSON integer; deserializing runs
+/// [`WindowDays::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct WindowDays(u32);
+
+impl WindowDays {
+    pub fn parse(days: i64) -> Result<Self, ValidationError> {
+        match u32::try_from(days) {
+            Ok(days) if (1..=MAX_WINDOW_DAYS).contains(&days) => Ok(Self(days)),
+            _ => Err(ValidationError::new(
+                "windowDays",
+                format!("must be a whole number of days from 1 to {MAX_WINDOW_DAYS}"),
+            )),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The window's length in milliseconds.
+    pub fn millis(self) -> i64 {
+        i64::from(self.0) * crate::time::DAY_MS
+    }
+}
+
+impl TryFrom<i64> for WindowDays {
+    type Error = ValidationError;
+
+    fn try_from(days: i64) -> Result<Self, Self::Error> {
+        Self::parse(days)
+    }
+}
+
+impl From<WindowDays> for u32 {
+    fn from(days: WindowDays) -> Self {
+        days.0
+    }
+}
+
+impl PartialEq<u32> for WindowDays {
+    fn eq(&self, other: &u32) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for WindowDays {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
 }
 
 /// `createdAt` may lie in the past (importing history) but never more than
@@ -233,8 +319,8 @@ pub struct Objective {
     pub id: String,
     pub system_id: SystemId,
     pub health_check_configuration_id: Option<String>,
-    pub target: f64,
-    pub window_days: u32,
+    pub target: Target,
+    pub window_days: WindowDays,
     pub dependency_exclusion: DependencyExclusion,
     pub excluded_dependency_ids: Vec<SystemId>,
     pub exclude_maintenance_windows: bool,
@@ -245,7 +331,7 @@ pub struct Objective {
 
 impl Objective {
     pub fn window_ms(&self) -> i64 {
-        i64::from(self.window_days) * crate::time::DAY_MS
+        self.window_days.millis()
     }
 
     /// Whether downtime while `upstream` is down may be excused as upstream's.
@@ -326,14 +412,34 @@ mod tests {
     }
 
     #[test]
+    fn bounded_numbers_keep_their_json_shape() {
+        let target: Target = serde_json::from_str("99.9").unwrap();
+        assert_eq!(serde_json::to_string(&target).unwrap(), "99.9");
+        assert_eq!(serde_json::to_string(&Target::parse(100.0).unwrap()).unwrap(), "100.0");
+        assert!(serde_json::from_str::<Target>("100.5").is_err());
+        let days: WindowDays = serde_json::from_str("30").unwrap();
+        assert_eq!(serde_json::to_string(&days).unwrap(), "30");
+        assert!(serde_json::from_str::<WindowDays>("0").is_err());
+        assert!(serde_json::from_str::<WindowDays>("1.5").is_err());
+    }
+
+    #[test]
     fn objective_limits() {
-        assert!(validate_target(f64::NAN).is_err());
-        assert!(validate_target(100.5).is_err());
-        assert!(validate_target(-0.1).is_err());
-        assert_eq!(validate_target(100.0).unwrap(), 100.0);
-        assert!(validate_window_days(0).is_err());
-        assert!(validate_window_days(3651).is_err());
-        assert_eq!(validate_window_days(3650).unwrap(), 3650);
+        assert!(Target::parse(f64::NAN).is_err());
+        assert!(Target::parse(100.5).is_err());
+        assert!(Target::parse(-0.1).is_err());
+        assert_eq!(Target::parse(100.0).unwrap().get(), 100.0);
+        assert!(WindowDays::parse(0).is_err());
+        assert!(WindowDays::parse(3651).is_err());
+        assert_eq!(WindowDays::parse(3650).unwrap().get(), 3650);
+        assert_eq!(
+            Target::parse(-1.0).unwrap_err().to_string(),
+            "target: must be a number from 0 to 100"
+        );
+        assert_eq!(
+            WindowDays::parse(i64::from(u32::MAX) + 1).unwrap_err().to_string(),
+            "windowDays: must be a whole number of days from 1 to 3650"
+        );
         let t = BurnRateThresholds { fast_burn_multiplier: 0.5, ..Default::default() };
         assert_eq!(t.validate().unwrap_err().field, "burnRateThresholds.fastBurnMultiplier");
     }

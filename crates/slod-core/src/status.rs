@@ -312,10 +312,10 @@ pub fn compute_status_excluding(
         strict,
     );
 
-    let window_minutes = f64::from(objective.window_days) * 1440.0;
+    let window_minutes = f64::from(objective.window_days.get()) * 1440.0;
     let total = minutes(agg.total_ms);
     let consumed = if strict { total } else { minutes(agg.self_ms) };
-    let budget_fraction = (100.0 - objective.target) / 100.0;
+    let budget_fraction = (100.0 - objective.target.get()) / 100.0;
     let allowed = budget_fraction * window_minutes;
     let remaining = (allowed - consumed).max(0.0);
     let remaining_percent = if allowed > 0.0 {
@@ -354,8 +354,8 @@ pub fn compute_status_excluding(
     SloStatus {
         objective_id: objective.id.clone(),
         system_id: objective.system_id.clone(),
-        target: objective.target,
-        window_days: objective.window_days,
+        target: objective.target.get(),
+        window_days: objective.window_days.get(),
         health_check_configuration_id: objective.health_check_configuration_id.clone(),
         health_check_configuration_name: objective.health_check_configuration_id.clone(),
         current_availability: availability,
@@ -375,7 +375,7 @@ pub fn compute_status_excluding(
             h72: rate(5),
         },
         dependency_exclusion: objective.dependency_exclusion,
-        is_breaching: availability < objective.target,
+        is_breaching: availability < objective.target.get(),
         has_open_downtime: system_down && agg.has_open,
         maintenance_minutes: minutes(agg.maintenance_ms),
         attribution,
@@ -391,7 +391,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::model::BurnRateThresholds;
+    use crate::model::{BurnRateThresholds, Target, WindowDays};
     use crate::time::DAY_MS;
 
     /// The instant statuses are computed at: 2026-03-01T12:00:00Z.
@@ -412,8 +412,8 @@ mod tests {
             id: "slo-1".into(),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
-            target,
-            window_days,
+            target: Target::parse(target).unwrap(),
+            window_days: WindowDays::parse(window_days.into()).unwrap(),
             dependency_exclusion: mode,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
@@ -914,7 +914,7 @@ mod tests {
             window_days in 1i64..4,
             down: bool,
             strict: bool,
-            seed: u64,
+            seed: usize,
         ) {
             let window_start = T - window_days * DAY_MS;
             let widest = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
@@ -941,7 +941,7 @@ mod tests {
 
             // Spans out of order cost a binary search, not correctness.
             spans.reverse();
-            let shift = seed as usize % spans.len().max(1);
+            let shift = seed % spans.len().max(1);
             spans.rotate_left(shift);
             prop_assert_eq!(&aggregate_excluding(&spans, &merged, 2, window_start, T, down, strict), &expected);
         }
@@ -952,14 +952,14 @@ mod tests {
             window_days in 1i64..4,
             down: bool,
             strict: bool,
-            seed: u64,
+            seed: usize,
         ) {
             let window_start = T - window_days * DAY_MS;
             let expected = reference(&spans, 2, window_start, T, down, strict);
             prop_assert_eq!(&aggregate(&spans, 2, window_start, T, down, strict), &expected);
             // Order does not matter.
             spans.reverse();
-            let shift = seed as usize % spans.len().max(1);
+            let shift = seed % spans.len().max(1);
             spans.rotate_left(shift);
             prop_assert_eq!(&aggregate(&spans, 2, window_start, T, down, strict), &expected);
         }

@@ -142,7 +142,9 @@ pub fn midnights_between(last_completed: Option<Timestamp>, now: Timestamp) -> V
     if first > latest {
         return Vec::new();
     }
-    (first..=latest).step_by(DAY_MS as usize).map(Timestamp::from_millis).collect()
+    std::iter::successors(Some(first), |t| t.checked_add(DAY_MS).filter(|next| *next <= latest))
+        .map(Timestamp::from_millis)
+        .collect()
 }
 
 /// The first midnight (00:00 UTC) strictly after `now`.
@@ -176,7 +178,9 @@ pub fn week_monday(t: Timestamp) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BurnRateThresholds, DependencyExclusion, Objective, SystemId};
+    use crate::model::{
+        BurnRateThresholds, DependencyExclusion, Objective, SystemId, Target, WindowDays,
+    };
     use crate::status::compute_status;
 
     fn ts(text: &str) -> Timestamp {
@@ -194,8 +198,8 @@ mod tests {
             id: "slo-1".into(),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
-            target: 99.9,
-            window_days: 30,
+            target: Target::parse(99.9).unwrap(),
+            window_days: WindowDays::parse(30).unwrap(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

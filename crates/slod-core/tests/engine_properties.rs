@@ -16,7 +16,7 @@ use proptest::test_runner::TestCaseError;
 use slod_core::engine::{apply_reports, systems_changed_by, Changeset, HealthReport, World};
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ReportSource, SystemId,
+    ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::status::{aggregate, compute_status, Aggregate, EventSpan, SloStatus, OPEN_END};
 use slod_core::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};
@@ -58,8 +58,8 @@ impl Scenario {
             id: format!("o{index}"),
             system_id: sid(spec.system),
             health_check_configuration_id: None,
-            target: 99.5,
-            window_days: spec.window_days,
+            target: Target::parse(99.5).unwrap(),
+            window_days: WindowDays::parse(spec.window_days.into()).unwrap(),
             dependency_exclusion: if spec.self_only {
                 DependencyExclusion::SelfOnly
             } else {
@@ -275,9 +275,10 @@ impl Ledger {
 fn span_of(event: &DowntimeEvent) -> EventSpan {
     let upstream = match &event.attribution {
         Attribution::SelfCaused => 0,
-        Attribution::Upstream { system_id, .. } => {
-            SYSTEMS.iter().position(|s| *s == system_id.as_str()).map_or(99, |i| i as u32 + 1)
-        }
+        Attribution::Upstream { system_id, .. } => SYSTEMS
+            .iter()
+            .position(|s| *s == system_id.as_str())
+            .map_or(99, |i| u32::try_from(i).unwrap() + 1),
     };
     EventSpan {
         start: event.start_time.millis(),
@@ -343,7 +344,7 @@ fn reference(scenario: &Scenario) -> (Vec<Vec<EventSpan>>, Vec<bool>) {
                     .filter(|(down, up)| *down == spec.system && spec.excluded & (1 << up) == 0)
                     .filter_map(|(_, up)| down_since[*up].map(|since| (since, *up)))
                     .min()
-                    .map_or(0, |(_, up)| up as u32 + 1)
+                    .map_or(0, |(_, up)| u32::try_from(up).unwrap() + 1)
             } else {
                 0
             };

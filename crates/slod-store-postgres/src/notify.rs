@@ -484,7 +484,9 @@ mod tests {
     use std::time::Duration;
 
     use slod_core::events::{EventType, NotificationEvent};
-    use slod_core::model::{BurnRateThresholds, DependencyExclusion, Objective, SystemId};
+    use slod_core::model::{
+        BurnRateThresholds, DependencyExclusion, Objective, SystemId, Target, WindowDays,
+    };
     use slod_core::time::Timestamp;
     use slod_store::notify::{AlertState, ChannelKind, ChannelRow};
     use slod_store::Store;
@@ -561,8 +563,8 @@ mod tests {
             id: "o1".into(),
             system_id: system,
             health_check_configuration_id: None,
-            target: 99.0,
-            window_days: 1,
+            target: Target::parse(99.0).unwrap(),
+            window_days: WindowDays::parse(1).unwrap(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

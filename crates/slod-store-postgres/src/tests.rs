@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use slod_core::engine::{apply_reports, reconcile_objective, reconcile_system, HealthReport};
 use slod_core::model::{
     BurnRateThresholds, DependencyExclusion, HealthStatus, Objective, ReportSource, SystemId,
+    Target, WindowDays,
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store::{new_id, Store, StoreResult};
@@ -68,8 +69,8 @@ fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
         id: oid.to_owned(),
         system_id: id(system),
         health_check_configuration_id: None,
-        target: 99.9,
-        window_days: 30,
+        target: Target::parse(99.9).unwrap(),
+        window_days: WindowDays::parse(30).unwrap(),
         dependency_exclusion: mode,
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,

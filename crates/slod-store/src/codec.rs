@@ -28,7 +28,7 @@ use slod_core::engine::SystemState;
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ReportSource, System, SystemId,
+    ReportSource, System, SystemId, Target, WindowDays,
 };
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
@@ -232,8 +232,9 @@ impl ObjectiveFields {
             id: self.id,
             system_id: SystemId::from_trusted(self.system_id),
             health_check_configuration_id: self.health_check_configuration_id,
-            target: self.target,
-            window_days: to_u32("window_days", self.window_days)?,
+            target: Target::parse(self.target).map_err(|_| corrupt("target", self.target))?,
+            window_days: WindowDays::parse(self.window_days)
+                .map_err(|_| corrupt("window_days", self.window_days))?,
             dependency_exclusion: parse_enum(
                 "dependency_exclusion",
                 &self.dependency_exclusion,
@@ -594,6 +595,8 @@ impl ClaimedFields {
 
 #[cfg(test)]
 mod tests {
+    use slod_core::model::MAX_WINDOW_DAYS;
+
     use super::*;
 
     fn message(err: StoreError) -> String {
@@ -676,6 +679,14 @@ mod tests {
         for bad in [-1, i64::from(u32::MAX) + 1, i64::MAX, i64::MIN] {
             let err = ObjectiveFields { window_days: bad, ..objective() }.decode().unwrap_err();
             assert!(message(err).contains("window_days"), "{bad}");
+        }
+        for bad in [0, i64::from(MAX_WINDOW_DAYS) + 1] {
+            let err = ObjectiveFields { window_days: bad, ..objective() }.decode().unwrap_err();
+            assert!(message(err).contains("window_days"), "{bad}");
+        }
+        for bad in [-0.5, 100.5, f64::NAN, f64::INFINITY] {
+            let err = ObjectiveFields { target: bad, ..objective() }.decode().unwrap_err();
+            assert!(message(err).contains("target"), "{bad}");
         }
         let streak = StreakFields {
             objective_id: "o".into(),

@@ -10,6 +10,7 @@
 use slod_core::engine::{apply_reports, reconcile_objective, HealthReport};
 use slod_core::model::{
     BurnRateThresholds, DependencyExclusion, HealthStatus, Objective, ReportSource, SystemId,
+    Target, WindowDays,
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 
@@ -94,8 +95,8 @@ fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
         id: oid.to_owned(),
         system_id: id(system),
         health_check_configuration_id: None,
-        target: 99.9,
-        window_days: 30,
+        target: Target::parse(99.9).unwrap(),
+        window_days: WindowDays::parse(30).unwrap(),
         dependency_exclusion: mode,
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,
@@ -207,7 +208,7 @@ pub async fn objectives_round_trip(store: &dyn Store) {
     assert!(store.list_objectives(Some(&[])).await.expect("list").is_empty());
 
     let mut updated = o.clone();
-    updated.target = 99.0;
+    updated.target = Target::parse(99.0).unwrap();
     updated.excluded_dependency_ids.clear();
     updated.updated_at = t(5);
     let mut tx = store.begin().await.expect("begin");

@@ -18,7 +18,8 @@
 
 use anyhow::Context;
 use slod_core::model::{
-    BurnRateThresholds, DependencyExclusion, HealthStatus, ReportSource, SystemId,
+    BurnRateThresholds, DependencyExclusion, HealthStatus, ReportSource, SystemId, Target,
+    WindowDays,
 };
 use slod_core::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};
 use slod_store::Store;
@@ -77,8 +78,8 @@ pub async fn seed_if_empty(store: &dyn Store, clock: &dyn Clock) -> anyhow::Resu
     for (system, target, window_days, mode, excluded) in OBJECTIVES {
         let objective = NewObjective {
             system_id: trusted(system),
-            target,
-            window_days,
+            target: Target::parse(target).context("a demo target")?,
+            window_days: WindowDays::parse(window_days.into()).context("a demo window")?,
             health_check_configuration_id: None,
             dependency_exclusion: mode,
             excluded_dependency_ids: excluded.iter().map(|e| trusted(e)).collect(),

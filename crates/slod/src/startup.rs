@@ -193,7 +193,8 @@ async fn warm_up(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     match crate::service::objectives::list_objectives(&*store, None, clock.now()).await {
         Ok(objectives) => tracing::info!(
             objectives = objectives.len(),
-            ms = started.elapsed().as_millis() as u64,
+            // Saturating: only a log field, and 2^64 ms is 584 million years.
+            ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "read every objective's downtime once"
         ),
         Err(err) => {

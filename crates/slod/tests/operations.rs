@@ -245,7 +245,8 @@ async fn a_backup_taken_while_reports_arrive_holds_every_report_acknowledged_bef
     assert_eq!(stored, (0..=newest).collect(), "the copy holds a prefix of the batches");
     // Batches acknowledged before and during the backup, and at most one
     // in flight: the copy is from the backup's time, not later.
-    assert!(newest as usize <= before.len() + during, "the copy is from the backup's time");
+    let newest_count = usize::try_from(newest).unwrap();
+    assert!(newest_count <= before.len() + during, "the copy is from the backup's time");
 
     // Restore = start slod on the copy: it serves what the copy holds.
     let restored = Server::start(&format!("sqlite://{}", copy.display())).await;

@@ -201,11 +201,18 @@ fn integer(value: &Value) -> Result<i64, String> {
         return Ok(i);
     }
     match n.as_f64() {
-        // Saturating: an absurdly large whole number is then refused by the
-        // field's range check, which gives the better message.
-        Some(f) if f.is_finite() && f.fract() == 0.0 => Ok(f as i64),
+        Some(f) if f.is_finite() && f.fract() == 0.0 => Ok(saturating_whole(f)),
         _ => Err("must be a whole number".into()),
     }
+}
+
+/// A whole `f64` as an `i64`, saturating: an absurdly large whole number is
+/// then refused by the field's range check, which gives the better message.
+/// There is no `TryFrom<f64>` for `i64`; a float-to-int `as` saturates at
+/// the bounds and `f` has no fraction, so nothing is silently cut off.
+#[allow(clippy::cast_possible_truncation)]
+fn saturating_whole(f: f64) -> i64 {
+    f as i64
 }
 
 /// How a value reads in an error message.

@@ -3,9 +3,7 @@
 //! the same JSON and parse it here, so both accept exactly the same values.
 
 use serde_json::Value;
-use slod_core::model::{
-    validate_target, validate_window_days, DependencyExclusion, SystemId, ValidationError,
-};
+use slod_core::model::{DependencyExclusion, SystemId, Target, ValidationError, WindowDays};
 use slod_core::time::Timestamp;
 
 use super::fields::ObjectReader;
@@ -91,9 +89,8 @@ impl FromJson for CreateObjectiveRequest {
     fn from_json(value: &Value) -> Result<Self, ValidationError> {
         let mut body = ObjectReader::new(value, "")?;
         let system_id = body.required("systemId", ObjectReader::system_id)?;
-        let target = validate_target(body.required("target", ObjectReader::number)?)?;
-        let window_days =
-            validate_window_days(body.required("windowDays", ObjectReader::integer)?)?;
+        let target = Target::parse(body.required("target", ObjectReader::number)?)?;
+        let window_days = WindowDays::parse(body.required("windowDays", ObjectReader::integer)?)?;
         let common = CommonFields::read(&mut body)?;
         body.finish()?;
         let defaults = slod_core::model::BurnRateThresholds::default();
@@ -124,8 +121,8 @@ impl FromJson for UpdateObjectiveRequest {
                 ));
             }
         }
-        let target = body.number("target")?.map(validate_target).transpose()?;
-        let window_days = body.integer("windowDays")?.map(validate_window_days).transpose()?;
+        let target = body.number("target")?.map(Target::parse).transpose()?;
+        let window_days = body.integer("windowDays")?.map(WindowDays::parse).transpose()?;
         let common = CommonFields::read(&mut body)?;
         body.finish()?;
         Ok(Self(ObjectivePatch {

@@ -51,7 +51,9 @@ use crate::service::jobs::{self as service, DailyOutcome, DailyRunResult, Digest
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// How soon to look again at a period another replica holds, or after a
 /// failure.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
+const RETRY_AFTER_MS: i64 = 5_000;
+/// [`RETRY_AFTER_MS`] as a sleep.
+const RETRY_AFTER: Duration = Duration::from_millis(RETRY_AFTER_MS.unsigned_abs());
 
 /// What one [`Scheduler::run_due_jobs`] pass did.
 #[derive(Debug, Default)]
@@ -215,7 +217,7 @@ impl Scheduler {
             // clock passed a due instant while the pass ran, the sleep ends
             // at once and the next pass runs it.
             let (until, cap) = if retry_soon {
-                (now.plus_millis(RETRY_AFTER.as_millis() as i64), RETRY_AFTER)
+                (now.plus_millis(RETRY_AFTER_MS), RETRY_AFTER)
             } else {
                 (self.next_due(now), MAX_SLEEP)
             };

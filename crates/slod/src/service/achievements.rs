@@ -330,7 +330,7 @@ pub async fn milestones(store: &dyn Store, limit: u32) -> ServiceResult<Vec<Mile
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slod_core::model::{BurnRateThresholds, DependencyExclusion};
+    use slod_core::model::{BurnRateThresholds, DependencyExclusion, Target, WindowDays};
     use slod_core::time::{DAY_MS, MINUTE_MS};
 
     fn at(minutes: i64) -> Timestamp {
@@ -346,8 +346,8 @@ mod tests {
             id: "slo-1".into(),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
-            target: 99.9,
-            window_days: 30,
+            target: Target::parse(99.9).unwrap(),
+            window_days: WindowDays::parse(30).unwrap(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

@@ -118,7 +118,7 @@ fn event_for(
             id,
             event_type,
             now,
-            ExhaustedPayload { system_id, objective_id, target: objective.target },
+            ExhaustedPayload { system_id, objective_id, target: objective.target.get() },
         ),
         EventType::BurnFast => NotificationEvent::new(
             id,
@@ -138,7 +138,7 @@ fn event_for(
             BudgetPayload {
                 system_id,
                 objective_id,
-                target: objective.target,
+                target: objective.target.get(),
                 budget_remaining_percent: status.error_budget_remaining_percent,
             },
         ),
@@ -239,7 +239,7 @@ pub async fn evaluate_open_downtime(store: &dyn Store, now: Timestamp) -> Servic
 
 #[cfg(test)]
 mod tests {
-    use slod_core::model::{BurnRateThresholds, DependencyExclusion};
+    use slod_core::model::{BurnRateThresholds, DependencyExclusion, Target, WindowDays};
     use slod_core::status::{compute_status, EventSpan, OPEN_END};
     use slod_core::time::{DAY_MS, MINUTE_MS};
 
@@ -252,8 +252,8 @@ mod tests {
             id: "o".into(),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
-            target,
-            window_days,
+            target: Target::parse(target).unwrap(),
+            window_days: WindowDays::parse(window_days.into()).unwrap(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

@@ -8,7 +8,8 @@
 
 use slod_core::engine;
 use slod_core::model::{
-    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, SystemId,
+    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, SystemId, Target,
+    WindowDays,
 };
 use slod_core::time::Timestamp;
 use slod_store::{Store, StoreTx};
@@ -39,8 +40,8 @@ impl ThresholdsPatch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewObjective {
     pub system_id: SystemId,
-    pub target: f64,
-    pub window_days: u32,
+    pub target: Target,
+    pub window_days: WindowDays,
     pub health_check_configuration_id: Option<String>,
     pub dependency_exclusion: DependencyExclusion,
     pub excluded_dependency_ids: Vec<SystemId>,
@@ -54,8 +55,8 @@ pub struct NewObjective {
 /// `health_check_configuration_id`, `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectivePatch {
-    pub target: Option<f64>,
-    pub window_days: Option<u32>,
+    pub target: Option<Target>,
+    pub window_days: Option<WindowDays>,
     pub health_check_configuration_id: Option<Option<String>>,
     pub dependency_exclusion: Option<DependencyExclusion>,
     pub excluded_dependency_ids: Option<Vec<SystemId>>,

@@ -101,7 +101,7 @@ pub fn objective_row(item: &ObjectiveWithStatus, state: State, down_now: bool) -
             span.st { (state_chips(state, down_now)) }
             span.av {
                 b { (format::percent(status.current_availability)) }
-                " / " (format::target(objective.target)) " %"
+                " / " (format::target(objective.target.get())) " %"
             }
             (attribution_bar(status, false))
             span.burn.hot[fast] {
@@ -116,7 +116,7 @@ pub fn objective_row(item: &ObjectiveWithStatus, state: State, down_now: bool) -
 /// own, so their target, window and check identify them.
 pub fn objective_title(objective: &Objective) -> String {
     let mut title =
-        format!("{} % over {} days", format::target(objective.target), objective.window_days);
+        format!("{} % over {} days", format::target(objective.target.get()), objective.window_days);
     if let Some(check) = &objective.health_check_configuration_id {
         title.push_str(" · check ");
         title.push_str(check);

@@ -79,7 +79,15 @@ pub fn minutes(m: f64) -> String {
     if !m.is_finite() {
         return "–".to_owned();
     }
-    duration((m * MINUTE_MS as f64).round() as i64)
+    duration(saturating_millis(m * MINUTE_MS as f64))
+}
+
+/// Rounded milliseconds. There is no `TryFrom<f64>` for `i64`; a
+/// float-to-int `as` saturates, so a duration past `i64::MAX` ms (292
+/// million years) shows as the longest one rather than wrapping.
+#[allow(clippy::cast_possible_truncation)]
+fn saturating_millis(ms: f64) -> i64 {
+    ms.round() as i64
 }
 
 /// A percentage with as many decimals as SLOs need to tell 99.9 from 99.95.

@@ -64,7 +64,7 @@ pub(super) async fn page(
         }
         section.card {
             h2 { "Availability trend " span.muted { "(daily snapshots, last " (TREND_DAYS) " days)" } }
-            (components::trend_chart(&snapshots, objective.target))
+            (components::trend_chart(&snapshots, objective.target.get()))
         }
         section.card {
             h2 { "Recent downtime " span.muted { "(newest first, up to " (TIMELINE_LENGTH) ")" } }
@@ -143,7 +143,7 @@ fn settings(
     html! {
         dl.settings {
             dt { "System" } dd { a href={ "/systems/" (system.id) } { (system.name) } " " span.sysid { (system.id) } }
-            dt { "Target" } dd { (format::target(objective.target)) " % over a rolling " (objective.window_days) "-day window" }
+            dt { "Target" } dd { (format::target(objective.target.get())) " % over a rolling " (objective.window_days) "-day window" }
             dt { "Downtime counted" } dd { (components::mode_label(objective.dependency_exclusion)) }
             dt { "Upstreams never excused" }
             dd {

@@ -156,7 +156,7 @@ async fn screenshot(client: &Client, name: &str, width: u32) {
     // The window includes some chrome even headless: grow it by the
     // difference so the viewport holds the whole page.
     let inner = client.execute("return window.innerHeight", vec![]).await.unwrap();
-    let inner = inner.as_u64().unwrap_or(u64::from(height)) as u32;
+    let inner = u32::try_from(inner.as_u64().unwrap_or(u64::from(height))).unwrap();
     if inner < height {
         client.set_window_size(width, height + (height - inner)).await.unwrap();
     }

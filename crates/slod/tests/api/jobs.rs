@@ -1162,7 +1162,7 @@ async fn benchmark() {
     use slod_core::engine::Changeset;
     use slod_core::model::{
         Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, Objective,
-        ReportSource, SystemId,
+        ReportSource, SystemId, Target, WindowDays,
     };
 
     let objectives_n: usize =
@@ -1191,8 +1191,8 @@ async fn benchmark() {
         id: format!("obj-{o:05}"),
         system_id: sid(o % systems_n),
         health_check_configuration_id: None,
-        target: 99.0,
-        window_days: 30,
+        target: Target::parse(99.0).unwrap(),
+        window_days: WindowDays::parse(30).unwrap(),
         // Half and half, as slod-bench seeds them.
         dependency_exclusion: if o % 2 == 1 {
             DependencyExclusion::SelfOnly

@@ -97,7 +97,7 @@ impl Harness {
 
     /// Moves the clock to `T0 + minutes`.
     fn set_now(&self, minutes: f64) {
-        self.clock.set(t0().plus_millis((minutes * MINUTE_MS as f64) as i64));
+        self.clock.set(t0().plus_millis(minutes_ms(minutes)));
     }
 
     fn now(&self) -> Timestamp {
@@ -193,7 +193,7 @@ impl Api {
     }
 
     async fn report(&self, system: &str, status: &str, minutes: f64) {
-        let at = t0().plus_millis((minutes * MINUTE_MS as f64) as i64).to_rfc3339();
+        let at = t0().plus_millis(minutes_ms(minutes)).to_rfc3339();
         let (code, body, _) =
             self.post("/health", json!({"systemId": system, "status": status, "at": at})).await;
         assert_eq!(code, StatusCode::OK, "{body}");
@@ -204,6 +204,13 @@ impl Api {
         assert_eq!(code, StatusCode::OK, "{body}");
         body["deliveries"].as_array().unwrap().clone()
     }
+}
+
+/// `minutes` as milliseconds. Tests pass a few minutes, with at most a
+/// fraction of a millisecond to drop.
+#[allow(clippy::cast_possible_truncation)]
+fn minutes_ms(minutes: f64) -> i64 {
+    (minutes * MINUTE_MS as f64) as i64
 }
 
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
@@ -1143,7 +1150,7 @@ async fn fan_out_run(
         reports += sent.unwrap();
     }
     let load_secs = started.elapsed().as_secs_f64();
-    let expected = reports as usize * 10;
+    let expected = usize::try_from(reports).unwrap() * 10;
     // Drain: wait until every channel has every event (or 60 s pass).
     let drain_deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -1173,6 +1180,8 @@ async fn fan_out_run(
             println!("  {label}: first channel's deliveries, cumulative, each second: {line}");
         }
     }
+    // `p` is a fraction, so the index lies within `latencies`.
+    #[allow(clippy::cast_possible_truncation)]
     let pct = |p: f64| {
         latencies
             .get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1))
@@ -1200,8 +1209,8 @@ async fn bench_fan_out() {
     };
     let seconds = env("SLOD_BENCH_SECONDS", 10);
     // 20 systems x 5 reports/s x 10 objectives = 1,000 events/s.
-    let systems = env("SLOD_BENCH_SYSTEMS", 20) as usize;
-    let rate = env("SLOD_BENCH_RATE", 5) as u32;
+    let systems = usize::try_from(env("SLOD_BENCH_SYSTEMS", 20)).unwrap();
+    let rate = u32::try_from(env("SLOD_BENCH_RATE", 5)).unwrap();
     let only = std::env::var("SLOD_BENCH_ONLY").unwrap_or_default();
     let runs: [(&str, &[&str], bool); 4] = [
         ("no channels (ingest only)", &[], false),

@@ -85,7 +85,7 @@ async fn record(
         .collect();
     let received_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap());
     inner.requests.lock().unwrap().push(Received { path, headers, body, received_ms, status });
     inner.arrived.notify_waiters();
     StatusCode::from_u16(status).unwrap()
