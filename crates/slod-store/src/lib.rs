@@ -247,8 +247,8 @@ pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx {
         name: &str,
         now: Timestamp,
     ) -> StoreResult<bool>;
-    /// Deletes a system with its objectives (and their events), achievements
-    /// and edges; `false` when it did not exist.
+    /// Deletes a system with its objectives (and their events), achievements,
+    /// edges and maintenance windows; `false` when it did not exist.
     async fn delete_system(&mut self, id: &SystemId) -> StoreResult<bool>;
     /// Which of `ids` exist.
     async fn existing_systems(&mut self, ids: &[SystemId]) -> StoreResult<BTreeSet<SystemId>>;
