@@ -336,3 +336,44 @@ async fn deleting_a_system_removes_its_windows() {
     assert!(windows_of(&app, "api").await.is_empty());
     assert_eq!(windows_of(&app, "db").await, vec![kept]);
 }
+
+#[tokio::test]
+async fn downtime_inside_a_window_fires_no_budget_alert() {
+    let app = spawn_app().await;
+    let (status, channel) = app
+        .post(
+            "/channels",
+            json!({"name": "hooks", "kind": "webhook", "url": "http://127.0.0.1:9/hook"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let deliveries = format!("/channels/{}/deliveries?limit=1000", channel["id"].as_str().unwrap());
+    let budget_events = |body: Value| -> Vec<String> {
+        body["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["eventType"].as_str())
+            .filter(|t| t.starts_with("slo.budget"))
+            .map(str::to_owned)
+            .collect()
+    };
+    // 99 % over one day: 14.4 minutes of budget, on two systems.
+    for system in ["api", "web"] {
+        app.create_system(system).await;
+        app.create_objective(json!({"systemId": system, "target": 99.0, "windowDays": 1,
+            "excludeMaintenanceWindows": true}))
+            .await;
+    }
+    declare(&app, "api", json!({"title": "planned", "start": at(-60), "end": at(60)})).await;
+    // 20 minutes down inside api's window: all excused, no threshold crossed.
+    app.report("api", "unhealthy", -30).await;
+    app.report("api", "healthy", -10).await;
+    assert!(budget_events(app.get_ok(&deliveries).await).is_empty());
+    // The same on web, without a window: 20 > 14.4, the budget is exhausted.
+    app.report("web", "unhealthy", -30).await;
+    app.report("web", "healthy", -10).await;
+    assert!(
+        budget_events(app.get_ok(&deliveries).await).contains(&"slo.budget.exhausted".to_owned())
+    );
+}
