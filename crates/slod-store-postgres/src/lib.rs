@@ -22,6 +22,7 @@
 //! ```
 
 mod jobs;
+mod maintenance;
 mod notify;
 pub mod ops;
 mod rows;

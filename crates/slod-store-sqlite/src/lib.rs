@@ -14,6 +14,7 @@
 //! ```
 
 mod jobs;
+mod maintenance;
 mod notify;
 pub mod ops;
 mod rows;

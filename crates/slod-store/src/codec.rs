@@ -36,6 +36,7 @@ use slod_core::time::Timestamp;
 use crate::jobs::{
     AchievementRow, DigestRow, JobKind, JobRunRow, JobRunStatus, MilestoneRow, StreakRow,
 };
+use crate::maintenance::MaintenanceWindowRow;
 use crate::notify::{
     AttemptRow, ChannelKind, ChannelRow, ClaimedDelivery, DeliveryRow, DeliveryState,
 };
@@ -76,6 +77,9 @@ pub const DIGEST_COLUMNS: &str = "id, manual, created_at, payload";
 pub const ACHIEVEMENT_COLUMNS: &str = "system_id, achievement, unlocked_at";
 /// `notify_channels`, decoded by [`ChannelFields`].
 pub const CHANNEL_COLUMNS: &str = "id, name, kind, url, secret, events, created_at, updated_at";
+/// `maintenance_windows`, decoded by [`MaintenanceFields`].
+pub const MAINTENANCE_COLUMNS: &str =
+    "id, system_id, title, start_ms, end_ms, recurrence, cancelled, created_at, updated_at";
 /// `notify_attempts` (reads), decoded by [`AttemptFields`].
 pub const ATTEMPT_COLUMNS: &str =
     "delivery_id, attempt, started_at, finished_at, status_code, error, delivered";
@@ -589,6 +593,44 @@ impl ClaimedFields {
             first_attempt_at: opt_millis(self.first_attempt_at),
             event: self.event.decode()?,
             channel: self.channel.decode()?,
+        })
+    }
+}
+
+/// A row of [`MAINTENANCE_COLUMNS`].
+#[derive(Debug, Clone)]
+pub struct MaintenanceFields {
+    pub id: String,
+    pub system_id: String,
+    pub title: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub recurrence: Option<String>,
+    pub cancelled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl MaintenanceFields {
+    /// Re-validates the plan: a stored window the engine would refuse is
+    /// corruption, not something to compute statuses from.
+    pub fn decode(self) -> StoreResult<MaintenanceWindowRow> {
+        let window = slod_core::maintenance::MaintenanceWindow::parse(
+            millis(self.start_ms),
+            millis(self.end_ms),
+            self.recurrence.as_deref(),
+            self.cancelled,
+        )
+        .map_err(|err| {
+            StoreError::Other(anyhow!("stored maintenance window {} is not valid: {err}", self.id))
+        })?;
+        Ok(MaintenanceWindowRow {
+            id: self.id,
+            system_id: SystemId::from_trusted(self.system_id),
+            title: self.title,
+            window,
+            created_at: millis(self.created_at),
+            updated_at: millis(self.updated_at),
         })
     }
 }

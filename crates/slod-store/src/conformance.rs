@@ -14,7 +14,10 @@ use slod_core::model::{
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 
-use crate::{new_id, SpanSet, Store, StoreError};
+use slod_core::maintenance::MaintenanceWindow;
+
+use crate::maintenance::MaintenanceWindowRow;
+use crate::{new_id, MaintenanceStore, MaintenanceTx, SpanSet, Store, StoreError};
 
 /// Runs every case as its own `#[tokio::test]`.
 ///
@@ -54,6 +57,8 @@ macro_rules! conformance_suite {
             job_runs_lease_complete_and_take_over,
             recent_outages_per_system,
             digests_round_trip,
+            maintenance_windows_round_trip,
+            maintenance_windows_go_with_their_system,
             ping_answers
         );
     };
@@ -1245,6 +1250,108 @@ pub async fn digests_round_trip(store: &dyn Store) {
 
 /// A migrated database answers the readiness probe (SPEC §18), before and
 /// after writes.
+fn maintenance_row(
+    wid: &str,
+    system: &str,
+    start: i64,
+    recurrence: Option<&str>,
+) -> MaintenanceWindowRow {
+    MaintenanceWindowRow {
+        id: wid.to_owned(),
+        system_id: id(system),
+        title: format!("{wid} title"),
+        window: MaintenanceWindow::parse(t(start), t(start + 60), recurrence, false)
+            .expect("valid window"),
+        created_at: t(0),
+        updated_at: t(0),
+    }
+}
+
+pub async fn maintenance_windows_round_trip(store: &dyn Store) {
+    seed(store, &["api", "db"], &[]).await;
+    let late = maintenance_row("w-late", "api", 3 * 1440, Some("FREQ=WEEKLY;BYDAY=SU;COUNT=4"));
+    let early = maintenance_row("w-early", "api", 1440, None);
+    let other = maintenance_row("w-db", "db", 1440, Some("freq=daily"));
+    let mut tx = store.begin().await.expect("begin");
+    for row in [&late, &early, &other] {
+        tx.insert_maintenance_window(row).await.expect("insert");
+    }
+    tx.commit().await.expect("commit");
+
+    let got = store.get_maintenance_window("w-late").await.expect("get").expect("exists");
+    assert_eq!(got, late);
+    assert_eq!(
+        got.window.recurrence().map(ToString::to_string).as_deref(),
+        Some("FREQ=WEEKLY;BYDAY=SU;COUNT=4")
+    );
+    assert!(store.get_maintenance_window("nope").await.expect("get").is_none());
+    let listed = store.list_maintenance_windows(&id("api")).await.expect("list");
+    assert_eq!(listed, vec![early.clone(), late.clone()], "oldest start first");
+
+    // An uncommitted change leaves nothing.
+    let mut tx = store.begin().await.expect("begin");
+    tx.delete_maintenance_window("w-early").await.expect("delete");
+    drop(tx);
+    assert!(store.get_maintenance_window("w-early").await.expect("get").is_some());
+
+    // Update: title, plan and cancellation; the row keeps its system and
+    // creation time.
+    let mut changed = early.clone();
+    changed.title = "renamed".into();
+    changed.window =
+        MaintenanceWindow::parse(t(5 * 1440), t(5 * 1440 + 30), None, true).expect("valid");
+    changed.updated_at = t(9);
+    let mut tx = store.begin().await.expect("begin");
+    tx.update_maintenance_window(&changed).await.expect("update");
+    let missing = maintenance_row("w-missing", "api", 0, None);
+    assert!(matches!(tx.update_maintenance_window(&missing).await, Err(StoreError::NotFound)));
+    // Cancelled windows are not active; the read sees this transaction's
+    // writes.
+    let active = MaintenanceTx::active_maintenance_windows(&mut *tx, &[id("api"), id("db")])
+        .await
+        .expect("active in tx");
+    assert_eq!(active.get(&id("api")), Some(&vec![late.window.clone()]));
+    tx.commit().await.expect("commit");
+    assert_eq!(store.get_maintenance_window("w-early").await.expect("get"), Some(changed));
+
+    let active =
+        MaintenanceStore::active_maintenance_windows(store, &[id("api"), id("db"), id("x")])
+            .await
+            .expect("active");
+    assert_eq!(active.len(), 2);
+    assert_eq!(active.get(&id("api")), Some(&vec![late.window.clone()]));
+    assert_eq!(active.get(&id("db")), Some(&vec![other.window.clone()]));
+    let none = MaintenanceStore::active_maintenance_windows(store, &[]).await.expect("empty");
+    assert!(none.is_empty());
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.delete_maintenance_window("w-late").await.expect("delete"));
+    assert!(!tx.delete_maintenance_window("w-late").await.expect("delete again"));
+    tx.commit().await.expect("commit");
+    let listed = store.list_maintenance_windows(&id("api")).await.expect("list");
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["w-early"]);
+}
+
+pub async fn maintenance_windows_go_with_their_system(store: &dyn Store) {
+    seed(store, &["api", "db"], &[]).await;
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_maintenance_window(&maintenance_row("w1", "api", 0, None)).await.expect("insert");
+    tx.insert_maintenance_window(&maintenance_row("w2", "db", 0, None)).await.expect("insert");
+    // A window of an unknown system is refused.
+    assert!(tx.insert_maintenance_window(&maintenance_row("w3", "ghost", 0, None)).await.is_err());
+    drop(tx);
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_maintenance_window(&maintenance_row("w1", "api", 0, None)).await.expect("insert");
+    tx.insert_maintenance_window(&maintenance_row("w2", "db", 0, None)).await.expect("insert");
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.delete_system(&id("api")).await.expect("delete"));
+    tx.commit().await.expect("commit");
+    assert!(store.get_maintenance_window("w1").await.expect("get").is_none());
+    assert!(store.list_maintenance_windows(&id("api")).await.expect("list").is_empty());
+    assert!(store.get_maintenance_window("w2").await.expect("get").is_some());
+}
+
 pub async fn ping_answers(store: &dyn Store) {
     store.ping().await.expect("a fresh store answers");
     let tx = store.begin().await.unwrap();

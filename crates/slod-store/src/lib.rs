@@ -29,11 +29,13 @@ pub mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod jobs;
+pub mod maintenance;
 pub mod notify;
 pub mod schema;
 pub mod span_cache;
 
 pub use jobs::{JobStore, JobTx};
+pub use maintenance::{MaintenanceStore, MaintenanceTx};
 pub use notify::{NotifyStore, NotifyTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -150,11 +152,12 @@ impl SpanSetBuilder {
     }
 }
 
-/// Reads and the way into writes. The jobs (SPEC §5-§7) and notifications
-/// (SPEC §8) parts live in their own traits, [`JobStore`] and
-/// [`NotifyStore`], one module each.
+/// Reads and the way into writes. The jobs (SPEC §5-§7), notifications
+/// (SPEC §8) and maintenance windows (SPEC §12) parts live in their own
+/// traits, [`JobStore`], [`NotifyStore`] and [`MaintenanceStore`], one
+/// module each.
 #[async_trait]
-pub trait Store: Send + Sync + 'static + JobStore + NotifyStore {
+pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
@@ -204,7 +207,7 @@ pub trait Store: Send + Sync + 'static + JobStore + NotifyStore {
 
 /// One write transaction; rolled back when dropped uncommitted.
 #[async_trait]
-pub trait StoreTx: Send + JobTx + NotifyTx {
+pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     /// Loads (and, where the backend needs it, locks) the slice of state
@@ -244,8 +247,8 @@ pub trait StoreTx: Send + JobTx + NotifyTx {
         name: &str,
         now: Timestamp,
     ) -> StoreResult<bool>;
-    /// Deletes a system with its objectives (and their events), achievements
-    /// and edges; `false` when it did not exist.
+    /// Deletes a system with its objectives (and their events), achievements,
+    /// edges and maintenance windows; `false` when it did not exist.
     async fn delete_system(&mut self, id: &SystemId) -> StoreResult<bool>;
     /// Which of `ids` exist.
     async fn existing_systems(&mut self, ids: &[SystemId]) -> StoreResult<BTreeSet<SystemId>>;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod jobs;
+mod maintenance;
 mod objectives;
 pub(crate) mod readyz;
 mod stream;
@@ -60,4 +61,12 @@ pub fn router() -> Router<AppState> {
         .route("/channels/{id}/test", axum::routing::post(channels::test))
         .route("/channels/{id}/deliveries", get(channels::deliveries))
         .route("/events/stream", get(stream::stream))
+        .route(
+            "/systems/{id}/maintenance-windows",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route(
+            "/maintenance-windows/{id}",
+            get(maintenance::get).patch(maintenance::update).delete(maintenance::delete),
+        )
 }

@@ -10,8 +10,10 @@
 //! - [`FromJson`]: a request type parsed from a JSON value.
 //! - [`fields`]: reading a JSON object field by field, naming bad fields.
 //! - [`objectives`]: the `/objectives` create and update bodies.
+//! - [`maintenance`]: the maintenance window create and update bodies.
 
 pub mod fields;
+pub mod maintenance;
 pub mod objectives;
 
 use serde_json::Value;

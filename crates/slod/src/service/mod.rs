@@ -16,6 +16,7 @@ pub mod channels;
 pub mod effects;
 pub mod health;
 pub mod jobs;
+pub mod maintenance;
 pub mod objectives;
 pub mod status;
 pub mod systems;

@@ -13,6 +13,10 @@
 //! the operation loaded: the statuses that `effects` and `alerts` judge
 //! thresholds and events on.
 //!
+//! Maintenance windows (SPEC §12) come in the same way: one read of the
+//! non-cancelled windows of every system whose objectives exclude them
+//! (`service::maintenance::load_for`), whatever the number of objectives.
+//!
 //! Every `{objective, status}` read also carries the objective's streak
 //! (SPEC §5) as it stands, fetched for all the listed objectives at once.
 
@@ -21,12 +25,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use slod_core::engine::World;
 use slod_core::model::{Objective, SystemId};
-use slod_core::status::{compute_status, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
+use slod_core::status::{compute_status_excluding, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
 use slod_store::{SpanSet, Store, StoreTx};
 
-use super::ServiceResult;
+use super::{maintenance, ServiceResult};
 
 /// An objective with its status and streak, the API's
 /// `{objective, status, streak}`.
@@ -65,7 +69,8 @@ pub async fn with_status(
 }
 
 /// The status of each of `objectives` at `at` (or now), in the same order:
-/// one `event_spans` read and one down-state read for all of them.
+/// one `event_spans` read, one down-state read and one maintenance read for
+/// all of them.
 pub async fn statuses(
     store: &dyn Store,
     objectives: &[Objective],
@@ -90,13 +95,16 @@ pub async fn statuses(
     }
     let systems: BTreeSet<SystemId> = objectives.iter().map(|o| o.system_id.clone()).collect();
     let down = systems_down(store, &systems, at).await?;
+    // Windows as they are now, whatever `t` is: they are a plan (SPEC §12).
+    let windows = maintenance::load_for(store, objectives).await?;
 
     Ok(objectives
         .iter()
         .map(|objective| {
             let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
             let is_down = down.contains(&objective.system_id);
-            compute_status(objective, own, &spans.upstreams, t, is_down)
+            let excluded = maintenance::excluded(objective, &windows, t);
+            compute_status_excluding(objective, own, &spans.upstreams, t, is_down, &excluded)
         })
         .collect())
 }
@@ -203,12 +211,15 @@ pub(super) async fn judge_with(
     // Spans beyond `now` or before a window count for nothing in
     // `compute_status`, so the wider read changes no status.
     let spans = tx.event_spans(&ids, since, until).await?;
+    let windows = maintenance::load_for_tx(tx, objectives.iter().copied()).await?;
     let judged = objectives
         .into_iter()
         .map(|objective| {
             let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
             let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
-            let status = compute_status(objective, own, &spans.upstreams, now, down);
+            let excluded = maintenance::excluded(objective, &windows, now);
+            let status =
+                compute_status_excluding(objective, own, &spans.upstreams, now, down, &excluded);
             Judged { objective: objective.clone(), status }
         })
         .collect();

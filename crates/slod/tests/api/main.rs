@@ -12,6 +12,7 @@ mod errors;
 mod health;
 mod helpers;
 mod jobs;
+mod maintenance;
 mod notify;
 mod objectives;
 mod receiver;
