@@ -8,30 +8,12 @@
 use serde_json::Value;
 use slod_core::maintenance::Recurrence;
 use slod_core::model::{parse_system_name, ValidationError};
-use slod_core::time::Timestamp;
 
 use super::fields::{kind, ObjectReader};
 use super::FromJson;
-
-/// `POST /systems/{id}/maintenance-windows` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateMaintenanceRequest {
-    pub title: String,
-    pub start: Timestamp,
-    pub end: Timestamp,
-    pub recurrence: Option<Recurrence>,
-}
-
-/// `PATCH /maintenance-windows/{id}` body: `None` leaves a field as it is;
-/// `recurrence: Some(None)` makes the window a one-off.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpdateMaintenanceRequest {
-    pub title: Option<String>,
-    pub start: Option<Timestamp>,
-    pub end: Option<Timestamp>,
-    pub recurrence: Option<Option<Recurrence>>,
-    pub cancelled: Option<bool>,
-}
+// The types live with the service that applies them (the service layer
+// imports nothing above it); this module only reads them from JSON.
+pub use crate::service::maintenance::{CreateMaintenanceRequest, UpdateMaintenanceRequest};
 
 /// Reads `recurrence`: an RRULE string, or `null` for none.
 fn recurrence(body: &mut ObjectReader<'_>) -> Result<Option<Option<Recurrence>>, ValidationError> {

@@ -11,7 +11,9 @@
 //! exclude maintenance (none at all when no objective does), then, per
 //! objective, the merged occurrences over `maintenance_range`.
 
-use slod_core::maintenance::{merged_occurrences, MaintenanceStatus, MaintenanceWindow};
+use slod_core::maintenance::{
+    merged_occurrences, MaintenanceStatus, MaintenanceWindow, Recurrence,
+};
 use slod_core::model::{Objective, SystemId};
 use slod_core::status::maintenance_range;
 use slod_core::time::Timestamp;
@@ -19,10 +21,29 @@ use slod_store::maintenance::{ActiveWindows, MaintenanceWindowRow};
 use slod_store::{Store, StoreError, StoreTx};
 
 use super::{ServiceError, ServiceResult};
-use crate::input::maintenance::{CreateMaintenanceRequest, UpdateMaintenanceRequest};
 
 fn unknown_window(id: &str) -> ServiceError {
     ServiceError::NotFound { message: format!("no maintenance window with id `{id}`"), field: None }
+}
+
+/// `POST /systems/{id}/maintenance-windows` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateMaintenanceRequest {
+    pub title: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub recurrence: Option<Recurrence>,
+}
+
+/// `PATCH /maintenance-windows/{id}` body: `None` leaves a field as it is;
+/// `recurrence: Some(None)` makes the window a one-off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateMaintenanceRequest {
+    pub title: Option<String>,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub recurrence: Option<Option<Recurrence>>,
+    pub cancelled: Option<bool>,
 }
 
 /// The systems whose windows a status of some of `objectives` needs: those
