@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,9 +20,12 @@ use serde_json::{json, Value};
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store_postgres::testing as pg_testing;
 use sqlx::{ConnectOptions, Connection};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+#[path = "support/process.rs"]
+mod process;
+use process::SlodProcess;
 
 /// A running `slod serve`.
 struct Server {
@@ -34,44 +37,8 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slod"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", database_url])
-            .env("RUST_LOG", "info")
-            .env_remove("SLOD_LISTEN")
-            .env_remove("SLOD_DATABASE")
-            .env_remove("SLOD_DEMO")
-            .env_remove("SLOD_LOG_FORMAT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        // Drain both pipes for the server's whole life.
-        let (sender, mut logs) = mpsc::unbounded_channel();
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        for reader in
-            [Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(stderr)]
-        {
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(reader).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let _ = sender.send(line);
-                }
-            });
-        }
-        let address = tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                let line = logs.recv().await.expect("the server exited before listening");
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.split_whitespace().next().unwrap().to_owned();
-                }
-            }
-        })
-        .await
-        .expect("no `listening on` line within 60 s");
-        Server { child, base: format!("http://{address}"), logs }
+        let SlodProcess { child, address, logs, .. } = SlodProcess::start(database_url, &[]).await;
+        Server { child, base: address, logs }
     }
 
     fn api(&self, path: &str) -> String {

@@ -2,15 +2,15 @@
 //! shuts down cleanly.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use slod_core::time::{Timestamp, MINUTE_MS};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+use crate::process::SlodProcess;
 
 /// A running `slod serve` and the address its log announced.
 struct Server {
@@ -26,48 +26,10 @@ async fn start(database: &Path) -> Server {
 }
 
 async fn start_with(database: &Path, extra_args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slod"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-        .arg(format!("sqlite://{}", database.display()))
-        .args(extra_args)
-        .env("RUST_LOG", "info")
-        .env_remove("SLOD_LISTEN")
-        .env_remove("SLOD_DATABASE")
-        .env_remove("SLOD_DEMO")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // Keep draining both pipes for the server's whole life, so it never
-    // blocks on a full pipe.
-    let (sender, mut logs) = mpsc::unbounded_channel();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    for reader in
-        [Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(stderr)]
-    {
-        let sender = sender.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(reader).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = sender.send(line);
-            }
-        });
-    }
-    let mut startup_log = Vec::new();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let line = logs.recv().await.expect("the server exited before listening");
-            startup_log.push(line.clone());
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-        }
-    })
-    .await
-    .expect("no `listening on` line within 60 s");
-    Server { child, base: format!("http://{address}/api/v1"), logs, startup_log }
+    let url = format!("sqlite://{}", database.display());
+    let SlodProcess { child, address, logs, startup_log } =
+        SlodProcess::start(&url, extra_args).await;
+    Server { child, base: format!("{address}/api/v1"), logs, startup_log }
 }
 
 fn client() -> reqwest::Client {

@@ -15,6 +15,8 @@ mod jobs;
 mod maintenance;
 mod notify;
 mod objectives;
+#[path = "../support/process.rs"]
+mod process;
 mod receiver;
 mod status;
 mod systems;
