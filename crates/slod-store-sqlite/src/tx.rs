@@ -8,7 +8,7 @@ use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
-    upstream_columns, EVENT_COLUMNS, EVENT_WIDTH, OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH,
+    self, upstream_columns, EVENT_COLUMNS, EVENT_WIDTH, OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH,
     SYSTEM_COLUMNS,
 };
 use slod_store::{StoreResult, StoreTx};
@@ -392,7 +392,8 @@ impl StoreTx for SqliteTx {
 
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(&o.id)
         .bind(o.system_id.as_str())
@@ -407,6 +408,7 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
+        .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .execute(&mut *self.tx)
         .await
         .map_err(write_error)?;
@@ -422,7 +424,8 @@ impl StoreTx for SqliteTx {
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = ?, target = ?, window_days = ?,
              dependency_exclusion = ?, excluded_dependency_ids = ?, exclude_maintenance_windows = ?,
-             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?
+             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?,
+             burn_rate_alerts = ?
              WHERE id = ?",
         )
         .bind(&o.health_check_configuration_id)
@@ -435,6 +438,7 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
+        .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .bind(&o.id)
         .execute(&mut *self.tx)
         .await
