@@ -1,5 +1,6 @@
-//! `GET /systems/{id}`: a system's objectives, its upstream and downstream
-//! systems, and its achievements.
+//! `GET /systems/{id}`: a system's objectives, its maintenance windows
+//! (with their status, and links to plan, edit and cancel them), its
+//! upstream and downstream systems, and its achievements.
 
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
@@ -10,7 +11,7 @@ use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
 use crate::service::systems::{self, SystemRef};
-use crate::service::{objectives, ServiceError};
+use crate::service::{maintenance, objectives, ServiceError};
 use crate::state::AppState;
 
 pub(super) async fn page(
@@ -31,13 +32,19 @@ pub(super) async fn page(
     let items = objectives::list_system_objectives(store, &id, now).await?;
     let achievements = data::achievements(store, Some(std::slice::from_ref(&id))).await?;
     let unlocked = achievements.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-    let deleted = query_value(&query_pairs(query), "deleted").is_some();
+    let windows = maintenance::list(store, now, &id).await?;
+    let pairs = query_pairs(query);
+    let deleted = query_value(&pairs, "deleted").is_some();
+    let window_flash = query_value(&pairs, "maintenance").and_then(super::maintenance::flash);
     let down_now = system.status.is_down();
 
     let body = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/" { "Overview" } " › " (system.name) }
         @if deleted {
             p.flash role="status" { "The objective was deleted." }
+        }
+        @if let Some(message) = window_flash {
+            p.flash role="status" { (message) }
         }
         div.titlebar {
             h1 { (system.name) " " span.sysid { (system.id) } }
@@ -74,6 +81,16 @@ pub(super) async fn page(
                     (components::objective_row(item, ObjState::of(&item.status), down_now))
                 }
             }
+        }
+        section.card #maintenance {
+            div.titlebar {
+                h2 { "Maintenance windows" }
+                div.actions {
+                    a.button href={ "/systems/" (system.id) "/maintenance-windows/new" } { "Plan maintenance" }
+                }
+            }
+            (super::maintenance::explainer())
+            (super::maintenance::window_list(&system.id, &windows))
         }
         div.two {
             section.card {
