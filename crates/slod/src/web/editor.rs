@@ -19,7 +19,8 @@
 //! Burn-rate tiers (`burnRateAlerts`, SPEC §12) are rows of four fields
 //! named like the API's paths (`burnRateAlerts[1].shortWindow`), plus a
 //! Remove box per row and one empty row to add a tier; the "Add a tier row"
-//! button shows the form again with one more empty row, saving nothing. An
+//! button (after the save button, so Enter still saves) shows the form
+//! again with one more empty row, saving nothing. An
 //! empty row is skipped; the rows left become the `burnRateAlerts` array,
 //! and an error the parser names for the array's entry `j` is shown on the
 //! row it came from.
@@ -689,7 +690,10 @@ fn form_page(
             }
             (tier_rows(&input.tiers, errors))
             div.actions {
+                // First, so Enter in a field saves rather than adding a row.
                 button.button.primary type="submit" { (submit) }
+                " "
+                button.button type="submit" name="addTier" value="1" { "Add a tier row" }
                 " "
                 a.button href=(cancel) { "Cancel" }
             }
@@ -761,7 +765,6 @@ fn tier_rows(tiers: &[TierInput], errors: &[FormError]) -> Markup {
                 }
             }
             (error_text(TIERS, error_for(TIERS)))
-            button.button type="submit" name="addTier" value="1" { "Add a tier row" }
         }
     }
 }
