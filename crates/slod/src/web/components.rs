@@ -580,7 +580,7 @@ mod tests {
 
     fn snapshot(day: i64, availability: f64) -> Snapshot {
         Snapshot {
-            objective_id: "o".into(),
+            objective_id: slod_core::model::ObjectiveId::from_trusted("o".into()),
             date: Timestamp::from_millis(day * DAY_MS),
             availability_percent: availability,
             budget_consumed_minutes: 0.0,
@@ -617,7 +617,7 @@ mod tests {
 
         let event = DowntimeEvent {
             id: "e".into(),
-            objective_id: "o".into(),
+            objective_id: slod_core::model::ObjectiveId::from_trusted("o".into()),
             system_id: slod_core::model::SystemId::from_trusted("api".to_owned()),
             start_time: Timestamp::from_millis(2 * DAY_MS),
             end_time: Some(Timestamp::from_millis(2 * DAY_MS + 2 * hour)),
