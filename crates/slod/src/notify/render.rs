@@ -465,7 +465,7 @@ mod tests {
     #[test]
     fn a_burn_tier_alert_names_its_severity_windows_and_threshold() {
         let data = json!({"systemId": "pay", "objectiveId": "o1", "severity": "ticket",
-            "longWindow": "72h", "shortWindow": "6h", "burnRateLong": 1.25,
+            "longWindow": "72h", "shortWindow": "6h", "burnRateLong": 1.5,
             "burnRateShort": 3.0, "threshold": 1.0});
         let event =
             Envelope { id: "e3", event_type: "slo.burn.alert", occurred_at: at(), data: &data };
@@ -473,14 +473,22 @@ mod tests {
         let card: Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(card["title"], "Burn-rate ticket: Payments API");
         assert_eq!(card["themeColor"], "FFA500");
-        let text = card["sections"][0]["text"].as_str().unwrap_or_default().to_owned()
-            + &card["text"].as_str().unwrap_or_default().to_owned()
-            + &card["summary"].as_str().unwrap_or_default().to_owned();
         let facts = card["sections"][0]["facts"].to_string();
-        assert!(facts.contains("1.2x over 72h") || facts.contains("1.3x over 72h"), "{facts}");
+        assert!(facts.contains("1.5x over 72h"), "{facts}");
         assert!(facts.contains("3.0x over 6h"), "{facts}");
         assert!(facts.contains("\"Threshold\"") && facts.contains("1.0x"), "{facts}");
-        assert!(!text.is_empty(), "{card}");
+        let text = card.to_string();
+        assert!(text.contains("at 1.5x over 72h and 3.0x over 6h, at or above 1.0x"), "{text}");
+        let page = json!({"systemId": "pay", "objectiveId": "o1", "severity": "page",
+            "longWindow": "1h", "shortWindow": "5m", "burnRateLong": 20.0,
+            "burnRateShort": 40.0, "threshold": 14.4});
+        let event =
+            Envelope { id: "e4", event_type: "slo.burn.alert", occurred_at: at(), data: &page };
+        let card: Value =
+            serde_json::from_slice(&render(ChannelKind::Teams, None, &event, &context()).body)
+                .unwrap();
+        assert_eq!(card["title"], "Burn-rate page: Payments API");
+        assert_eq!(card["themeColor"], "D13438");
     }
 
     #[test]
