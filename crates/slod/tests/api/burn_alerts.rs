@@ -449,3 +449,68 @@ async fn bad_tiers_are_refused_naming_the_field_and_change_nothing() {
     assert_eq!(code, StatusCode::OK, "{body}");
     app.shutdown().await;
 }
+
+/// Reads the event stream until `needle` has arrived; returns what was read.
+async fn read_until(response: &mut reqwest::Response, needle: &str) -> String {
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !text.contains(needle) {
+            let chunk = response.chunk().await.unwrap().expect("the stream ended");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {needle:?} within 10 s; got {text:?}"));
+    text
+}
+
+#[tokio::test]
+async fn every_channel_and_the_live_stream_get_the_tier_alert() {
+    let app = App::start().await;
+    let receiver = Receiver::start().await;
+    app.channel(&receiver).await;
+    // A channel with no event filter takes every type, this one included.
+    let (code, all) = app
+        .post("/channels", json!({"name": "all", "kind": "slack", "url": receiver.url("/slack")}))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{all}");
+    let slack = all["id"].as_str().unwrap().to_owned();
+    app.create_system("api").await;
+    app.objective("api", 30, json!({})).await;
+    let mut stream = app
+        .client
+        .get(format!("{}/events/stream?types=slo.burn.alert", app.base))
+        .send()
+        .await
+        .unwrap();
+    read_until(&mut stream, ": connected").await;
+
+    // One minute down, judged at the recovery: the 1 h page only (16.7 ≥ 14.4).
+    app.report("api", "unhealthy", 0.0).await;
+    app.report("api", "healthy", 1.0).await;
+    let text = read_until(&mut stream, "\n\n").await;
+    assert!(text.contains("event: slo.burn.alert"), "{text}");
+    let data: Value = serde_json::from_str(
+        text.lines().find_map(|l| l.strip_prefix("data: ")).expect("a data line"),
+    )
+    .unwrap();
+    assert_eq!(data["data"]["severity"], "page");
+    assert_eq!(data["data"]["longWindow"], "1h");
+    close(&data["data"]["burnRateLong"], 1000.0 / 60.0);
+
+    assert_eq!(tiers_of(&alerts(&receiver)), [tier("page", "1h", "5m")]);
+    let (_, deliveries) = app.get(&format!("/channels/{slack}/deliveries?limit=100")).await;
+    let tier_deliveries: Vec<&Value> = deliveries["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["eventType"] == "slo.burn.alert")
+        .collect();
+    assert_eq!(tier_deliveries.len(), 1, "{deliveries}");
+    assert_eq!(tier_deliveries[0]["state"], "delivered");
+    let slack_text =
+        receiver.requests_to("/slack").iter().map(|r| r.json().to_string()).collect::<String>();
+    assert!(slack_text.contains("Burn-rate page"), "{slack_text}");
+    drop(stream);
+    app.shutdown().await;
+}
