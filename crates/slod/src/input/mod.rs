@@ -11,10 +11,12 @@
 //! - [`fields`]: reading a JSON object field by field, naming bad fields.
 //! - [`objectives`]: the `/objectives` create and update bodies.
 //! - [`maintenance`]: the maintenance window create and update bodies.
+//! - [`tokens`]: the `/tokens` create body.
 
 pub mod fields;
 pub mod maintenance;
 pub mod objectives;
+pub mod tokens;
 
 use serde_json::Value;
 use slod_core::model::ValidationError;
