@@ -78,28 +78,31 @@ impl AuthStore for PgStore {
 #[async_trait]
 impl AuthTx for PgTx {
     async fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
-            .bind(&t.id)
-            .bind(&t.name)
-            .bind(t.scope.as_str())
-            .bind(&t.secret_hash)
-            .bind(t.created_at.millis())
-            .bind(t.last_used_at.map(Timestamp::millis))
-            .bind(t.revoked_at.map(Timestamp::millis))
-            .execute(self.writer())
-            .await
-            .map_err(write_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.scope.as_str())
+        .bind(&t.secret_hash)
+        .bind(t.created_at.millis())
+        .bind(t.last_used_at.map(Timestamp::millis))
+        .bind(t.revoked_at.map(Timestamp::millis))
+        .execute(self.writer())
+        .await
+        .map_err(write_error)?;
         Ok(())
     }
 
     async fn revoke_token(&mut self, id: &str, at: Timestamp) -> StoreResult<bool> {
-        let revoked =
-            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(at.millis())
-                .bind(id)
-                .execute(self.writer())
-                .await
-                .map_err(other)?;
+        let revoked = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(at.millis())
+        .bind(id)
+        .execute(self.writer())
+        .await
+        .map_err(other)?;
         sqlx::query("DELETE FROM sessions WHERE token_id = $1")
             .bind(id)
             .execute(self.writer())

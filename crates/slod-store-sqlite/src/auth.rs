@@ -76,17 +76,19 @@ impl AuthStore for SqliteStore {
 #[async_trait]
 impl AuthTx for SqliteTx {
     async fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
-            .bind(&t.id)
-            .bind(&t.name)
-            .bind(t.scope.as_str())
-            .bind(&t.secret_hash)
-            .bind(t.created_at.millis())
-            .bind(t.last_used_at.map(Timestamp::millis))
-            .bind(t.revoked_at.map(Timestamp::millis))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(write_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.scope.as_str())
+        .bind(&t.secret_hash)
+        .bind(t.created_at.millis())
+        .bind(t.last_used_at.map(Timestamp::millis))
+        .bind(t.revoked_at.map(Timestamp::millis))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(write_error)?;
         Ok(())
     }
 

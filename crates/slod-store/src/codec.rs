@@ -923,4 +923,3 @@ mod tests {
         assert_eq!(row.last_report_at, Some(Timestamp::from_millis(7)));
     }
 }
-

@@ -1419,7 +1419,12 @@ pub async fn tokens_and_sessions_round_trip(store: &dyn Store) {
     assert_eq!(store.list_tokens().await.expect("list").len(), 1);
 
     let mut tx = store.begin().await.expect("begin");
-    let old = SessionRow { id_hash: "1".repeat(64), token_id: "b".into(), created_at: t(0), expires_at: t(10) };
+    let old = SessionRow {
+        id_hash: "1".repeat(64),
+        token_id: "b".into(),
+        created_at: t(0),
+        expires_at: t(10),
+    };
     let live = SessionRow { id_hash: "2".repeat(64), expires_at: t(100), ..old.clone() };
     tx.insert_session(&old).await.expect("old");
     tx.insert_session(&live).await.expect("live");

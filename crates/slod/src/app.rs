@@ -30,9 +30,9 @@ use slod_store::auth::Scope;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::access;
 use crate::api::error::ApiError;
 use crate::api::extract::MAX_BODY_BYTES;
-use crate::access;
 use crate::service::tokens;
 pub use crate::state::AppState;
 use crate::web;

@@ -218,7 +218,14 @@ mod tests {
     #[test]
     fn token_commands_parse() {
         let cli = Cli::try_parse_from([
-            "slod", "token", "create", "--name", "ci", "--scope", "ingest", "--database",
+            "slod",
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "ingest",
+            "--database",
             "sqlite://x.db",
         ])
         .unwrap();

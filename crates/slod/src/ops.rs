@@ -162,8 +162,9 @@ async fn run_token(command: &TokenCommand) -> Result<String, Failure> {
                 .map_err(|err| anyhow!("{}: {}", err.field, err.message))?;
             let scope = tokens::parse_scope(&args.scope, "--scope")
                 .map_err(|err| anyhow!("{}: {}", err.field, err.message))?;
-            let issued =
-                tokens::create_token(&*store, now, NewToken { name, scope }).await.map_err(failed)?;
+            let issued = tokens::create_token(&*store, now, NewToken { name, scope })
+                .await
+                .map_err(failed)?;
             Ok(format!(
                 "created token {} ({}, {}); its secret, shown this once:\n{}",
                 issued.row.id,
@@ -174,9 +175,13 @@ async fn run_token(command: &TokenCommand) -> Result<String, Failure> {
         }
         TokenCommand::List(_) => {
             let rows = tokens::list_tokens(&*store).await.map_err(failed)?;
-            let mut report = format!("{:<16}  {:<7}  {:<24}  {:<24}  name", "id", "scope", "created", "last used");
+            let mut report = format!(
+                "{:<16}  {:<7}  {:<24}  {:<24}  name",
+                "id", "scope", "created", "last used"
+            );
             for row in rows {
-                let last = row.last_used_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                let last =
+                    row.last_used_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
                 report.push_str(&format!(
                     "\n{:<16}  {:<7}  {:<24}  {:<24}  {}",
                     row.id,

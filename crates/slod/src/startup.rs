@@ -116,7 +116,8 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr().context("reading the bound address")?;
         let access = Arc::new(Access::new(access, settings.listen));
-        let notify_settings = NotifySettings { egress: access.egress(), ..NotifySettings::default() };
+        let notify_settings =
+            NotifySettings { egress: access.egress(), ..NotifySettings::default() };
         let notifier = Arc::new(
             Notifier::new(store.clone(), clock.clone(), notify_settings)
                 .context("setting up notifications")?,

@@ -50,7 +50,9 @@ pub struct CreatedTokenResponse {
     secret: String,
 }
 
-pub(super) async fn list(State(state): State<AppState>) -> ApiResult<axum::Json<TokenListResponse>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<TokenListResponse>> {
     let tokens = service::list_tokens(&*state.store).await?;
     Ok(axum::Json(TokenListResponse {
         tokens: tokens.into_iter().map(TokenResponse::from).collect(),

@@ -96,10 +96,7 @@ pub fn check_all(
 
 /// Resolves `host` (for any port) and checks every address it resolves to;
 /// the addresses when all pass.
-pub async fn resolve_checked(
-    host: &str,
-    policy: EgressPolicy,
-) -> std::io::Result<Vec<SocketAddr>> {
+pub async fn resolve_checked(host: &str, policy: EgressPolicy) -> std::io::Result<Vec<SocketAddr>> {
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
     check_all(addresses.iter().map(SocketAddr::ip), policy)
         .map_err(|refused| std::io::Error::new(std::io::ErrorKind::PermissionDenied, refused))?;
@@ -109,7 +106,11 @@ pub async fn resolve_checked(
 /// Checks a channel URL's host: an address literal directly, a name by
 /// resolving it now. A name that does not resolve (yet) passes: it is
 /// checked again, like every name, at each send.
-pub async fn check_url(url: &str, policy: EgressPolicy, field: &str) -> Result<(), ValidationError> {
+pub async fn check_url(
+    url: &str,
+    policy: EgressPolicy,
+    field: &str,
+) -> Result<(), ValidationError> {
     check_literal_host(url, policy)
         .map_err(|refused| ValidationError::new(field, refused.to_string()))?;
     let Ok(parsed) = reqwest::Url::parse(url) else { return Ok(()) };
@@ -153,7 +154,8 @@ mod tests {
 
     #[test]
     fn link_local_is_always_refused() {
-        for raw in ["169.254.169.254", "169.254.0.1", "fe80::1", "febf::1", "::ffff:169.254.169.254"]
+        for raw in
+            ["169.254.169.254", "169.254.0.1", "fe80::1", "febf::1", "::ffff:169.254.169.254"]
         {
             assert!(refusal(ip(raw), OPEN).is_some(), "{raw}");
             assert!(refusal(ip(raw), STRICT).is_some(), "{raw}");
@@ -183,7 +185,8 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for raw in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "169.255.0.1", "2606:4700::1111", "fec0::1"]
+        for raw in
+            ["93.184.216.34", "8.8.8.8", "172.32.0.1", "169.255.0.1", "2606:4700::1111", "fec0::1"]
         {
             assert_eq!(refusal(ip(raw), OPEN), None, "{raw}");
             assert_eq!(refusal(ip(raw), STRICT), None, "{raw}");

@@ -252,8 +252,10 @@ pub(super) async fn new_page(
     let store = &*state.store;
     let now = now(&state);
     let Some(raw) = query_value(&pairs, "systemId").filter(|raw| !raw.is_empty()) else {
-        return Ok(Html(choose_system(&systems::list_systems(store).await?, None, &viewer).into_string())
-            .into_response());
+        return Ok(Html(
+            choose_system(&systems::list_systems(store).await?, None, &viewer).into_string(),
+        )
+        .into_response());
     };
     let Some(system) = find_system(&state, raw).await? else {
         let note = format!("There is no system with id {raw}; pick one below.");
@@ -263,8 +265,10 @@ pub(super) async fn new_page(
     let upstreams = systems::get_dependencies(store, &system.id).await?.upstream;
     let input = FormInput::defaults(system.id.as_str());
     let page = form_page(Mode::Create, Some(&system), &upstreams, &input, &[], &viewer);
-    Ok(Html(layout::page("New objective", Nav::NewObjective, Some(now), &viewer, page).into_string())
-        .into_response())
+    Ok(Html(
+        layout::page("New objective", Nav::NewObjective, Some(now), &viewer, page).into_string(),
+    )
+    .into_response())
 }
 
 /// `POST /objectives/new`.
