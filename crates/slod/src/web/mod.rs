@@ -21,9 +21,9 @@
 //!
 //! Unknown objectives and systems get a friendly 404 page; the only 500 is a
 //! failing database, and its detail goes to the log, not the page. Forms
-//! posted from another site are refused ([`check_same_origin`]): there is no
-//! login, so nothing else would stop a hostile page from deleting
-//! objectives. The overview, objective and system pages carry one small
+//! posted from another site are refused ([`check_same_origin`]), which is
+//! what protects them while no token exists; once one does, every page
+//! needs a session and every form its anti-forgery token ([`session`]). The overview, objective and system pages carry one small
 //! inline script that refreshes their numbers from the live event stream;
 //! it is an extra, not a requirement.
 
