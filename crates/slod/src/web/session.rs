@@ -23,7 +23,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -308,7 +308,7 @@ pub(super) async fn login(State(state): State<AppState>, request: Request) -> Re
     let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await else {
         return WebError::BadRequest("The form could not be read.".into()).into_response();
     };
-    let pairs = form_pairs(&Bytes::from(bytes)).unwrap_or_default();
+    let pairs = form_pairs(&bytes).unwrap_or_default();
     let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let next = safe_next(field("next"));
     let presented = field("token").unwrap_or("").trim();
