@@ -6,7 +6,8 @@
 //! [`Clock`](crate::clock::Clock) for now, calls one `service` function, and renders its
 //! result. Every error is `{"error": {"code", "message", "field"}}`
 //! ([`error`]); [`crate::app`], which nests these routes, shapes unknown
-//! routes, wrong methods and bodies over 1 MiB the same way. Request bodies
+//! routes, wrong methods and bodies over 1 MiB (16 MiB on the
+//! [`integrations`] routes) the same way. Request bodies
 //! are parsed by [`crate::input`], which the dashboard shares.
 
 mod achievements;
@@ -14,6 +15,7 @@ mod channels;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod integrations;
 mod jobs;
 mod maintenance;
 mod objectives;
@@ -69,4 +71,5 @@ pub fn router() -> Router<AppState> {
             "/maintenance-windows/{id}",
             get(maintenance::get).patch(maintenance::update).delete(maintenance::delete),
         )
+        .merge(integrations::router())
 }

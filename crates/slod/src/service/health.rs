@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError};
+use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError, World};
 use slod_core::model::{HealthStatus, ReportSource, SystemId, ValidationError};
 use slod_core::time::{Timestamp, MINUTE_MS};
-use slod_store::Store;
+use slod_store::{Store, StoreTx};
 
 use super::{effects, id_generator, ServiceError, ServiceResult};
 
@@ -70,7 +70,7 @@ pub async fn apply_reports(
     // engine checks again, but cannot say which report it was.
     for input in &inputs {
         if let Some(at) = input.at {
-            if at > now.plus_millis(MAX_FUTURE_MS) {
+            if is_in_future(at, now) {
                 return Err(ValidationError::new(
                     format!("{}at", input.field_prefix),
                     format!("{at} is more than 5 minutes in the future (now is {now})"),
@@ -79,8 +79,45 @@ pub async fn apply_reports(
             }
         }
     }
-
     let mut tx = store.begin().await?;
+    let applied = apply_reports_in(&mut *tx, now, inputs, OnStale::Refuse).await?;
+    tx.commit().await?;
+    Ok(applied.outcome)
+}
+
+/// Whether a report at `at` is further ahead of `now` than SPEC §3 allows.
+pub fn is_in_future(at: Timestamp, now: Timestamp) -> bool {
+    at > now.plus_millis(MAX_FUTURE_MS)
+}
+
+/// What to do with a report older than the latest one applied for its
+/// check (SPEC §3 ordering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnStale {
+    /// Refuse the whole batch (`409`): `POST /health`.
+    Refuse,
+    /// Leave the report out and count it: the integrations (SPEC §13),
+    /// whose senders would retry a refused payload forever.
+    Skip,
+}
+
+/// What [`apply_reports_in`] did.
+#[derive(Debug)]
+pub(super) struct Applied {
+    pub outcome: ReportOutcome,
+    /// Reports left out as stale ([`OnStale::Skip`]).
+    pub stale: usize,
+}
+
+/// Applies `inputs` as one batch at `now` inside the caller's transaction,
+/// which the caller commits (or drops, on error, undoing every write made
+/// here, systems created included).
+pub(super) async fn apply_reports_in(
+    tx: &mut dyn StoreTx,
+    now: Timestamp,
+    inputs: Vec<ReportInput>,
+    on_stale: OnStale,
+) -> ServiceResult<Applied> {
     let mut created = Vec::new();
     // Which systems exist is asked only when a report may create one; the
     // world loaded below answers it for every other request.
@@ -103,15 +140,7 @@ pub async fn apply_reports(
         }
     }
 
-    let reports: Vec<HealthReport> = inputs
-        .iter()
-        .map(|input| HealthReport {
-            system_id: input.system_id.clone(),
-            status: input.status,
-            at: input.at.unwrap_or(now),
-            source: input.source,
-        })
-        .collect();
+    let reports: Vec<HealthReport> = inputs.iter().map(|input| engine_report(input, now)).collect();
     // Unknown systems are not in the world.
     let mut world = tx.load_world_for_reports(&reports).await?;
     if let Some(unknown) = inputs.iter().find(|input| !world.systems.contains_key(&input.system_id))
@@ -121,6 +150,15 @@ pub async fn apply_reports(
             Some(format!("{}systemId", unknown.field_prefix)),
         ));
     }
+    let (inputs, reports, stale) = match on_stale {
+        OnStale::Refuse => (inputs, reports, 0),
+        OnStale::Skip => {
+            let (stale, fresh): (Vec<_>, Vec<_>) =
+                inputs.into_iter().partition(|input| is_stale(&world, input, now));
+            let reports = fresh.iter().map(|input| engine_report(input, now)).collect();
+            (fresh, reports, stale.len())
+        }
+    };
     let changes = engine::apply_reports(&mut world, reports, now, &mut id_generator())
         .map_err(|err| report_error(err, &inputs, now))?;
     tx.write_changes(&changes).await?;
@@ -132,8 +170,29 @@ pub async fn apply_reports(
         now,
     )
     .await?;
-    tx.commit().await?;
-    Ok(ReportOutcome::new(changes.summary, created))
+    Ok(Applied { outcome: ReportOutcome::new(changes.summary, created), stale })
+}
+
+fn engine_report(input: &ReportInput, now: Timestamp) -> HealthReport {
+    HealthReport {
+        system_id: input.system_id.clone(),
+        status: input.status,
+        at: input.at.unwrap_or(now),
+        source: input.source,
+    }
+}
+
+/// Whether `input` is older than the latest report applied for it, which
+/// the engine would refuse (SPEC §3). The engine applies a batch in `at`
+/// order, so judging against the stored state alone is exact: no report of
+/// the batch can be stale with respect to another one of it.
+fn is_stale(world: &World, input: &ReportInput, now: Timestamp) -> bool {
+    let at = input.at.unwrap_or(now);
+    world
+        .systems
+        .get(&input.system_id)
+        .and_then(|system| system.last_report_at)
+        .is_some_and(|latest| at < latest)
 }
 
 /// Maps an engine refusal to the caller's terms, naming the report's field.

@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod channels;
 pub mod effects;
 pub mod health;
+pub mod ingest;
 pub mod jobs;
 pub mod maintenance;
 pub mod objectives;
