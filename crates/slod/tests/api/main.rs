@@ -11,6 +11,7 @@ mod durability;
 mod errors;
 mod health;
 mod helpers;
+mod integrations;
 mod jobs;
 mod maintenance;
 mod notify;
