@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError};
-use slod_core::model::{HealthStatus, ReportSource, SystemId, ValidationError};
+use slod_core::model::{CheckId, HealthStatus, ReportSource, SystemId, ValidationError};
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store::Store;
 
@@ -23,6 +23,8 @@ pub struct ReportInput {
     /// `None`: the report is about now.
     pub at: Option<Timestamp>,
     pub source: ReportSource,
+    /// The probe check reporting (SPEC §12); `None`: the unnamed check.
+    pub check_id: Option<CheckId>,
     /// Create the system if it does not exist (named `system_name`, or its
     /// id) instead of refusing the report.
     pub create_system: bool,
@@ -110,6 +112,7 @@ pub async fn apply_reports(
             status: input.status,
             at: input.at.unwrap_or(now),
             source: input.source,
+            check_id: input.check_id.clone(),
         })
         .collect();
     // Unknown systems are not in the world.
@@ -153,7 +156,8 @@ fn report_error(err: ReportError, inputs: &[ReportInput], now: Timestamp) -> Ser
                 .map(|input| format!("{}systemId", input.field_prefix));
             ServiceError::unknown_system(&id, field)
         }
-        ReportError::OutOfOrder { ref system_id, at, .. } => ServiceError::Conflict {
+        ReportError::OutOfOrder { ref system_id, at, .. }
+        | ReportError::CheckOutOfOrder { ref system_id, at, .. } => ServiceError::Conflict {
             field: Some(format!("{}at", prefix_of(system_id, at))),
             message: err.to_string(),
         },
