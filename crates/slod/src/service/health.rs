@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError, World};
-use slod_core::model::{HealthStatus, ReportSource, SystemId, ValidationError};
+use slod_core::model::{CheckId, HealthStatus, ReportSource, SystemId, ValidationError};
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store::{Store, StoreTx};
 
@@ -23,6 +23,8 @@ pub struct ReportInput {
     /// `None`: the report is about now.
     pub at: Option<Timestamp>,
     pub source: ReportSource,
+    /// The probe check reporting (SPEC §12); `None`: the unnamed check.
+    pub check_id: Option<CheckId>,
     /// Create the system if it does not exist (named `system_name`, or its
     /// id) instead of refusing the report.
     pub create_system: bool,
@@ -179,20 +181,28 @@ fn engine_report(input: &ReportInput, now: Timestamp) -> HealthReport {
         status: input.status,
         at: input.at.unwrap_or(now),
         source: input.source,
+        check_id: input.check_id.clone(),
     }
 }
 
-/// Whether `input` is older than the latest report applied for it, which
-/// the engine would refuse (SPEC §3). The engine applies a batch in `at`
-/// order, so judging against the stored state alone is exact: no report of
-/// the batch can be stale with respect to another one of it.
+/// Whether `input` is older than the latest report applied for its check,
+/// which the engine would refuse (SPEC §3, §12: time order is per check;
+/// reports naming none, and incident reports, share the system's one
+/// unnamed mark). The engine applies a batch in `at` order, so judging
+/// against the stored state alone is exact: no report of the batch can be
+/// stale with respect to another one of it. The world holds every check
+/// the batch names.
 fn is_stale(world: &World, input: &ReportInput, now: Timestamp) -> bool {
-    let at = input.at.unwrap_or(now);
-    world
-        .systems
-        .get(&input.system_id)
-        .and_then(|system| system.last_report_at)
-        .is_some_and(|latest| at < latest)
+    let Some(system) = world.systems.get(&input.system_id) else { return false };
+    let named = match input.source {
+        ReportSource::Healthcheck => input.check_id.as_ref().filter(|c| !c.is_unnamed()),
+        ReportSource::Incident => None,
+    };
+    let latest = match named {
+        Some(check) => system.checks.get(check).map(|state| state.at),
+        None => system.unnamed_report_at,
+    };
+    latest.is_some_and(|latest| input.at.unwrap_or(now) < latest)
 }
 
 /// Maps an engine refusal to the caller's terms, naming the report's field.
@@ -212,7 +222,8 @@ fn report_error(err: ReportError, inputs: &[ReportInput], now: Timestamp) -> Ser
                 .map(|input| format!("{}systemId", input.field_prefix));
             ServiceError::unknown_system(&id, field)
         }
-        ReportError::OutOfOrder { ref system_id, at, .. } => ServiceError::Conflict {
+        ReportError::OutOfOrder { ref system_id, at, .. }
+        | ReportError::CheckOutOfOrder { ref system_id, at, .. } => ServiceError::Conflict {
             field: Some(format!("{}at", prefix_of(system_id, at))),
             message: err.to_string(),
         },

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use slod_core::model::{HealthStatus, ReportSource, SystemId};
+use slod_core::model::{CheckId, HealthStatus, ReportSource, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::Store;
 
@@ -27,7 +27,7 @@ pub struct IngestItem {
     /// The name a system created for this item gets.
     pub system_name: String,
     /// The check the item reports on (`alertmanager:<fingerprint>`, …).
-    pub check_id: String,
+    pub check_id: CheckId,
     pub status: HealthStatus,
     pub at: Timestamp,
     /// Where the item sat in the payload (`alerts[3]`), for errors.
@@ -97,14 +97,15 @@ pub async fn ingest(
     Ok(outcome)
 }
 
-/// The report an item makes. The one place an item's check reaches the
-/// report.
+/// The report an item makes: a probe report on the item's own check, so
+/// two alerts on one system don't clobber each other (SPEC §13).
 fn report_input(item: IngestItem, create: bool) -> ReportInput {
     ReportInput {
         system_id: item.system_id,
         status: item.status,
         at: Some(item.at),
         source: ReportSource::Healthcheck,
+        check_id: Some(item.check_id),
         create_system: create,
         system_name: Some(item.system_name),
         field_prefix: format!("{}.", item.field),

@@ -467,3 +467,79 @@ async fn integration_bodies_may_reach_16_mib_and_other_routes_stay_at_1_mib() {
     let (status, _) = app.post_body("/health", Some("application/json"), two_mb).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn two_alerts_on_one_system_are_two_checks_and_do_not_clobber_each_other() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let objective =
+        app.create_objective(json!({"systemId": "api", "target": 99.9, "windowDays": 30})).await;
+    let errors = |ends| alert("errors", json!({"system": "api", "alertname": "Errors"}), -30, ends);
+    let latency =
+        |ends| alert("latency", json!({"system": "api", "alertname": "Latency"}), -20, ends);
+
+    assert_eq!(app.ingest(AM, webhook(vec![errors(None), latency(None)])).await, counts(2, 0, 0));
+    // One alert resolving leaves the system down: the other still fires.
+    assert_eq!(
+        app.ingest(AM, webhook(vec![errors(Some(-10)), latency(None)])).await,
+        counts(2, 0, 0)
+    );
+    assert_eq!(app.system("api").await["status"], "unhealthy");
+    // Alertmanager's repeat of that group: the firing alert's startsAt is
+    // older than the other alert's report, and still not stale.
+    assert_eq!(
+        app.ingest(AM, webhook(vec![errors(Some(-10)), latency(None)])).await,
+        counts(2, 0, 0)
+    );
+    assert_eq!(app.ingest(AM, webhook(vec![latency(Some(-5))])).await, counts(1, 0, 0));
+    assert_eq!(app.system("api").await["status"], "healthy");
+    let events = app.events(&objective).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!((&events[0]["startTime"], &events[0]["endTime"]), (&json!(at(-30)), &json!(at(-5))));
+}
+
+#[tokio::test]
+async fn the_system_page_shows_where_its_reports_come_from() {
+    let app = spawn_app().await;
+    app.clock.set(Timestamp::parse("2026-12-03T08:01:00Z").unwrap());
+    app.ingest_fixture(AM, "alertmanager/firing.json").await;
+    let (status, _) = app
+        .post_body(&format!("{KUMA}?systemId=checkout"), None, fixture("uptime-kuma/up.json"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.ingest(GATUS, json!({"endpoint": "/Checkout", "status": "RESOLVED"})).await;
+    app.post("/health", json!({"systemId": "checkout", "status": "healthy"})).await;
+
+    let response =
+        app.client.get(format!("{}/systems/checkout", app.address)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    let section = &html[html.find("Where reports come from").expect("the section")..];
+    for expected in [
+        "Alertmanager",
+        "alert 62071ca53fed0125",
+        "Uptime Kuma",
+        "monitor 7",
+        "Gatus",
+        "endpoint Checkout",
+        "POST /health",
+        "reports naming no check",
+        "unhealthy",
+        "last report",
+    ] {
+        assert!(section.contains(expected), "{expected} missing from {section}");
+    }
+
+    // A system nobody reported on says how to start.
+    app.create_system("quiet").await;
+    let html = app
+        .client
+        .get(format!("{}/systems/quiet", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("No health report yet"), "{html}");
+}

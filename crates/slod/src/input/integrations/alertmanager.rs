@@ -107,9 +107,8 @@ fn item(
     let field = |name: &str| format!("{path}.{name}");
     // Checked before the label, so a malformed alert is refused whether or
     // not it names a system.
-    if alert.fingerprint.trim().is_empty() {
-        return Err(ValidationError::new(field("fingerprint"), "must not be empty"));
-    }
+    let check_id =
+        check_id(super::ALERTMANAGER_CHECK_PREFIX, &alert.fingerprint, &field("fingerprint"))?;
     let (status, at) = match alert.status.as_str() {
         "firing" => {
             let severity = alert.labels.get("severity").map(|s| s.trim().to_lowercase());
@@ -144,7 +143,7 @@ fn item(
     Ok(Some(IngestItem {
         system_id,
         system_name: system_name(name),
-        check_id: check_id("alertmanager:", alert.fingerprint.trim()),
+        check_id,
         status,
         at,
         field: path.to_owned(),
@@ -188,7 +187,7 @@ mod tests {
         let [firing, resolved] = &batch.items[..] else { panic!("{batch:?}") };
         assert_eq!(firing.status, HealthStatus::Unhealthy);
         assert_eq!(firing.at.to_rfc3339(), "2026-03-01T10:00:00.123Z");
-        assert_eq!(firing.check_id, "alertmanager:c4a5a7f2b4e0d1c3");
+        assert_eq!(firing.check_id.as_str(), "alertmanager:c4a5a7f2b4e0d1c3");
         assert_eq!(firing.field, "alerts[0]");
         assert_eq!(resolved.status, HealthStatus::Healthy);
         assert_eq!(resolved.at.to_rfc3339(), "2026-03-01T10:30:00.000Z");

@@ -45,7 +45,7 @@ pub fn parse(body: &[u8], received: Timestamp) -> Result<IngestBatch, Validation
         items: vec![IngestItem {
             system_id,
             system_name: system_name(endpoint),
-            check_id: check_id("gatus:", endpoint),
+            check_id: check_id(super::GATUS_CHECK_PREFIX, endpoint, "endpoint")?,
             status,
             at: received,
             field: "body".to_owned(),
@@ -69,7 +69,7 @@ mod tests {
         let item = &batch.items[0];
         assert_eq!(item.system_id.as_str(), "core-payments-api");
         assert_eq!(item.system_name, "core/Payments API");
-        assert_eq!(item.check_id, "gatus:core/Payments API");
+        assert_eq!(item.check_id.as_str(), "gatus:core/Payments API");
         assert_eq!((item.status, item.at.millis()), (HealthStatus::Unhealthy, 1_000));
         let batch = parse_text(r#"{"endpoint": "/api", "status": "RESOLVED"}"#).unwrap();
         assert_eq!(batch.items[0].status, HealthStatus::Healthy);

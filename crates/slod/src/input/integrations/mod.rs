@@ -30,9 +30,33 @@ pub mod gatus;
 pub mod uptime_kuma;
 
 use serde::de::DeserializeOwned;
-use slod_core::model::{SystemId, ValidationError};
+use slod_core::model::{CheckId, SystemId, ValidationError};
 
 pub use crate::service::ingest::{IngestBatch, IngestItem};
+
+/// The check ids each tool's items report on start with these (SPEC §13),
+/// so a reader can tell where a check's reports come from
+/// ([`reporter`]).
+pub const ALERTMANAGER_CHECK_PREFIX: &str = "alertmanager:";
+pub const UPTIME_KUMA_CHECK_PREFIX: &str = "uptime-kuma:";
+pub const GATUS_CHECK_PREFIX: &str = "gatus:";
+
+/// Who sends a check's reports, read from its id: the tool and what it
+/// calls the check (`("Alertmanager", "alert 62071ca53fed0125")`), or
+/// `POST /health` for the unnamed check and any other id.
+pub fn reporter(check_id: &str) -> (&'static str, String) {
+    if let Some(fingerprint) = check_id.strip_prefix(ALERTMANAGER_CHECK_PREFIX) {
+        ("Alertmanager", format!("alert {fingerprint}"))
+    } else if let Some(monitor) = check_id.strip_prefix(UPTIME_KUMA_CHECK_PREFIX) {
+        ("Uptime Kuma", format!("monitor {monitor}"))
+    } else if let Some(endpoint) = check_id.strip_prefix(GATUS_CHECK_PREFIX) {
+        ("Gatus", format!("endpoint {endpoint}"))
+    } else if check_id.is_empty() {
+        ("POST /health", "reports naming no check".to_owned())
+    } else {
+        ("POST /health", format!("check {check_id}"))
+    }
+}
 
 /// The longest system id and check id slod keeps (SPEC §1, §12).
 const MAX_ID_CHARS: usize = 200;
@@ -70,9 +94,14 @@ pub(crate) fn slugged_system_id(name: &str, field: &str) -> Result<SystemId, Val
     SystemId::parse(&slug, field)
 }
 
-/// `prefix` + `raw`, cut to the 200 characters a check id may have.
-pub(crate) fn check_id(prefix: &str, raw: &str) -> String {
-    format!("{prefix}{raw}").chars().take(MAX_ID_CHARS).collect()
+/// The check `prefix` + `raw`, cut to the 200 characters a check id may
+/// have; the error (for a `raw` that is blank) names `field`.
+pub(crate) fn check_id(prefix: &str, raw: &str, field: &str) -> Result<CheckId, ValidationError> {
+    if raw.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    let id: String = format!("{prefix}{}", raw.trim()).chars().take(MAX_ID_CHARS).collect();
+    CheckId::parse(&id, field)
 }
 
 /// The system name of an item: `raw` trimmed, at most 200 characters
@@ -175,9 +204,22 @@ mod tests {
     }
 
     #[test]
+    fn the_reporter_of_a_check_is_read_from_its_prefix() {
+        assert_eq!(reporter("alertmanager:62071ca5"), ("Alertmanager", "alert 62071ca5".into()));
+        assert_eq!(reporter("uptime-kuma:7"), ("Uptime Kuma", "monitor 7".into()));
+        assert_eq!(reporter("gatus:core/api"), ("Gatus", "endpoint core/api".into()));
+        assert_eq!(reporter(""), ("POST /health", "reports naming no check".into()));
+        assert_eq!(reporter("http"), ("POST /health", "check http".into()));
+    }
+
+    #[test]
     fn check_ids_are_cut_to_200_characters() {
-        assert_eq!(check_id("gatus:", "api"), "gatus:api");
-        assert_eq!(check_id("gatus:", &"é".repeat(300)).chars().count(), 200);
+        assert_eq!(check_id("gatus:", " api ", "f").unwrap().as_str(), "gatus:api");
+        assert_eq!(
+            check_id("gatus:", &"é".repeat(300), "f").unwrap().as_str().chars().count(),
+            200
+        );
+        assert_eq!(check_id("gatus:", " ", "endpoint").unwrap_err().field, "endpoint");
     }
 
     #[derive(Debug, Deserialize)]

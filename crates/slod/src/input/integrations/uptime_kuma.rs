@@ -127,7 +127,11 @@ pub fn parse(
         items: vec![IngestItem {
             system_id,
             system_name: system_name(&name),
-            check_id: check_id("uptime-kuma:", &monitor_id),
+            check_id: check_id(
+                super::UPTIME_KUMA_CHECK_PREFIX,
+                &monitor_id,
+                "heartbeat.monitorID",
+            )?,
             status,
             at,
             field: "heartbeat".to_owned(),
@@ -183,7 +187,7 @@ mod tests {
         let item = &batch.items[0];
         assert_eq!(item.system_id.as_str(), "payments-api");
         assert_eq!(item.system_name, "Payments API");
-        assert_eq!(item.check_id, "uptime-kuma:7");
+        assert_eq!(item.check_id.as_str(), "uptime-kuma:7");
         assert_eq!(item.status, HealthStatus::Unhealthy);
         assert_eq!(item.at.to_rfc3339(), "2026-03-01T10:00:00.123Z");
         assert_eq!(parse_value(&notification(1)).unwrap().items[0].status, HealthStatus::Healthy);
