@@ -27,6 +27,7 @@ use slod_core::model::{SystemId, ValidationError};
 use slod_core::time::Timestamp;
 
 use super::layout::{self, Nav};
+use super::session::{csrf_field, Viewer};
 use super::{check_same_origin, components, form_pairs, format, now, PageId, WebError, WebResult};
 use crate::input::maintenance::{CreateMaintenanceRequest, UpdateMaintenanceRequest};
 use crate::input::FromJson;
@@ -152,16 +153,20 @@ async fn find_system(state: &AppState, raw: &str) -> WebResult<SystemView> {
 /// `GET /systems/{id}/maintenance-windows/new`.
 pub(super) async fn new_page(
     State(state): State<AppState>,
+    viewer: Viewer,
     PageId(raw): PageId,
 ) -> WebResult<Html<String>> {
     let system = find_system(&state, &raw).await?;
-    let page = form_page(&system, None, &FormInput::default(), &[]);
-    Ok(Html(layout::page("Plan maintenance", Nav::None, Some(now(&state)), page).into_string()))
+    let page = form_page(&system, None, &FormInput::default(), &[], &viewer);
+    Ok(Html(
+        layout::page("Plan maintenance", Nav::None, Some(now(&state)), &viewer, page).into_string(),
+    ))
 }
 
 /// `POST /systems/{id}/maintenance-windows/new`.
 pub(super) async fn create(
     State(state): State<AppState>,
+    viewer: Viewer,
     headers: HeaderMap,
     PageId(raw): PageId,
     body: Bytes,
@@ -177,8 +182,8 @@ pub(super) async fn create(
             Err(err) => service_error(err)?,
         },
     };
-    let page = form_page(&system, None, &input, &[error]);
-    let page = layout::page("Plan maintenance", Nav::None, Some(now), page);
+    let page = form_page(&system, None, &input, &[error], &viewer);
+    let page = layout::page("Plan maintenance", Nav::None, Some(now), &viewer, page);
     Ok((StatusCode::BAD_REQUEST, Html(page.into_string())).into_response())
 }
 
@@ -196,17 +201,21 @@ async fn load_window(state: &AppState, id: &str) -> WebResult<(WindowWithStatus,
 /// `GET /maintenance-windows/{wid}/edit`.
 pub(super) async fn edit_page(
     State(state): State<AppState>,
+    viewer: Viewer,
     PageId(id): PageId,
 ) -> WebResult<Html<String>> {
     let (window, system) = load_window(&state, &id).await?;
-    let page = form_page(&system, Some(&window), &FormInput::from_window(&window), &[]);
-    Ok(Html(layout::page("Edit maintenance", Nav::None, Some(now(&state)), page).into_string()))
+    let page = form_page(&system, Some(&window), &FormInput::from_window(&window), &[], &viewer);
+    Ok(Html(
+        layout::page("Edit maintenance", Nav::None, Some(now(&state)), &viewer, page).into_string(),
+    ))
 }
 
 /// `POST /maintenance-windows/{wid}/edit`: title, times and recurrence are
 /// all sent, so all are set (an emptied recurrence makes it a one-off).
 pub(super) async fn update(
     State(state): State<AppState>,
+    viewer: Viewer,
     headers: HeaderMap,
     PageId(id): PageId,
     body: Bytes,
@@ -232,8 +241,8 @@ pub(super) async fn update(
             }
         }
     };
-    let page = form_page(&system, Some(&window), &input, &[error]);
-    let page = layout::page("Edit maintenance", Nav::None, Some(now), page);
+    let page = form_page(&system, Some(&window), &input, &[error], &viewer);
+    let page = layout::page("Edit maintenance", Nav::None, Some(now), &viewer, page);
     Ok((StatusCode::BAD_REQUEST, Html(page.into_string())).into_response())
 }
 
@@ -286,12 +295,21 @@ fn status_chip(status: MaintenanceStatus) -> Markup {
 
 /// The system page's list: each window with its status, times, recurrence
 /// and its Edit and Cancel (or Restore) controls.
-pub(super) fn window_list(system: &SystemId, windows: &[WindowWithStatus]) -> Markup {
+/// Without edit rights (a `read` session, a public dashboard) the list
+/// shows no controls.
+pub(super) fn window_list(
+    system: &SystemId,
+    windows: &[WindowWithStatus],
+    viewer: &Viewer,
+) -> Markup {
     html! {
         @if windows.is_empty() {
             p.empty-note { "No maintenance windows. "
-                a href={ "/systems/" (system) "/maintenance-windows/new" } { "Plan one" }
-                " so downtime during planned work can be left out of objectives that exclude it." }
+                @if viewer.can_edit {
+                    a href={ "/systems/" (system) "/maintenance-windows/new" } { "Plan one" }
+                    " so downtime during planned work can be left out of objectives that exclude it."
+                }
+            }
         } @else {
             table.windows {
                 thead { tr {
@@ -309,10 +327,11 @@ pub(super) fn window_list(system: &SystemId, windows: &[WindowWithStatus]) -> Ma
                                 Some(rule) => { code { (rule.to_string()) } }
                                 None => { span.muted { "once" } }
                             } }
-                            td.mw-actions {
+                            td.mw-actions { @if viewer.can_edit {
                                 a.button href={ "/maintenance-windows/" (window.row.id) "/edit" } { "Edit" }
                                 " "
                                 form.inline method="post" action={ "/maintenance-windows/" (window.row.id) "/cancel" } {
+                                    (csrf_field(viewer))
                                     @if plan.is_cancelled() {
                                         input type="hidden" name="cancelled" value="false";
                                         button.button type="submit" { "Restore" }
@@ -321,7 +340,7 @@ pub(super) fn window_list(system: &SystemId, windows: &[WindowWithStatus]) -> Ma
                                         button.button.danger type="submit" { "Cancel window" }
                                     }
                                 }
-                            }
+                            } }
                         }
                     }
                 }
@@ -335,6 +354,7 @@ fn form_page(
     window: Option<&WindowWithStatus>,
     input: &FormInput,
     errors: &[FormError],
+    viewer: &Viewer,
 ) -> Markup {
     let (heading, action, submit) = match window {
         None => (
@@ -368,6 +388,7 @@ fn form_page(
             }
         }
         form.editor method="post" action=(action) novalidate {
+            (csrf_field(viewer))
             (field("title", "Title", &input.title, "What is being done, e.g. Database upgrade.", error_for("title")))
             div.grid3 {
                 (field("start", "Starts (UTC)", &input.start, "e.g. 2026-03-02 02:00", error_for("start")))
