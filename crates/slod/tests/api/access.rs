@@ -469,8 +469,13 @@ async fn dashboard_sessions_read_only_or_managing_and_logout() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "a cookie never authorises a write");
 
-    // A manage session edits, with the form's anti-forgery token only.
+    // A manage session sees the edit controls and edits, with the form's
+    // anti-forgery token only.
     let manage_cookie = log_in(&app, &admin).await;
+    let (_, html, _) = page(&app, &format!("/objectives/{objective}"), Some(&manage_cookie)).await;
+    for edit in ["/objectives/new", "/edit\"", "/delete\""] {
+        assert!(html.contains(edit), "a manage session sees {edit}");
+    }
     let (status, html, _) =
         page(&app, &format!("/objectives/{objective}/delete"), Some(&manage_cookie)).await;
     assert_eq!(status, StatusCode::OK);
