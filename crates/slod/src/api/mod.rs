@@ -6,7 +6,8 @@
 //! [`Clock`](crate::clock::Clock) for now, calls one `service` function, and renders its
 //! result. Every error is `{"error": {"code", "message", "field"}}`
 //! ([`error`]); [`crate::app`], which nests these routes, shapes unknown
-//! routes, wrong methods and bodies over 1 MiB the same way. Request bodies
+//! routes, wrong methods and bodies over 1 MiB (16 MiB on the
+//! [`integrations`] routes) the same way. Request bodies
 //! are parsed by [`crate::input`], which the dashboard shares.
 
 mod achievements;
@@ -14,6 +15,7 @@ mod channels;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod integrations;
 mod jobs;
 mod maintenance;
 mod objectives;
@@ -83,6 +85,17 @@ fn table() -> Table {
         .get("/tokens", tokens::list)
         .post("/tokens", tokens::create)
         .delete("/tokens/{id}", tokens::revoke)
+        .add(
+            Method::POST,
+            "/integrations/alertmanager",
+            integrations::post(integrations::alertmanager),
+        )
+        .add(
+            Method::POST,
+            "/integrations/uptime-kuma",
+            integrations::post(integrations::uptime_kuma),
+        )
+        .add(Method::POST, "/integrations/gatus", integrations::post(integrations::gatus))
 }
 
 /// The router and the list of its routes, built together.

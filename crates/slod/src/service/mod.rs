@@ -16,6 +16,7 @@ pub mod channels;
 pub mod effects;
 pub mod egress;
 pub mod health;
+pub mod ingest;
 pub mod jobs;
 pub mod maintenance;
 pub mod objectives;

@@ -1,5 +1,6 @@
-//! `GET /systems/{id}`: a system's objectives, its upstream and downstream
-//! systems, and its achievements.
+//! `GET /systems/{id}`: a system's objectives, where its health reports come
+//! from (its checks, each with its latest report), its upstream and
+//! downstream systems, and its achievements.
 
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
@@ -10,6 +11,7 @@ use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
 use super::session::Viewer;
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
+use crate::input::integrations::reporter;
 use crate::service::systems::{self, SystemRef};
 use crate::service::{objectives, ServiceError};
 use crate::state::AppState;
@@ -31,6 +33,7 @@ pub(super) async fn page(
     };
     let dependencies = systems::get_dependencies(store, &id).await?;
     let items = objectives::list_system_objectives(store, &id, now).await?;
+    let checks = data::checks(store, &id).await?;
     let achievements = data::achievements(store, Some(std::slice::from_ref(&id))).await?;
     let unlocked = achievements.get(&id).map(Vec::as_slice).unwrap_or(&[]);
     let deleted = query_value(&query_pairs(query), "deleted").is_some();
@@ -81,6 +84,10 @@ pub(super) async fn page(
                 }
             }
         }
+        section.card #reports {
+            h2 { "Where reports come from" }
+            (check_list(&checks, now))
+        }
         div.two {
             section.card {
                 h2 { "Depends on (upstream)" }
@@ -107,6 +114,35 @@ fn system_list(systems: &[SystemRef], empty: &str) -> maud::Markup {
             ul.links {
                 @for system in systems {
                     li { a href={ "/systems/" (system.id) } { (system.name) } " " span.sysid { (system.id) } }
+                }
+            }
+        }
+    }
+}
+
+/// The system's checks: who sends each one's reports, its latest status
+/// and when it last reported (SPEC §12, §13).
+fn check_list(checks: &[data::Check], now: slod_core::time::Timestamp) -> maud::Markup {
+    html! {
+        @if checks.is_empty() {
+            p.muted {
+                "No health report yet. Send them with POST /api/v1/health, or point "
+                "Alertmanager, Uptime Kuma or Gatus at /api/v1/integrations/… (see the README)."
+            }
+        } @else {
+            ul.checks {
+                @for check in checks {
+                    @let (tool, what) = reporter(&check.check_id);
+                    li {
+                        strong { (tool) } " "
+                        span { (what) } " "
+                        @if check.status.is_down() {
+                            span.chip.st-down { (check.status.as_str()) }
+                        } @else {
+                            span.chip.st-ok { (check.status.as_str()) }
+                        }
+                        " " span.muted { "last report " (components::when(check.at, now)) }
+                    }
                 }
             }
         }

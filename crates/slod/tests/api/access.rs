@@ -74,6 +74,9 @@ fn rules() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]> {
         ("GET", "/tokens", MANAGE),
         ("POST", "/tokens", MANAGE),
         ("DELETE", "/tokens/{id}", MANAGE),
+        ("POST", "/integrations/alertmanager", INGEST),
+        ("POST", "/integrations/uptime-kuma", INGEST),
+        ("POST", "/integrations/gatus", INGEST),
     ]
     .into_iter()
     .map(|(method, route, scopes)| ((method, route), scopes))

@@ -159,6 +159,20 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// Sends `body` as-is with the given content type (none when `None`).
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url(path)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.send(request).await
+    }
+
     /// GET that must succeed.
     pub async fn get_ok(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;

@@ -4,6 +4,7 @@
 //! `durability` runs the compiled binary instead, to kill it with SIGKILL.
 
 mod access;
+mod alertmanager;
 mod browser;
 mod concurrency;
 mod demo;
@@ -12,6 +13,7 @@ mod durability;
 mod errors;
 mod health;
 mod helpers;
+mod integrations;
 mod jobs;
 mod maintenance;
 mod notify;
