@@ -489,7 +489,10 @@ mod tests {
 
     #[test]
     fn kinds_parse_with_and_without_an_upstream() {
-        assert_eq!(CorrectionKind::parse("maintenance", None).unwrap(), CorrectionKind::Maintenance);
+        assert_eq!(
+            CorrectionKind::parse("maintenance", None).unwrap(),
+            CorrectionKind::Maintenance
+        );
         assert_eq!(
             CorrectionKind::parse("upstream", Some(sid("db"))).unwrap(),
             CorrectionKind::Upstream(sid("db"))
@@ -574,9 +577,13 @@ mod tests {
         let overlay = Overlay::new([&fix]);
         let at = Timestamp::from_millis(DAY_MS);
         let spans = [span(0, 60, 0)];
-        let status = |o: &Objective| compute_status_corrected(o, &spans, &ups, at, false, &[], &overlay);
+        let status =
+            |o: &Objective| compute_status_corrected(o, &spans, &ups, at, false, &[], &overlay);
         let s = status(&self_only);
-        assert_eq!((s.error_budget_consumed_minutes, s.error_budget_consumed_strict_minutes), (0.0, 60.0));
+        assert_eq!(
+            (s.error_budget_consumed_minutes, s.error_budget_consumed_strict_minutes),
+            (0.0, 60.0)
+        );
         assert_eq!(s.attribution[1].system_id, Some(sid("cdn")));
         let s = status(&strict);
         assert_eq!(s.error_budget_consumed_minutes, 60.0);

@@ -321,8 +321,7 @@ pub fn compute_status_corrected(
     if overlay.is_empty() {
         return status_from(objective, spans, upstreams, at, system_down, windows);
     }
-    let applied =
-        overlay.apply(spans, |id| relabel_index(objective, upstreams, id), system_down);
+    let applied = overlay.apply(spans, |id| relabel_index(objective, upstreams, id), system_down);
     let maintenance = merge_intervals(windows, &applied.maintenance);
     status_from(objective, &applied.spans, upstreams, at, system_down, &maintenance)
 }

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod corrections;
 mod jobs;
 mod maintenance;
 mod notify;

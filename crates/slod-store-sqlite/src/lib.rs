@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod corrections;
 mod jobs;
 mod maintenance;
 mod notify;

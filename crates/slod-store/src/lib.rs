@@ -28,12 +28,14 @@ use slod_core::time::Timestamp;
 pub mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
+pub mod corrections;
 pub mod jobs;
 pub mod maintenance;
 pub mod notify;
 pub mod schema;
 pub mod span_cache;
 
+pub use corrections::{CorrectionStore, CorrectionTx};
 pub use jobs::{JobStore, JobTx};
 pub use maintenance::{MaintenanceStore, MaintenanceTx};
 pub use notify::{NotifyStore, NotifyTx};
@@ -157,7 +159,9 @@ impl SpanSetBuilder {
 /// traits, [`JobStore`], [`NotifyStore`] and [`MaintenanceStore`], one
 /// module each.
 #[async_trait]
-pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore {
+pub trait Store:
+    Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore + CorrectionStore
+{
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
@@ -207,7 +211,7 @@ pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceSto
 
 /// One write transaction; rolled back when dropped uncommitted.
 #[async_trait]
-pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx {
+pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx + CorrectionTx {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     /// Loads (and, where the backend needs it, locks) the slice of state
