@@ -11,6 +11,7 @@
 
 mod achievements;
 mod channels;
+mod corrections;
 pub mod error;
 pub mod extract;
 mod health;
@@ -65,6 +66,8 @@ pub fn router() -> Router<AppState> {
             "/systems/{id}/maintenance-windows",
             get(maintenance::list).post(maintenance::create),
         )
+        .route("/systems/{id}/corrections", get(corrections::list).post(corrections::create))
+        .route("/corrections/{id}", axum::routing::delete(corrections::revoke))
         .route(
             "/maintenance-windows/{id}",
             get(maintenance::get).patch(maintenance::update).delete(maintenance::delete),

@@ -11,7 +11,9 @@
 //! - [`fields`]: reading a JSON object field by field, naming bad fields.
 //! - [`objectives`]: the `/objectives` create and update bodies.
 //! - [`maintenance`]: the maintenance window create and update bodies.
+//! - [`corrections`]: the correction create body.
 
+pub mod corrections;
 pub mod fields;
 pub mod maintenance;
 pub mod objectives;

@@ -13,6 +13,7 @@
 pub mod achievements;
 pub mod alerts;
 pub mod channels;
+pub mod corrections;
 pub mod effects;
 pub mod health;
 pub mod jobs;
