@@ -500,6 +500,7 @@ mod tests {
             budget_remaining_percent: 100.0,
             burn_rate: Some(0.0),
             streak_days: 0,
+            original: None,
         }
     }
 

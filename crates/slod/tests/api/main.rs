@@ -5,6 +5,7 @@
 
 mod browser;
 mod concurrency;
+mod corrections;
 mod demo;
 mod dependencies;
 mod durability;
