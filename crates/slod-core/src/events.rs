@@ -28,10 +28,13 @@ pub enum EventType {
     AchievementUnlocked,
     #[serde(rename = "slo.weekly.digest")]
     WeeklyDigest,
+    /// SPEC §17: the month's SLA statement.
+    #[serde(rename = "slo.report.monthly")]
+    ReportMonthly,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         Self::StatusChanged,
         Self::BudgetWarning,
         Self::BudgetCritical,
@@ -40,6 +43,7 @@ impl EventType {
         Self::StreakBroken,
         Self::AchievementUnlocked,
         Self::WeeklyDigest,
+        Self::ReportMonthly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +56,7 @@ impl EventType {
             Self::StreakBroken => "slo.streak.broken",
             Self::AchievementUnlocked => "slo.achievement.unlocked",
             Self::WeeklyDigest => "slo.weekly.digest",
+            Self::ReportMonthly => "slo.report.monthly",
         }
     }
 

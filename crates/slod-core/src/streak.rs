@@ -229,6 +229,23 @@ pub fn next_weekly_digest(now: Timestamp) -> Timestamp {
     }
 }
 
+/// 00:00 UTC on the 1st of the month `t` falls in: when that month's
+/// `slo.report.monthly` for the month before is due (SPEC §17).
+pub fn month_start(t: Timestamp) -> Timestamp {
+    let date = t.date();
+    // Day 1 of an existing date's month always exists.
+    Timestamp::from_date(date.with_day(1).unwrap_or(date))
+}
+
+/// The first 1st-of-a-month 00:00 UTC strictly after `now`.
+pub fn next_monthly_report(now: Timestamp) -> Timestamp {
+    let date = month_start(now).date();
+    match date.checked_add_months(chrono::Months::new(1)) {
+        Some(next) => Timestamp::from_date(next),
+        None => Timestamp::from_millis(i64::MAX),
+    }
+}
+
 /// The ISO 8601 week `t` falls in, as (ISO year, week number 1–53). The
 /// scheduled digest runs at most once per such week.
 pub fn iso_week_of(t: Timestamp) -> (i32, u32) {
@@ -436,6 +453,13 @@ mod tests {
         assert_eq!(next_weekly_digest(monday_nine), ts("2026-03-09T09:00:00Z"));
         assert_eq!(next_weekly_digest(ts("2026-03-01T15:00:00Z")), monday_nine, "from a Sunday");
         assert_eq!(next_weekly_digest(ts("2026-03-04T12:00:00Z")), ts("2026-03-09T09:00:00Z"));
+    }
+
+    #[test]
+    fn monthly_reports_fall_on_the_first() {
+        assert_eq!(month_start(ts("2026-03-31T23:59:59Z")), ts("2026-03-01T00:00:00Z"));
+        assert_eq!(next_monthly_report(ts("2026-03-01T00:00:00Z")), ts("2026-04-01T00:00:00Z"));
+        assert_eq!(next_monthly_report(ts("2026-12-15T08:00:00Z")), ts("2027-01-01T00:00:00Z"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod jobs;
 mod maintenance;
 mod objectives;
 pub(crate) mod readyz;
+mod reports;
 mod stream;
 mod systems;
 
@@ -50,6 +51,8 @@ pub fn router() -> Router<AppState> {
         .route("/digests", get(jobs::digests))
         .route("/jobs/daily", axum::routing::post(jobs::run_daily))
         .route("/jobs/weekly-digest", axum::routing::post(jobs::run_weekly_digest))
+        .route("/jobs/monthly-report", axum::routing::post(jobs::run_monthly_report))
+        .route("/reports/sla", get(reports::sla))
         .route("/jobs/runs", get(jobs::runs))
         .route("/achievements", get(achievements::definitions))
         .route("/systems/{id}/achievements", get(achievements::for_system))

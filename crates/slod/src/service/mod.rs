@@ -19,6 +19,7 @@ pub mod health;
 pub mod jobs;
 pub mod maintenance;
 pub mod objectives;
+pub mod reports;
 pub mod status;
 pub mod systems;
 
