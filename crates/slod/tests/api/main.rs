@@ -18,7 +18,9 @@ mod notify;
 mod objectives;
 #[path = "../support/process.rs"]
 mod process;
+
 mod receiver;
+mod reports;
 mod status;
 mod systems;
 mod validation;
