@@ -469,7 +469,7 @@ mod tests {
 
     fn objective(mode: DependencyExclusion, excluded: &[&str]) -> Objective {
         Objective {
-            id: "slo-1".into(),
+            id: crate::model::ObjectiveId::from_trusted("slo-1".into()),
             system_id: sid("api"),
             health_check_configuration_id: None,
             target: Target::parse(99.0).unwrap(),

@@ -154,7 +154,7 @@ impl CorrectionTx for PgTx {
             sqlx::query(&sql).bind(objective_ids).fetch_all(self.reader()).await.map_err(other)?;
         for row in &rows {
             let snapshot = snapshot_from_row(row)?;
-            out.entry(snapshot.objective_id.clone()).or_default().push(snapshot);
+            out.entry(snapshot.objective_id.to_string()).or_default().push(snapshot);
         }
         Ok(out)
     }
@@ -185,7 +185,7 @@ impl CorrectionTx for PgTx {
             .bind(s.budget_remaining_percent)
             .bind(s.burn_rate)
             .bind(i64::from(s.streak_days))
-            .bind(&s.objective_id)
+            .bind(s.objective_id.as_str())
             .bind(s.date.millis())
             .execute(self.writer())
             .await

@@ -150,7 +150,7 @@ impl CorrectionTx for SqliteTx {
         let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
         for row in &rows {
             let snapshot = snapshot_from_row(row)?;
-            out.entry(snapshot.objective_id.clone()).or_default().push(snapshot);
+            out.entry(snapshot.objective_id.to_string()).or_default().push(snapshot);
         }
         Ok(out)
     }
@@ -181,7 +181,7 @@ impl CorrectionTx for SqliteTx {
             .bind(s.budget_remaining_percent)
             .bind(s.burn_rate)
             .bind(i64::from(s.streak_days))
-            .bind(&s.objective_id)
+            .bind(s.objective_id.as_str())
             .bind(s.date.millis())
             .execute(&mut *self.tx)
             .await

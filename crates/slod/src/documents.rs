@@ -35,7 +35,7 @@ pub fn csv(statement: &SlaStatement) -> String {
     out.push_str("\r\n");
     for o in &statement.objectives {
         let fields = [
-            csv_field(&o.objective_id),
+            csv_field(o.objective_id.as_str()),
             csv_field(o.name.as_deref().unwrap_or("")),
             csv_field(o.system_id.as_str()),
             csv_field(&o.system_name),
@@ -104,7 +104,7 @@ pub fn pdf(statement: &SlaStatement) -> Vec<u8> {
         columns.iter().zip(header).map(|(x, h)| (*x, h.to_owned())).collect(),
     ));
     for o in &statement.objectives {
-        let label = o.name.clone().unwrap_or_else(|| o.objective_id.clone());
+        let label = o.name.clone().unwrap_or_else(|| o.objective_id.to_string());
         let cells = [
             label,
             o.system_name.clone(),
@@ -118,7 +118,7 @@ pub fn pdf(statement: &SlaStatement) -> Vec<u8> {
     // Each objective's intervals.
     for o in &statement.objectives {
         lines.push(line(10.0, false, vec![]));
-        let label = o.name.clone().unwrap_or_else(|| o.objective_id.clone());
+        let label = o.name.clone().unwrap_or_else(|| o.objective_id.to_string());
         let mut title = String::new();
         let _ = write!(
             title,
@@ -229,7 +229,7 @@ mod tests {
     fn statement(objectives: usize) -> SlaStatement {
         let t = |raw: &str| Timestamp::parse(raw).unwrap();
         let one = ObjectiveStatement {
-            objective_id: "o-1".into(),
+            objective_id: slod_core::model::ObjectiveId::from_trusted("o-1".into()),
             name: Some("checkout, \"main\"".into()),
             system_id: SystemId::parse("api", "id").unwrap(),
             system_name: "API Ünïcode ☃".into(),

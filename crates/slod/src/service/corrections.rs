@@ -222,7 +222,7 @@ async fn recompute(
     if objectives.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
     let streak_rows = tx.lock_streaks(&ids).await?;
     let mut snapshots = tx.all_snapshots(&ids).await?;
     let affected: Vec<Timestamp> = snapshots
@@ -252,7 +252,7 @@ async fn recompute(
     let mut rewritten: Vec<Snapshot> = Vec::new();
     let mut streaks = Vec::new();
     for objective in &objectives {
-        let Some(history) = snapshots.remove(&objective.id) else {
+        let Some(history) = snapshots.remove(objective.id.as_str()) else {
             continue;
         };
         let split = history.partition_point(|s| s.date <= from);
@@ -260,7 +260,7 @@ async fn recompute(
             continue;
         };
         let mut streak = streak::streak_before(&history[..split], first_recomputed.streak_days);
-        let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
+        let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
         for old in history.iter().skip(split).filter(|s| s.date <= now) {
             let midnight = old.date;
             let rewound = rewind(own, midnight);
@@ -273,9 +273,9 @@ async fn recompute(
             }
             streak = streak::update_streak(&streak, &status, midnight).streak;
         }
-        let before = streak_rows.iter().find(|r| r.objective_id == objective.id);
+        let before = streak_rows.iter().find(|r| r.objective_id == objective.id.as_str());
         if before.is_none_or(|row| row.streak != streak) {
-            streaks.push((objective.id.clone(), streak));
+            streaks.push((objective.id.to_string(), streak));
         }
     }
     tx.recompute_snapshots(&rewritten).await?;

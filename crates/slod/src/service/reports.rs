@@ -15,7 +15,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use slod_core::corrections::{statement, StatementInterval};
 use slod_core::maintenance::merged_occurrences;
-use slod_core::model::{SystemId, ValidationError};
+use slod_core::model::{ObjectiveId, SystemId, ValidationError};
 use slod_core::time::Timestamp;
 use slod_store::Store;
 
@@ -70,7 +70,7 @@ impl Period {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectiveStatement {
-    pub objective_id: String,
+    pub objective_id: ObjectiveId,
     /// The objective's name when it has one (SPEC §14).
     pub name: Option<String>,
     pub system_id: SystemId,
@@ -112,7 +112,7 @@ pub async fn sla_statement(
         None => store.list_objectives(None).await?,
     };
     let until = to.min(now);
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
     let spans = if ids.is_empty() || until <= from {
         slod_store::SpanSet::default()
     } else {
@@ -127,7 +127,7 @@ pub async fn sla_statement(
         .map(|objective| {
             let row = systems.iter().find(|row| row.system.id == objective.system_id);
             let down = row.is_some_and(|row| row.effective_status.is_down());
-            let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
+            let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let excluded = match windows.get(&objective.system_id) {
                 Some(system_windows) if objective.exclude_maintenance_windows => {
                     merged_occurrences(system_windows, from.millis(), until.millis())
