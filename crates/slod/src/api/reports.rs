@@ -3,7 +3,7 @@
 //!
 //! The period is `from` (inclusive) and `to` (exclusive), UTC dates
 //! `YYYY-MM-DD`, or `period=YYYY-MM` for a calendar month; `systemId`
-//! narrows it to one system's objectives.
+//! narrows it to one system's objectives (empty: all of them).
 
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -42,7 +42,8 @@ pub(super) async fn sla(State(state): State<AppState>, query: QueryParams) -> Ap
         }
     };
     let system =
-        query.single("systemId")?.map(|raw| SystemId::parse(raw, "systemId")).transpose()?;
+        // An empty one (the dashboard form's "all systems") means all.
+        query.single("systemId")?.filter(|raw| !raw.is_empty()).map(|raw| SystemId::parse(raw, "systemId")).transpose()?;
     let format = query.single("format")?.unwrap_or("json");
     if !matches!(format, "json" | "csv" | "pdf") {
         return Err(ApiError::validation(ValidationError::new(

@@ -320,7 +320,16 @@ pub fn when(t: Timestamp, now: Timestamp) -> Markup {
 
 /// Recent downtime as a vertical timeline: a dot per event joined by a
 /// line, its attribution as a badge, start, end and duration.
-pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
+/// The downtime timeline. Events that a live correction covers are drawn
+/// hatched with a chip saying what they were corrected to (SPEC §17); each
+/// event links to the system page's correction form, prefilled with its
+/// interval.
+pub fn timeline(
+    events: &[DowntimeEvent],
+    now: Timestamp,
+    corrections: &[slod_store::corrections::CorrectionRow],
+    system: &slod_core::model::SystemId,
+) -> Markup {
     html! {
         @if events.is_empty() {
             p.empty-note { "No downtime recorded for this objective. 🎉" }
@@ -329,7 +338,8 @@ pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
                 @for event in events {
                     @let open = event.end_time.is_none();
                     @let end = event.end_time.unwrap_or(now);
-                    li.ev.ev-up[matches!(event.attribution, Attribution::Upstream { .. })].ev-open[open] {
+                    @let fixes = super::corrections::covering(event, corrections, now);
+                    li.ev.ev-up[matches!(event.attribution, Attribution::Upstream { .. })].ev-open[open].ev-corrected[!fixes.is_empty()] {
                         span.dot aria-hidden="true" {}
                         div.ev-body {
                             @match &event.attribution {
@@ -346,6 +356,11 @@ pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
                                 " " span.chip.st-none title="Forced by an incident, not a probe" { "incident" }
                             }
                             @if open { " " span.chip.st-down { "ongoing" } }
+                            @for fix in &fixes {
+                                " " span.chip.corr title={ "Corrected: " (fix.reason) } {
+                                    "corrected: " (super::corrections::label(fix))
+                                }
+                            }
                             div.ev-when {
                                 time datetime=(event.start_time.to_rfc3339()) { (format::utc(event.start_time)) }
                                 " → "
@@ -358,6 +373,8 @@ pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
                             div.muted {
                                 b { (format::duration(end.millis() - event.start_time.millis())) }
                                 " · started " (when(event.start_time, now))
+                                " · " a href={ "/systems/" (system) "?correctStart=" (event.start_time.to_rfc3339())
+                                    "&correctEnd=" (end.to_rfc3339()) "#corrections" } { "mark…" }
                             }
                         }
                     }

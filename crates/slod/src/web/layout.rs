@@ -12,6 +12,7 @@ use super::format;
 pub enum Nav {
     Overview,
     NewObjective,
+    Reports,
     None,
 }
 
@@ -55,6 +56,7 @@ fn shell(title: &str, nav: Nav, now: Option<Timestamp>, body: Markup, live: bool
                         a href="/" aria-current=[(nav == Nav::Overview).then_some("page")] { "Overview" }
                         a href="/objectives/new"
                             aria-current=[(nav == Nav::NewObjective).then_some("page")] { "New objective" }
+                        a href="/reports" aria-current=[(nav == Nav::Reports).then_some("page")] { "Reports" }
                     }
                 }
                 main #main { (body) }

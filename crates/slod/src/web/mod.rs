@@ -15,7 +15,9 @@
 //! | `GET/POST /objectives/new` | [`editor`]: create form (`?systemId=` picks the system) |
 //! | `GET/POST /objectives/{id}/edit` | [`editor`]: edit form |
 //! | `GET/POST /objectives/{id}/delete` | [`objective`]: confirmation, then delete |
-//! | `GET /systems/{id}` | [`system`]: objectives, dependencies, achievements |
+//! | `GET /systems/{id}` | [`system`]: objectives, dependencies, corrections (form and audit trail), achievements |
+//! | `POST /systems/{id}/corrections`, `POST /corrections/{id}/revoke` | [`corrections`]: make or revoke a correction |
+//! | `GET /reports` | [`reports`]: pick a period, download the SLA statement as JSON, CSV or PDF |
 //! | `GET /static/slod.css` | the one stylesheet, from memory |
 //!
 //! Unknown objectives and systems get a friendly 404 page; the only 500 is a
@@ -27,12 +29,14 @@
 //! it is an extra, not a requirement.
 
 mod components;
+mod corrections;
 mod data;
 mod editor;
 mod format;
 mod layout;
 mod objective;
 mod overview;
+mod reports;
 mod system;
 
 use axum::extract::RawQuery;
@@ -55,6 +59,9 @@ pub fn router() -> Router<AppState> {
         .route("/objectives/{id}/edit", get(editor::edit_page).post(editor::update))
         .route("/objectives/{id}/delete", get(objective::confirm_delete).post(objective::delete))
         .route("/systems/{id}", get(system::page))
+        .route("/systems/{id}/corrections", axum::routing::post(corrections::create))
+        .route("/corrections/{id}/revoke", axum::routing::post(corrections::revoke))
+        .route("/reports", get(reports::page))
         .route("/static/slod.css", get(stylesheet))
 }
 

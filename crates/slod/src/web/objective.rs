@@ -33,6 +33,7 @@ pub(super) async fn page(
     let system = systems::get_system(store, &item.objective.system_id).await?;
     let upstreams = systems::get_dependencies(store, &item.objective.system_id).await?.upstream;
     let events = objectives::list_events(store, &id, TIMELINE_LENGTH).await?;
+    let corrections = crate::service::corrections::list(store, &item.objective.system_id).await?;
     let snapshots = data::snapshots(store, &id, now.minus_millis(TREND_DAYS * DAY_MS), now).await?;
     let objective = &item.objective;
     let status = &item.status;
@@ -68,7 +69,7 @@ pub(super) async fn page(
         }
         section.card {
             h2 { "Recent downtime " span.muted { "(newest first, up to " (TIMELINE_LENGTH) ")" } }
-            (components::timeline(&events, now))
+            (components::timeline(&events, now, &corrections, &system.id))
         }
         section.card {
             h2 { "Settings" }

@@ -5,8 +5,10 @@ use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use maud::html;
 use slod_core::model::SystemId;
+use slod_core::time::Timestamp;
 
 use super::components::{self, State as ObjState};
+use super::corrections;
 use super::layout::{self, Nav};
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
 use crate::service::systems::{self, SystemRef};
@@ -31,13 +33,24 @@ pub(super) async fn page(
     let items = objectives::list_system_objectives(store, &id, now).await?;
     let achievements = data::achievements(store, Some(std::slice::from_ref(&id))).await?;
     let unlocked = achievements.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-    let deleted = query_value(&query_pairs(query), "deleted").is_some();
+    let pairs = query_pairs(query);
+    let deleted = query_value(&pairs, "deleted").is_some();
+    let corrected = query_value(&pairs, "corrected").is_some();
+    let revoked = query_value(&pairs, "revoked").is_some();
+    let prefill = |key: &str| query_value(&pairs, key).and_then(|raw| Timestamp::parse(raw).ok());
+    let trail = crate::service::corrections::list(store, &id).await?;
     let down_now = system.status.is_down();
 
     let body = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/" { "Overview" } " › " (system.name) }
         @if deleted {
             p.flash role="status" { "The objective was deleted." }
+        }
+        @if corrected {
+            p.flash role="status" { "The correction was made; statuses, snapshots and streaks are recomputed." }
+        }
+        @if revoked {
+            p.flash role="status" { "The correction was revoked; the previous numbers are back." }
         }
         div.titlebar {
             h1 { (system.name) " " span.sysid { (system.id) } }
@@ -84,6 +97,12 @@ pub(super) async fn page(
                 h2 { "Depended on by (downstream)" }
                 (system_list(&dependencies.downstream, "Nothing depends on this system."))
             }
+        }
+        section.card id="corrections" {
+            h2 { "Corrections " span.muted { "(the audit trail, newest first)" } }
+            (corrections::audit_trail(&trail, now))
+            h3 { "Mark an interval" }
+            (corrections::form(&id, &dependencies.upstream, prefill("correctStart"), prefill("correctEnd")))
         }
         section.card {
             h2 { "Achievements " span.muted { "(" (unlocked.len()) " of 9 unlocked)" } }
