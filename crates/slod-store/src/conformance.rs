@@ -1356,7 +1356,7 @@ pub async fn recomputed_snapshots_keep_their_original(store: &dyn Store) {
         ..first.clone()
     };
     let mut tx = store.begin().await.expect("begin");
-    tx.recompute_snapshots(&[changed.clone()]).await.expect("recompute");
+    tx.recompute_snapshots(std::slice::from_ref(&changed)).await.expect("recompute");
     let seen = tx.all_snapshots(&["o1".to_owned(), "none".to_owned()]).await.expect("in tx");
     assert_eq!(seen.len(), 1);
     assert_eq!(seen["o1"][0].original, Some(first.values()));
@@ -1367,7 +1367,7 @@ pub async fn recomputed_snapshots_keep_their_original(store: &dyn Store) {
         ..changed.clone()
     };
     let mut tx = store.begin().await.expect("begin");
-    tx.recompute_snapshots(&[again.clone()]).await.expect("recompute again");
+    tx.recompute_snapshots(std::slice::from_ref(&again)).await.expect("recompute again");
     tx.commit().await.expect("commit");
 
     let all = store.snapshots("o1", t(0), t(9 * 1440)).await.expect("snapshots");
