@@ -23,6 +23,7 @@ use slod_core::model::{DowntimeEvent, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::corrections::CorrectionRow;
 
+use super::session::{csrf_field, Viewer};
 use super::{check_same_origin, form_pairs, format, now, PageId, WebError, WebResult};
 use crate::input::corrections::CreateCorrectionRequest;
 use crate::input::FromJson;
@@ -88,6 +89,7 @@ pub(super) async fn revoke(
 /// The form, prefilled with an interval when the timeline's "mark" link
 /// gave one.
 pub(super) fn form(
+    viewer: &Viewer,
     system: &SystemId,
     upstreams: &[SystemRef],
     start: Option<Timestamp>,
@@ -95,6 +97,7 @@ pub(super) fn form(
 ) -> Markup {
     html! {
         form.correction method="post" action={ "/systems/" (system) "/corrections" } {
+            (csrf_field(viewer))
             p.muted { "Times are UTC. The interval must be over: a correction re-labels the past." }
             div.two {
                 label { "Start " input type="datetime-local" name="start" required
@@ -128,7 +131,7 @@ pub(super) fn form(
 
 /// The audit trail: every correction, newest first, revoked ones struck
 /// through, each live one with a revoke button.
-pub(super) fn audit_trail(rows: &[CorrectionRow], now: Timestamp) -> Markup {
+pub(super) fn audit_trail(viewer: &Viewer, rows: &[CorrectionRow], now: Timestamp) -> Markup {
     html! {
         @if rows.is_empty() {
             p.muted { "No corrections: every number is as the monitors reported it." }
@@ -147,8 +150,9 @@ pub(super) fn audit_trail(rows: &[CorrectionRow], now: Timestamp) -> Markup {
                             td {
                                 @if let (Some(at), Some(by)) = (row.revoked_at, &row.revoked_by) {
                                     span.muted { "revoked by " (by) " " (super::components::when(at, now)) }
-                                } @else {
+                                } @else if viewer.can_edit {
                                     form method="post" action={ "/corrections/" (row.id) "/revoke" } {
+                                        (csrf_field(viewer))
                                         button.danger type="submit" { "Revoke" }
                                     }
                                 }

@@ -19,12 +19,13 @@
 //! | `POST /systems/{id}/corrections`, `POST /corrections/{id}/revoke` | [`corrections`]: make or revoke a correction |
 //! | `GET /reports` | [`reports`]: pick a period, download the SLA statement as JSON, CSV or PDF |
 //! | `GET /static/slod.css` | the one stylesheet, from memory |
+//! | `GET/POST /login`, `POST /logout` | [`session`]: log in with a token, log out |
 //!
 //! Unknown objectives and systems get a friendly 404 page; the only 500 is a
 //! failing database, and its detail goes to the log, not the page. Forms
-//! posted from another site are refused ([`check_same_origin`]): there is no
-//! login, so nothing else would stop a hostile page from deleting
-//! objectives. The overview, objective and system pages carry one small
+//! posted from another site are refused ([`check_same_origin`]), which is
+//! what protects them while no token exists; once one does, every page
+//! needs a session and every form its anti-forgery token ([`session`]). The overview, objective and system pages carry one small
 //! inline script that refreshes their numbers from the live event stream;
 //! it is an extra, not a requirement.
 
@@ -37,6 +38,7 @@ mod layout;
 mod objective;
 mod overview;
 mod reports;
+pub mod session;
 mod system;
 
 use axum::extract::RawQuery;
@@ -63,6 +65,8 @@ pub fn router() -> Router<AppState> {
         .route("/corrections/{id}/revoke", axum::routing::post(corrections::revoke))
         .route("/reports", get(reports::page))
         .route("/static/slod.css", get(stylesheet))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", axum::routing::post(session::logout))
 }
 
 /// The stylesheet, compiled into the binary so `slod serve` needs no files.
@@ -100,6 +104,8 @@ pub enum WebError {
     /// The request itself is unusable: a body that is not a form, a form
     /// posted from another site.
     BadRequest(String),
+    /// No session where one is needed (SPEC §16).
+    Unauthorized(String),
     Forbidden(String),
     /// The database failed; logged, shown as a generic apology.
     Internal(anyhow::Error),
@@ -127,6 +133,7 @@ impl IntoResponse for WebError {
         let (status, title, message) = match self {
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "Not found", message),
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, "Bad request", message),
+            Self::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "Log in first", message),
             Self::Forbidden(message) => (StatusCode::FORBIDDEN, "Forbidden", message),
             Self::Internal(detail) => {
                 tracing::error!(error = ?detail, "dashboard: internal error");

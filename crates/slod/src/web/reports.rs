@@ -9,11 +9,12 @@ use chrono::{Datelike, Months};
 use maud::html;
 
 use super::layout::{self, Nav};
+use super::session::Viewer;
 use super::{now, WebResult};
 use crate::service::systems;
 use crate::state::AppState;
 
-pub(super) async fn page(State(state): State<AppState>) -> WebResult<Html<String>> {
+pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> WebResult<Html<String>> {
     let now = now(&state);
     let systems = systems::list_systems(&*state.store).await?;
     let today = now.date();
@@ -60,5 +61,5 @@ pub(super) async fn page(State(state): State<AppState>) -> WebResult<Html<String
             }
         }
     };
-    Ok(Html(layout::page("Reports", Nav::Reports, Some(now), body).into_string()))
+    Ok(Html(layout::page("Reports", Nav::Reports, Some(now), &viewer, body).into_string()))
 }
