@@ -302,3 +302,44 @@ async fn bad_corrections_are_refused_naming_the_field_and_write_nothing() {
                          "reason": "é".repeat(500)});
     correct(&app, "api", longest).await;
 }
+
+#[tokio::test]
+async fn a_correction_is_authored_by_the_token_that_made_it() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let (status, token) = app.post("/tokens", json!({"name": "alice", "scope": "manage"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let secret = token["secret"].as_str().unwrap();
+    let body =
+        json!({"start": at(-60), "end": at(-30), "kind": "maintenance", "reason": "planned"});
+    let response = app
+        .client
+        .post(app.url("/systems/api/corrections"))
+        .bearer_auth(secret)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let made: Value = response.json().await.unwrap();
+    assert_eq!(made["author"], "alice");
+    let response = app
+        .client
+        .delete(app.url(&format!("/corrections/{}", made["id"].as_str().unwrap())))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let trail: Value = app
+        .client
+        .get(app.url("/systems/api/corrections"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(trail["corrections"][0]["revokedBy"], "alice");
+}
