@@ -30,10 +30,13 @@ pub enum EventType {
     AchievementUnlocked,
     #[serde(rename = "slo.weekly.digest")]
     WeeklyDigest,
+    /// SPEC §17: the month's SLA statement.
+    #[serde(rename = "slo.report.monthly")]
+    ReportMonthly,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         Self::StatusChanged,
         Self::BudgetWarning,
         Self::BudgetCritical,
@@ -43,6 +46,7 @@ impl EventType {
         Self::StreakBroken,
         Self::AchievementUnlocked,
         Self::WeeklyDigest,
+        Self::ReportMonthly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl EventType {
             Self::StreakBroken => "slo.streak.broken",
             Self::AchievementUnlocked => "slo.achievement.unlocked",
             Self::WeeklyDigest => "slo.weekly.digest",
+            Self::ReportMonthly => "slo.report.monthly",
         }
     }
 

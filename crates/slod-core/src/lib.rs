@@ -10,6 +10,8 @@
 //! - [`status`]: availability, error budget and burn rates (SPEC §4).
 //! - [`maintenance`]: maintenance windows, their recurrence and occurrences
 //!   (SPEC §12).
+//! - [`corrections`]: corrections as an overlay on downtime, and SLA
+//!   statement intervals (SPEC §17).
 //! - [`burn_alerts`]: multiwindow burn-rate alert tiers (SPEC §12).
 //! - [`time`]: millisecond UTC timestamps.
 //! - [`streak`]: daily snapshots, streaks and job scheduling (SPEC §5, §6).
@@ -19,6 +21,7 @@
 
 pub mod achievements;
 pub mod burn_alerts;
+pub mod corrections;
 pub mod digest;
 pub mod engine;
 pub mod events;

@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::corrections::{relabel_index, Overlay};
 use crate::model::{DependencyExclusion, Objective, ObjectiveId, SystemId};
 use crate::time::{Timestamp, HOUR_MS, MINUTE_MS};
 
@@ -299,9 +300,58 @@ pub fn compute_status_excluding(
     system_down: bool,
     maintenance: &[(i64, i64)],
 ) -> SloStatus {
+    let maintenance = if objective.exclude_maintenance_windows { maintenance } else { &[] };
+    status_from(objective, spans, upstreams, at, system_down, maintenance)
+}
+
+/// [`compute_status_excluding`] under a system's corrections (SPEC §17):
+/// `windows` are the merged maintenance occurrences this objective excludes
+/// (empty when it does not: unlike [`compute_status_excluding`], they are
+/// not gated again here), and the overlay's maintenance corrections are
+/// excluded for every objective.
+pub fn compute_status_corrected(
+    objective: &Objective,
+    spans: &[EventSpan],
+    upstreams: &[(SystemId, String)],
+    at: Timestamp,
+    system_down: bool,
+    windows: &[(i64, i64)],
+    overlay: &Overlay<'_>,
+) -> SloStatus {
+    if overlay.is_empty() {
+        return status_from(objective, spans, upstreams, at, system_down, windows);
+    }
+    let applied = overlay.apply(spans, |id| relabel_index(objective, upstreams, id), system_down);
+    let maintenance = merge_intervals(windows, &applied.maintenance);
+    status_from(objective, &applied.spans, upstreams, at, system_down, &maintenance)
+}
+
+/// Two sorted, disjoint interval lists merged into one (touching ones
+/// joined).
+pub fn merge_intervals(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut all: Vec<(i64, i64)> = a.iter().chain(b).copied().collect();
+    all.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(all.len());
+    for (start, end) in all {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// The status arithmetic with `maintenance` excluded as given.
+fn status_from(
+    objective: &Objective,
+    spans: &[EventSpan],
+    upstreams: &[(SystemId, String)],
+    at: Timestamp,
+    system_down: bool,
+    maintenance: &[(i64, i64)],
+) -> SloStatus {
     let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
     let window_start = at.millis().saturating_sub(objective.window_ms());
-    let maintenance = if objective.exclude_maintenance_windows { maintenance } else { &[] };
     let agg = aggregate_excluding(
         spans,
         maintenance,

@@ -113,6 +113,72 @@ pub struct Snapshot {
     pub burn_rate: Option<f64>,
     /// The streak before this run's update.
     pub streak_days: u32,
+    /// The values as first taken, kept when a correction recomputed the
+    /// snapshot (SPEC §17); `None` on a snapshot never recomputed.
+    #[serde(default)]
+    pub original: Option<SnapshotValues>,
+}
+
+/// A snapshot's figures, as `original` keeps them (SPEC §17).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotValues {
+    pub availability_percent: f64,
+    pub budget_consumed_minutes: f64,
+    pub budget_remaining_percent: f64,
+    pub burn_rate: Option<f64>,
+    pub streak_days: u32,
+}
+
+impl Snapshot {
+    /// The snapshot's current figures.
+    pub fn values(&self) -> SnapshotValues {
+        SnapshotValues {
+            availability_percent: self.availability_percent,
+            budget_consumed_minutes: self.budget_consumed_minutes,
+            budget_remaining_percent: self.budget_remaining_percent,
+            burn_rate: self.burn_rate,
+            streak_days: self.streak_days,
+        }
+    }
+}
+
+/// The streak as the daily runs before a recomputation left it (SPEC §17):
+/// inferred from the snapshots before the first recomputed one (`history`,
+/// oldest first) and `next_streak_days`, the streak before that first
+/// recomputed run. Each run either took the streak up by one (starting it
+/// when it was 0), reset it to 0 (ending the best when the broken one was
+/// at least the best) or left it, which is all SPEC §5 lets it do; the
+/// streak row starts at 0 with its objective.
+pub fn streak_before(history: &[Snapshot], next_streak_days: u32) -> Streak {
+    let mut streak = Streak::default();
+    let afters = history.iter().skip(1).map(|s| s.streak_days).chain([next_streak_days]);
+    for (snapshot, after) in history.iter().zip(afters) {
+        let before = snapshot.streak_days;
+        let midnight = snapshot.date;
+        streak.last_run = Some(midnight);
+        if after > before {
+            if before == 0 {
+                streak.streak_start = Some(midnight);
+            }
+            streak.current_streak = after;
+            if after > streak.best_streak {
+                streak.best_streak = after;
+                streak.best_streak_end = None;
+            }
+        } else if after == 0 && before > 0 {
+            if before >= streak.best_streak {
+                streak.best_streak = before;
+                streak.best_streak_end = Some(midnight);
+            }
+            streak.current_streak = 0;
+            streak.streak_start = None;
+        } else {
+            streak.current_streak = after;
+        }
+    }
+    streak.current_streak = next_streak_days;
+    streak
 }
 
 /// The snapshot of `status` (computed at `midnight`) for the daily run
@@ -126,6 +192,7 @@ pub fn snapshot(status: &SloStatus, midnight: Timestamp, streak_before: u32) -> 
         budget_remaining_percent: status.error_budget_remaining_percent,
         burn_rate: status.burn_rate,
         streak_days: streak_before,
+        original: None,
     }
 }
 
@@ -160,6 +227,23 @@ pub fn next_weekly_digest(now: Timestamp) -> Timestamp {
         this_week
     } else {
         this_week.plus_millis(7 * DAY_MS)
+    }
+}
+
+/// 00:00 UTC on the 1st of the month `t` falls in: when that month's
+/// `slo.report.monthly` for the month before is due (SPEC §17).
+pub fn month_start(t: Timestamp) -> Timestamp {
+    let date = t.date();
+    // Day 1 of an existing date's month always exists.
+    Timestamp::from_date(date.with_day(1).unwrap_or(date))
+}
+
+/// The first 1st-of-a-month 00:00 UTC strictly after `now`.
+pub fn next_monthly_report(now: Timestamp) -> Timestamp {
+    let date = month_start(now).date();
+    match date.checked_add_months(chrono::Months::new(1)) {
+        Some(next) => Timestamp::from_date(next),
+        None => Timestamp::from_millis(i64::MAX),
     }
 }
 
@@ -374,6 +458,13 @@ mod tests {
     }
 
     #[test]
+    fn monthly_reports_fall_on_the_first() {
+        assert_eq!(month_start(ts("2026-03-31T23:59:59Z")), ts("2026-03-01T00:00:00Z"));
+        assert_eq!(next_monthly_report(ts("2026-03-01T00:00:00Z")), ts("2026-04-01T00:00:00Z"));
+        assert_eq!(next_monthly_report(ts("2026-12-15T08:00:00Z")), ts("2027-01-01T00:00:00Z"));
+    }
+
+    #[test]
     fn iso_weeks_and_their_mondays() {
         assert_eq!(iso_week_of(ts("2026-03-02T09:00:00Z")), (2026, 10));
         assert_eq!(iso_week_of(ts("2026-03-08T23:59:59Z")), (2026, 10));
@@ -383,5 +474,30 @@ mod tests {
         assert_eq!(week_monday(ts("2027-01-01T12:00:00Z")).to_string(), "2026-12-28");
         assert_eq!(week_monday(ts("2026-03-08T23:59:59Z")).to_string(), "2026-03-02");
         assert_eq!(week_monday(ts("2026-03-02T00:00:00Z")).to_string(), "2026-03-02");
+    }
+
+    proptest::proptest! {
+        /// Whatever the runs were, the streak inferred from their snapshots
+        /// is the streak they left: what a replay after a correction starts
+        /// from (SPEC §17).
+        #[test]
+        fn the_streak_inferred_from_snapshots_is_the_one_the_runs_left(
+            runs in proptest::collection::vec((proptest::bool::ANY, proptest::bool::ANY), 0..40),
+            cut in 0usize..40,
+        ) {
+            let mut current = Streak::default();
+            let mut snapshots = Vec::new();
+            let mut states = vec![current.clone()];
+            for (i, &(breaching, open)) in runs.iter().enumerate() {
+                let midnight = day(i64::try_from(i).unwrap());
+                let st = status(breaching, open);
+                snapshots.push(snapshot(&st, midnight, current.current_streak));
+                current = update_streak(&current, &st, midnight).streak;
+                states.push(current.clone());
+            }
+            let cut = cut.min(snapshots.len());
+            let next = states[cut].current_streak;
+            proptest::prop_assert_eq!(streak_before(&snapshots[..cut], next), states[cut].clone());
+        }
     }
 }

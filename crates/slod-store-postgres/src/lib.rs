@@ -22,6 +22,7 @@
 //! ```
 
 mod auth;
+mod corrections;
 mod jobs;
 mod maintenance;
 mod notify;

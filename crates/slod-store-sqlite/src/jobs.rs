@@ -14,8 +14,9 @@ use slod_core::model::SystemId;
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
-    self, AchievementFields, DigestFields, RunFields, SnapshotFields, StreakFields,
-    ACHIEVEMENT_COLUMNS, DIGEST_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS, STREAK_COLUMNS,
+    self, AchievementFields, DigestFields, OriginalFields, RunFields, SnapshotFields, StreakFields,
+    ACHIEVEMENT_COLUMNS, DIGEST_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_READ_COLUMNS,
+    STREAK_COLUMNS,
 };
 use slod_store::jobs::{
     AchievementRow, ClaimOutcome, DigestRow, JobClaim, JobKind, JobRunRow, JobRunStatus,
@@ -69,7 +70,20 @@ fn run_from_row(row: &SqliteRow) -> Result<JobRunRow, StoreError> {
     .decode()
 }
 
-fn snapshot_from_row(row: &SqliteRow) -> Result<Snapshot, StoreError> {
+/// Decodes [`SNAPSHOT_READ_COLUMNS`].
+pub(crate) fn snapshot_from_row(row: &SqliteRow) -> Result<Snapshot, StoreError> {
+    let recomputed: bool = row.try_get::<i64, _>(7).map_err(other)? != 0;
+    let original = if recomputed {
+        Some(OriginalFields {
+            availability_percent: row.try_get(8).map_err(other)?,
+            budget_consumed_minutes: row.try_get(9).map_err(other)?,
+            budget_remaining_percent: row.try_get(10).map_err(other)?,
+            burn_rate: row.try_get(11).map_err(other)?,
+            streak_days: row.try_get(12).map_err(other)?,
+        })
+    } else {
+        None
+    };
     SnapshotFields {
         objective_id: row.try_get(0).map_err(other)?,
         date: row.try_get(1).map_err(other)?,
@@ -78,6 +92,7 @@ fn snapshot_from_row(row: &SqliteRow) -> Result<Snapshot, StoreError> {
         budget_remaining_percent: row.try_get(4).map_err(other)?,
         burn_rate: row.try_get(5).map_err(other)?,
         streak_days: row.try_get(6).map_err(other)?,
+        original,
     }
     .decode()
 }
@@ -243,7 +258,7 @@ impl JobStore for SqliteStore {
         to: Timestamp,
     ) -> StoreResult<Vec<Snapshot>> {
         let sql = format!(
-            "SELECT {SNAPSHOT_COLUMNS} FROM slo_daily_snapshots
+            "SELECT {SNAPSHOT_READ_COLUMNS} FROM slo_daily_snapshots
              WHERE objective_id = ? AND date >= ? AND date <= ? ORDER BY date"
         );
         let rows = sqlx::query(&sql)

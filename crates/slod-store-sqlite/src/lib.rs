@@ -14,6 +14,7 @@
 //! ```
 
 mod auth;
+mod corrections;
 mod jobs;
 mod maintenance;
 mod notify;

@@ -24,6 +24,7 @@
 use anyhow::anyhow;
 use slod_core::achievements::AchievementType;
 use slod_core::burn_alerts::BurnRateAlerts;
+use slod_core::corrections::{Correction, CorrectionKind};
 use slod_core::digest::WeeklyDigest;
 use slod_core::engine::{CheckState, SystemState};
 use slod_core::events::{EventType, NotificationEvent};
@@ -31,9 +32,10 @@ use slod_core::model::{
     Attribution, BurnRateThresholds, CheckId, DependencyExclusion, DowntimeEvent, HealthStatus,
     Objective, ObjectiveId, ReportSource, System, SystemId, Target, WindowDays,
 };
-use slod_core::streak::{Snapshot, Streak};
+use slod_core::streak::{Snapshot, SnapshotValues, Streak};
 use slod_core::time::Timestamp;
 
+use crate::corrections::CorrectionRow;
 use crate::jobs::{
     AchievementRow, DigestRow, JobKind, JobRunRow, JobRunStatus, MilestoneRow, StreakRow,
 };
@@ -75,6 +77,21 @@ pub const RUN_COLUMNS: &str = "kind, period, period_start, status, lease_owner, 
 pub const SNAPSHOT_COLUMNS: &str = "objective_id, date, availability_percent, \
                                     budget_consumed_minutes, budget_remaining_percent, \
                                     burn_rate, streak_days";
+/// `slo_daily_snapshots` as read: [`SNAPSHOT_COLUMNS`] then whether the
+/// snapshot was recomputed and its original values (SPEC §17), decoded by
+/// [`SnapshotFields`] with [`OriginalFields`].
+pub const SNAPSHOT_READ_COLUMNS: &str = "objective_id, date, availability_percent, \
+                                         budget_consumed_minutes, budget_remaining_percent, \
+                                         burn_rate, streak_days, recomputed, \
+                                         original_availability_percent, \
+                                         original_budget_consumed_minutes, \
+                                         original_budget_remaining_percent, \
+                                         original_burn_rate, original_streak_days";
+/// `corrections c LEFT JOIN systems u` (the upstream's name last), decoded
+/// by [`CorrectionFields`].
+pub const CORRECTION_COLUMNS: &str = "c.id, c.system_id, c.start_ms, c.end_ms, c.kind, \
+                                      c.upstream_system_id, c.reason, c.author, c.created_at, \
+                                      c.revoked_at, c.revoked_by, u.name";
 /// `slo_digests` (reads), decoded by [`DigestFields`].
 pub const DIGEST_COLUMNS: &str = "id, manual, created_at, payload";
 /// `slo_achievements`, decoded by [`AchievementFields`].
@@ -476,10 +493,34 @@ pub struct SnapshotFields {
     pub budget_remaining_percent: f64,
     pub burn_rate: Option<f64>,
     pub streak_days: i64,
+    /// Present when the row was recomputed (`recomputed` set).
+    pub original: Option<OriginalFields>,
+}
+
+/// The `original_*` columns of a recomputed snapshot.
+#[derive(Debug, Clone)]
+pub struct OriginalFields {
+    pub availability_percent: f64,
+    pub budget_consumed_minutes: f64,
+    pub budget_remaining_percent: f64,
+    pub burn_rate: Option<f64>,
+    pub streak_days: i64,
 }
 
 impl SnapshotFields {
     pub fn decode(self) -> StoreResult<Snapshot> {
+        let original = self
+            .original
+            .map(|o| -> StoreResult<SnapshotValues> {
+                Ok(SnapshotValues {
+                    availability_percent: o.availability_percent,
+                    budget_consumed_minutes: o.budget_consumed_minutes,
+                    budget_remaining_percent: o.budget_remaining_percent,
+                    burn_rate: o.burn_rate,
+                    streak_days: to_u32("original_streak_days", o.streak_days)?,
+                })
+            })
+            .transpose()?;
         Ok(Snapshot {
             objective_id: ObjectiveId::from_trusted(self.objective_id),
             date: millis(self.date),
@@ -488,6 +529,46 @@ impl SnapshotFields {
             budget_remaining_percent: self.budget_remaining_percent,
             burn_rate: self.burn_rate,
             streak_days: to_u32("streak_days", self.streak_days)?,
+            original,
+        })
+    }
+}
+
+/// A row of [`CORRECTION_COLUMNS`].
+#[derive(Debug, Clone)]
+pub struct CorrectionFields {
+    pub id: String,
+    pub system_id: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub kind: String,
+    pub upstream_system_id: Option<String>,
+    pub reason: String,
+    pub author: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub upstream_name: Option<String>,
+}
+
+impl CorrectionFields {
+    pub fn decode(self) -> StoreResult<CorrectionRow> {
+        let upstream = self.upstream_system_id.map(SystemId::from_trusted);
+        let kind = CorrectionKind::parse(&self.kind, upstream)
+            .map_err(|_| corrupt("corrections.kind", &self.kind))?;
+        if self.start_ms >= self.end_ms {
+            return Err(corrupt("corrections.end_ms", self.end_ms));
+        }
+        Ok(CorrectionRow {
+            id: self.id,
+            system_id: SystemId::from_trusted(self.system_id),
+            correction: Correction { start: self.start_ms, end: self.end_ms, kind },
+            reason: self.reason,
+            author: self.author,
+            created_at: millis(self.created_at),
+            revoked_at: opt_millis(self.revoked_at),
+            revoked_by: self.revoked_by,
+            upstream_name: self.upstream_name,
         })
     }
 }
@@ -907,6 +988,7 @@ mod tests {
             budget_remaining_percent: 100.0,
             burn_rate: None,
             streak_days: i64::from(u32::MAX) + 1,
+            original: None,
         };
         assert!(message(snapshot.decode().unwrap_err()).contains("streak_days"));
     }

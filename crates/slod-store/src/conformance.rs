@@ -20,8 +20,12 @@ use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_core::maintenance::MaintenanceWindow;
 
 use crate::auth::{Scope, SessionRow, TokenRow};
+use crate::corrections::CorrectionRow;
 use crate::maintenance::MaintenanceWindowRow;
-use crate::{new_id, MaintenanceStore, MaintenanceTx, SpanSet, Store, StoreError};
+use crate::{
+    new_id, CorrectionStore, CorrectionTx, MaintenanceStore, MaintenanceTx, SpanSet, Store,
+    StoreError,
+};
 
 /// Runs every case as its own `#[tokio::test]`.
 ///
@@ -64,6 +68,8 @@ macro_rules! conformance_suite {
             digests_round_trip,
             maintenance_windows_round_trip,
             maintenance_windows_go_with_their_system,
+            corrections_round_trip_in_made_order,
+            recomputed_snapshots_keep_their_original,
             tokens_and_sessions_round_trip,
             ping_answers
         );
@@ -1060,6 +1066,7 @@ fn job_snapshot(objective: &str, day: i64, availability: f64) -> slod_core::stre
         budget_remaining_percent: 96.5,
         burn_rate: if day % 2 == 0 { Some(0.25) } else { None },
         streak_days: u32::try_from(day).unwrap_or(0),
+        original: None,
     }
 }
 
@@ -1374,6 +1381,129 @@ pub async fn digests_round_trip(store: &dyn Store) {
     assert_eq!(newest[0].created_at, t(7));
     assert_eq!(newest[0].digest, digest(7, 9));
     assert_eq!(store.digests(10).await.expect("digests").len(), 2);
+}
+
+fn correction_row(
+    cid: &str,
+    system: &str,
+    made: i64,
+    kind: &str,
+    upstream: Option<&str>,
+) -> CorrectionRow {
+    use slod_core::corrections::{Correction, CorrectionKind};
+    CorrectionRow {
+        id: cid.to_owned(),
+        system_id: id(system),
+        correction: Correction {
+            start: t(10).millis(),
+            end: t(20).millis(),
+            kind: CorrectionKind::parse(kind, upstream.map(id)).expect("valid kind"),
+        },
+        reason: format!("{cid} reason"),
+        author: "local".into(),
+        created_at: t(made),
+        revoked_at: None,
+        revoked_by: None,
+        upstream_name: None,
+    }
+}
+
+/// Corrections round trip (the upstream's name joined in), list newest
+/// made first with same-millisecond ones in insertion order, revoke once,
+/// and only live ones reach the status path; they go with their system.
+pub async fn corrections_round_trip_in_made_order(store: &dyn Store) {
+    seed(store, &["api", "db"], &[]).await;
+    let first = correction_row("c1", "api", 100, "false_positive", None);
+    // Same millisecond as c3, inserted before it.
+    let second = correction_row("c2", "api", 200, "upstream", Some("db"));
+    let third = correction_row("c3", "api", 200, "maintenance", None);
+    let other = correction_row("c4", "db", 50, "maintenance", None);
+    let mut tx = store.begin().await.expect("begin");
+    for row in [&first, &second, &third, &other] {
+        tx.insert_correction(row).await.expect("insert");
+    }
+    assert!(tx
+        .insert_correction(&correction_row("c5", "ghost", 1, "maintenance", None))
+        .await
+        .is_err());
+    drop(tx);
+    assert!(store.get_correction("c1").await.expect("get").is_none(), "rolled back");
+    let mut tx = store.begin().await.expect("begin");
+    for row in [&first, &second, &third, &other] {
+        tx.insert_correction(row).await.expect("insert");
+    }
+    tx.commit().await.expect("commit");
+
+    let got = store.get_correction("c2").await.expect("get").expect("exists");
+    assert_eq!(got.upstream_name.as_deref(), Some("db name"), "the upstream's name is joined in");
+    assert_eq!(CorrectionRow { upstream_name: None, ..got }, second);
+    let listed = store.list_corrections(&id("api")).await.expect("list");
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["c3", "c2", "c1"]);
+
+    let mut tx = store.begin().await.expect("begin");
+    let revoked = tx.revoke_correction("c2", t(300), "local").await.expect("revoke");
+    assert_eq!((revoked.revoked_at, revoked.revoked_by.as_deref()), (Some(t(300)), Some("local")));
+    assert!(matches!(tx.revoke_correction("c2", t(301), "x").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(tx.revoke_correction("nope", t(301), "x").await, Err(StoreError::NotFound)));
+    let live = CorrectionTx::live_corrections(&mut *tx, &[id("api")]).await.expect("live in tx");
+    let ids: Vec<&str> = live[&id("api")].iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["c1", "c3"], "oldest made first, revoked left out");
+    tx.commit().await.expect("commit");
+    let live = CorrectionStore::live_corrections(store, &[id("api"), id("db"), id("x")])
+        .await
+        .expect("live");
+    assert_eq!(live.len(), 2);
+    assert_eq!(live[&id("db")], vec![other.clone()]);
+    let still = store.get_correction("c2").await.expect("get").expect("the row stays");
+    assert_eq!(still.revoked_by.as_deref(), Some("local"));
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.delete_system(&id("api")).await.expect("delete"));
+    tx.commit().await.expect("commit");
+    assert!(store.get_correction("c1").await.expect("get").is_none());
+    assert!(store.get_correction("c4").await.expect("get").is_some());
+}
+
+/// A recomputed snapshot takes its new figures and keeps the first ones in
+/// `original`, through any number of recomputations.
+pub async fn recomputed_snapshots_keep_their_original(store: &dyn Store) {
+    seed(store, &["api"], &[]).await;
+    add_objective(store, objective("o1", "api", DependencyExclusion::Strict)).await;
+    let first = job_snapshot("o1", 2, 99.0);
+    let untouched = job_snapshot("o1", 3, 98.0);
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_snapshots(&[first.clone(), untouched.clone()]).await.expect("insert");
+    tx.commit().await.expect("commit");
+
+    let changed = slod_core::streak::Snapshot {
+        availability_percent: 100.0,
+        budget_consumed_minutes: 0.0,
+        budget_remaining_percent: 100.0,
+        burn_rate: Some(0.0),
+        streak_days: 7,
+        ..first.clone()
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.recompute_snapshots(std::slice::from_ref(&changed)).await.expect("recompute");
+    let seen = tx.all_snapshots(&["o1".to_owned(), "none".to_owned()]).await.expect("in tx");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen["o1"][0].original, Some(first.values()));
+    tx.commit().await.expect("commit");
+    let again = slod_core::streak::Snapshot {
+        availability_percent: 50.0,
+        burn_rate: None,
+        ..changed.clone()
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.recompute_snapshots(std::slice::from_ref(&again)).await.expect("recompute again");
+    tx.commit().await.expect("commit");
+
+    let all = store.snapshots("o1", t(0), t(9 * 1440)).await.expect("snapshots");
+    assert_eq!(all.len(), 2);
+    let expected = slod_core::streak::Snapshot { original: Some(first.values()), ..again };
+    assert_eq!(all[0], expected, "the original is the first figures, not the last");
+    assert_eq!(all[1], untouched, "never recomputed: no original");
+    assert_eq!(all[1].original, None);
 }
 
 /// A migrated database answers the readiness probe (SPEC §18), before and

@@ -37,15 +37,18 @@ pub enum JobKind {
     Daily,
     /// SPEC §6, one scheduled run per ISO week.
     WeeklyDigest,
+    /// SPEC §17, one monthly SLA statement per calendar month (UTC).
+    MonthlyReport,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [Self::Daily, Self::WeeklyDigest];
+    pub const ALL: [JobKind; 3] = [Self::Daily, Self::WeeklyDigest, Self::MonthlyReport];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Daily => "daily",
             Self::WeeklyDigest => "weekly_digest",
+            Self::MonthlyReport => "monthly_report",
         }
     }
 

@@ -16,6 +16,7 @@
 //! imports the other, nor this module: what both need lives below them
 //! ([`crate::state`], [`crate::input`], [`crate::service`]).
 
+use crate::service::corrections::Actor;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
@@ -77,7 +78,14 @@ async fn require_api_scope(
     // Checked on the head alone: a body is not shared across the awaits.
     let (parts, body) = request.into_parts();
     match authorize(&state, &parts, Some(scopes)).await {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Ok(actor) => {
+            let mut parts = parts;
+            // SPEC §17: what the request does is authored by its token.
+            if let Some(actor) = actor {
+                parts.extensions.insert(actor);
+            }
+            next.run(Request::from_parts(parts, body)).await
+        }
         Err(denied) => denied,
     }
 }
@@ -93,7 +101,7 @@ pub async fn require_metrics_scope(
     let scopes = access::metrics_scopes(state.access.settings().public_metrics);
     let (parts, body) = request.into_parts();
     match authorize(&state, &parts, scopes).await {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
         Err(denied) => denied,
     }
 }
@@ -106,16 +114,17 @@ pub async fn require_metrics_scope(
 /// The credential is `Authorization: Bearer TOKEN`; a `GET` may instead
 /// carry a dashboard session cookie, so the dashboard's live updates
 /// (`/api/v1/events/stream`) work for a logged-in reader. The token itself
-/// is never logged.
+/// is never logged. Lets through with the token's name as the request's
+/// [`Actor`] when a token was checked.
 pub async fn authorize(
     state: &AppState,
     request: &Parts,
     scopes: Option<&[Scope]>,
-) -> Result<(), Response> {
-    let Some(scopes) = scopes else { return Ok(()) };
+) -> Result<Option<Actor>, Response> {
+    let Some(scopes) = scopes else { return Ok(None) };
     let store = &*state.store;
     if !state.access.enforced(store).await {
-        return Ok(());
+        return Ok(None);
     }
     let client = request
         .extensions
@@ -169,7 +178,7 @@ pub async fn authorize(
     if let Err(err) = tokens::record_use(store, &token, state.now()).await {
         tracing::warn!(error = %err, token = %token.id, "recording a token's use failed");
     }
-    Ok(())
+    Ok(Some(Actor(token.name.clone())))
 }
 
 fn unauthorized(message: &str) -> Response {

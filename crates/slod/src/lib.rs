@@ -41,6 +41,7 @@ pub mod clock;
 pub mod config;
 pub mod database;
 pub mod demo;
+pub mod documents;
 pub mod input;
 pub mod notify;
 pub mod ops;

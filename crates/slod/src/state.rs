@@ -12,6 +12,7 @@ use slod_store::Store;
 use crate::access::Access;
 use crate::clock::Clock;
 use crate::notify::Notifier;
+use crate::service::corrections::Actor;
 
 /// What every handler can reach: storage, the clock, notifications (test
 /// sends, the live event stream) and access control (SPEC §16).
@@ -35,5 +36,20 @@ impl AppState {
 
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+}
+
+/// Who is making the request (SPEC §17's `author`): the [`Actor`] an
+/// authentication layer put in the request's extensions, else `local`.
+/// API and dashboard handlers both take it from here, so wiring tokens in
+/// (SPEC §16) is one `insert` in a middleware.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Actor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Actor>().cloned().unwrap_or_default())
     }
 }

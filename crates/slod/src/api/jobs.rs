@@ -4,7 +4,9 @@
 //! - `POST /jobs/daily?date=YYYY-MM-DD` (default today)
 //! - `POST /jobs/weekly-digest?weekOf=YYYY-MM-DD` (default this week): the
 //!   digest, or `204` when there are no objectives
-//! - `GET /jobs/runs?kind=daily|weekly_digest&limit=20`
+//! - `POST /jobs/monthly-report?month=YYYY-MM` (default last month): the
+//!   SLA statement sent as `slo.report.monthly` (SPEC §17)
+//! - `GET /jobs/runs?kind=daily|weekly_digest|monthly_report&limit=20`
 //! - `GET /digests?limit=20`, `GET /streaks`
 //! - `GET /objectives/{id}/snapshots?from=&to=`: bounds are RFC 3339
 //!   instants or `YYYY-MM-DD` dates (that day's midnight), both inclusive,
@@ -23,6 +25,7 @@ use slod_store::jobs::JobKind;
 use super::error::{ApiError, ApiResult};
 use super::extract::{PathId, QueryParams};
 use crate::service::jobs::{self as service, DailyRunResult, DigestView, JobRunView, StreakView};
+use crate::service::reports::Period;
 use crate::state::AppState;
 
 /// Default and largest `limit` of the list routes here (and
@@ -32,7 +35,7 @@ pub(super) const MAX_LIMIT: u32 = 1000;
 
 /// A `YYYY-MM-DD` date from 1970 to 9999: nothing slod stores is older,
 /// and the bound keeps week arithmetic far from chrono's limits.
-fn date(field: &'static str, raw: &str) -> ApiResult<NaiveDate> {
+pub(super) fn date(field: &'static str, raw: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .ok()
         .filter(|day| (1970..=9999).contains(&chrono::Datelike::year(day)))
@@ -72,6 +75,17 @@ pub(super) async fn run_daily(
     Ok(axum::Json(service::trigger_daily(&*state.store, &*state.clock, day).await?))
 }
 
+/// `POST /jobs/monthly-report?month=YYYY-MM` (default: last month): sends
+/// that month's `slo.report.monthly` now and answers its payload.
+pub(super) async fn run_monthly_report(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> ApiResult<axum::Json<service::MonthlyReport>> {
+    query.only(&["month"])?;
+    let month = query.single("month")?.map(|raw| Period::month(raw, "month")).transpose()?;
+    Ok(axum::Json(service::trigger_monthly(&*state.store, month, state.now()).await?))
+}
+
 /// `POST /jobs/weekly-digest?weekOf=`: the digest, or `204` when skipped.
 pub(super) async fn run_weekly_digest(
     State(state): State<AppState>,
@@ -100,7 +114,7 @@ pub(super) async fn runs(
         Some(raw) => Some(JobKind::parse(raw).ok_or_else(|| {
             ApiError::validation(ValidationError::new(
                 "kind",
-                format!("`{raw}` is not one of daily, weekly_digest"),
+                format!("`{raw}` is not one of daily, weekly_digest, monthly_report"),
             ))
         })?),
     };

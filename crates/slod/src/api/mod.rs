@@ -12,6 +12,7 @@
 
 mod achievements;
 mod channels;
+mod corrections;
 pub mod error;
 pub mod extract;
 mod health;
@@ -20,6 +21,7 @@ mod jobs;
 mod maintenance;
 mod objectives;
 pub(crate) mod readyz;
+mod reports;
 mod stream;
 mod systems;
 mod tokens;
@@ -65,6 +67,8 @@ fn table() -> Table {
         .get("/digests", jobs::digests)
         .post("/jobs/daily", jobs::run_daily)
         .post("/jobs/weekly-digest", jobs::run_weekly_digest)
+        .post("/jobs/monthly-report", jobs::run_monthly_report)
+        .get("/reports/sla", reports::sla)
         .get("/jobs/runs", jobs::runs)
         .get("/achievements", achievements::definitions)
         .get("/systems/{id}/achievements", achievements::for_system)
@@ -82,6 +86,9 @@ fn table() -> Table {
         .get("/maintenance-windows/{id}", maintenance::get)
         .patch("/maintenance-windows/{id}", maintenance::update)
         .delete("/maintenance-windows/{id}", maintenance::delete)
+        .get("/systems/{id}/corrections", corrections::list)
+        .post("/systems/{id}/corrections", corrections::create)
+        .delete("/corrections/{id}", corrections::revoke)
         .get("/tokens", tokens::list)
         .post("/tokens", tokens::create)
         .delete("/tokens/{id}", tokens::revoke)

@@ -11,10 +11,12 @@
 //! - [`fields`]: reading a JSON object field by field, naming bad fields.
 //! - [`objectives`]: the `/objectives` create and update bodies.
 //! - [`maintenance`]: the maintenance window create and update bodies.
+//! - [`corrections`]: the correction create body.
 //! - [`integrations`]: the payloads of Alertmanager, Uptime Kuma and Gatus
 //!   (SPEC §13).
 //! - [`tokens`]: the `/tokens` create body.
 
+pub mod corrections;
 pub mod fields;
 pub mod integrations;
 pub mod maintenance;

@@ -1,5 +1,6 @@
-//! The scheduler inside `slod serve`: the daily job at 00:00 UTC and the
-//! weekly digest on Mondays at 09:00 UTC (SPEC §5, §6). It decides when;
+//! The scheduler inside `slod serve`: the daily job at 00:00 UTC, the
+//! weekly digest on Mondays at 09:00 UTC and the monthly SLA statement on
+//! the 1st at 00:00 UTC (SPEC §5, §6, §17). It decides when;
 //! the jobs themselves are `service::jobs`.
 //!
 //! [`Scheduler::run_due_jobs`] is the whole decision, one pass: it runs the
@@ -37,14 +38,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use slod_core::digest::WeeklyDigest;
-use slod_core::streak::{midnights_between, next_daily_run, next_weekly_digest};
+use slod_core::streak::{
+    midnights_between, month_start, next_daily_run, next_monthly_report, next_weekly_digest,
+};
 use slod_core::time::{Timestamp, DAY_MS};
 use slod_store::jobs::JobKind;
 use slod_store::Store;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::service::jobs::{self as service, DailyOutcome, DailyRunResult, DigestOutcome};
+use crate::service::jobs::{
+    self as service, DailyOutcome, DailyRunResult, DigestOutcome, MonthlyOutcome, MonthlyReport,
+};
 
 /// The longest the loop sleeps before looking at the clock again, so a
 /// wall clock that jumps (suspend, NTP step) is noticed within a minute.
@@ -62,6 +67,8 @@ pub struct DueJobs {
     pub daily: Vec<DailyRunResult>,
     /// The weekly digest, when this pass produced one.
     pub digest: Option<WeeklyDigest>,
+    /// The monthly SLA statement, when this pass sent one (SPEC §17).
+    pub monthly: Option<MonthlyReport>,
     /// Something due could not run yet (held by another replica, or it
     /// failed): look again soon rather than at the next due instant.
     pub retry_soon: bool,
@@ -78,13 +85,22 @@ pub struct Scheduler {
     /// of objectives, or found completed), so a skipped week is not
     /// retried every pass.
     digest_attempted: Option<Timestamp>,
+    /// The last 1st-of-a-month this process attempted, likewise.
+    monthly_attempted: Option<Timestamp>,
     stop: Option<watch::Receiver<bool>>,
 }
 
 impl Scheduler {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         let started_at = clock.now();
-        Self { store, clock, started_at, digest_attempted: None, stop: None }
+        Self {
+            store,
+            clock,
+            started_at,
+            digest_attempted: None,
+            monthly_attempted: None,
+            stop: None,
+        }
     }
 
     fn stopping(&self) -> bool {
@@ -150,6 +166,7 @@ impl Scheduler {
             }
         }
 
+        self.run_due_monthly(now, &mut done).await?;
         let monday_nine = next_weekly_digest(now).minus_millis(7 * DAY_MS);
         if self.stopping() || self.digest_attempted == Some(monday_nine) {
             return Ok(done);
@@ -188,9 +205,45 @@ impl Scheduler {
         Ok(done)
     }
 
+    /// The month before this one's SLA statement, when its 1st 00:00 UTC
+    /// has passed and it was not sent (SPEC §17). Owed like the digest: a
+    /// 1st before this process started only when slod has sent monthly
+    /// statements before.
+    async fn run_due_monthly(&mut self, now: Timestamp, done: &mut DueJobs) -> anyhow::Result<()> {
+        let first = month_start(now);
+        if self.stopping() || self.monthly_attempted == Some(first) {
+            return Ok(());
+        }
+        let owed = first > self.started_at
+            || self
+                .store
+                .latest_completed_run(JobKind::MonthlyReport)
+                .await
+                .context("reading the latest monthly report run")?
+                .is_some_and(|run| run.period_start < first);
+        if !owed {
+            self.monthly_attempted = Some(first);
+            return Ok(());
+        }
+        match service::run_scheduled_monthly(&*self.store, &*self.clock, first).await {
+            Ok(MonthlyOutcome::Sent(report)) => {
+                tracing::info!(month = %report.month, objectives = report.objectives.len(), "monthly SLA statement sent");
+                self.monthly_attempted = Some(first);
+                done.monthly = Some(report);
+            }
+            Ok(MonthlyOutcome::AlreadyCompleted) => self.monthly_attempted = Some(first),
+            Ok(MonthlyOutcome::Held(_)) => done.retry_soon = true,
+            Err(err) => {
+                tracing::error!(error = %err, "monthly SLA statement failed; retrying soon");
+                done.retry_soon = true;
+            }
+        }
+        Ok(())
+    }
+
     /// The next instant something may fall due after `now`.
     pub fn next_due(&self, now: Timestamp) -> Timestamp {
-        next_daily_run(now).min(next_weekly_digest(now))
+        next_daily_run(now).min(next_weekly_digest(now)).min(next_monthly_report(now))
     }
 
     /// Runs due jobs, sleeps on the clock until the next due instant, and

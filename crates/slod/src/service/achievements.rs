@@ -22,7 +22,7 @@ use slod_core::achievements::{
 use slod_core::engine::World;
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{Objective, ObjectiveId, SystemId};
-use slod_core::status::{compute_status, compute_status_excluding, SloStatus};
+use slod_core::status::{compute_status, SloStatus};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
 use slod_store::jobs::{AchievementRow, MilestoneRow, OutageSpan};
@@ -154,10 +154,16 @@ pub async fn on_recovery(
     };
 
     // Statuses here exclude maintenance like every other (SPEC §12).
-    let windows = match &spans {
-        Some(_) => super::maintenance::load_for_tx(tx, objectives.iter().copied()).await?,
+    let (windows, fixes) = match &spans {
+        Some(_) => (
+            super::maintenance::load_for_tx(tx, objectives.iter().copied()).await?,
+            super::corrections::load_for_tx(tx, objectives.iter().copied()).await?,
+        ),
         None => Default::default(),
     };
+    let upstreams = spans
+        .map(|spans| super::corrections::upstream_table(&spans.upstreams, &fixes))
+        .unwrap_or_default();
     let mut unlocks = Vec::new();
     let no_streak = Streak::default();
     for (system, mut ats) in instants {
@@ -179,14 +185,8 @@ pub async fn on_recovery(
                         )]);
                         super::status::as_of(&mut rewound, at);
                         let own_spans = rewound.remove(objective.id.as_str()).unwrap_or_default();
-                        let excluded = super::maintenance::excluded(objective, &windows, at);
-                        compute_status_excluding(
-                            objective,
-                            &own_spans,
-                            &spans.upstreams,
-                            at,
-                            false,
-                            &excluded,
+                        super::corrections::compute(
+                            objective, &own_spans, &upstreams, at, false, &windows, &fixes,
                         )
                     }
                     None => compute_status(objective, &[], &[], at, false),

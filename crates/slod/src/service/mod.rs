@@ -13,6 +13,7 @@
 pub mod achievements;
 pub mod alerts;
 pub mod channels;
+pub mod corrections;
 pub mod effects;
 pub mod egress;
 pub mod health;
@@ -20,6 +21,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod maintenance;
 pub mod objectives;
+pub mod reports;
 pub mod status;
 pub mod systems;
 pub mod tokens;

@@ -17,6 +17,10 @@
 //! non-cancelled windows of every system whose objectives exclude them
 //! (`service::maintenance::load_for`), whatever the number of objectives.
 //!
+//! Corrections (SPEC §17) likewise: one read of the live corrections of
+//! the systems involved (`service::corrections::load_for`), applied as an
+//! overlay by `service::corrections::compute`.
+//!
 //! Every `{objective, status}` read also carries the objective's streak
 //! (SPEC §5) as it stands, fetched for all the listed objectives at once.
 
@@ -25,12 +29,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use slod_core::engine::World;
 use slod_core::model::{Objective, ObjectiveId, SystemId};
-use slod_core::status::{compute_status_excluding, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
+use slod_core::status::{EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
 use slod_store::{SpanSet, Store, StoreTx};
 
-use super::{maintenance, ServiceResult};
+use super::{corrections, maintenance, ServiceResult};
 
 /// An objective with its status and streak, the API's
 /// `{objective, status, streak}`.
@@ -97,14 +101,16 @@ pub async fn statuses(
     let down = systems_down(store, &systems, at).await?;
     // Windows as they are now, whatever `t` is: they are a plan (SPEC §12).
     let windows = maintenance::load_for(store, objectives).await?;
+    // Corrections are an overlay read as they are now (SPEC §17).
+    let fixes = corrections::load_for(store, objectives).await?;
+    let upstreams = corrections::upstream_table(&spans.upstreams, &fixes);
 
     Ok(objectives
         .iter()
         .map(|objective| {
             let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let is_down = down.contains(&objective.system_id);
-            let excluded = maintenance::excluded(objective, &windows, t);
-            compute_status_excluding(objective, own, &spans.upstreams, t, is_down, &excluded)
+            corrections::compute(objective, own, &upstreams, t, is_down, &windows, &fixes)
         })
         .collect())
 }
@@ -212,14 +218,15 @@ pub(super) async fn judge_with(
     // `compute_status`, so the wider read changes no status.
     let spans = tx.event_spans(&ids, since, until).await?;
     let windows = maintenance::load_for_tx(tx, objectives.iter().copied()).await?;
+    let fixes = corrections::load_for_tx(tx, objectives.iter().copied()).await?;
+    let upstreams = corrections::upstream_table(&spans.upstreams, &fixes);
     let judged = objectives
         .into_iter()
         .map(|objective| {
             let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
-            let excluded = maintenance::excluded(objective, &windows, now);
             let status =
-                compute_status_excluding(objective, own, &spans.upstreams, now, down, &excluded);
+                corrections::compute(objective, own, &upstreams, now, down, &windows, &fixes);
             Judged { objective: objective.clone(), status }
         })
         .collect();

@@ -339,8 +339,17 @@ enum Entry<'a> {
 /// line, its attribution as a badge, start, end and duration. Maintenance
 /// occurrences of the system (merged, `[start, end)` in milliseconds) are
 /// interleaved as shaded entries, newest first like the events, and an
-/// event that overlaps one says for how long.
-pub fn timeline(events: &[DowntimeEvent], maintenance: &[(i64, i64)], now: Timestamp) -> Markup {
+/// event that overlaps one says for how long. Events that a live correction
+/// covers are drawn hatched with a chip saying what they were corrected to
+/// (SPEC §17); each event links to the system page's correction form,
+/// prefilled with its interval.
+pub fn timeline(
+    events: &[DowntimeEvent],
+    maintenance: &[(i64, i64)],
+    now: Timestamp,
+    corrections: &[slod_store::corrections::CorrectionRow],
+    system: &slod_core::model::SystemId,
+) -> Markup {
     let mut entries: Vec<(i64, Entry<'_>)> =
         events.iter().map(|e| (e.start_time.millis(), Entry::Event(e))).collect();
     entries.extend(maintenance.iter().map(|&(s, e)| (s, Entry::Maintenance(s, e))));
@@ -357,7 +366,7 @@ pub fn timeline(events: &[DowntimeEvent], maintenance: &[(i64, i64)], now: Times
                             (maintenance_entry(*start, *end, now))
                         }
                         Entry::Event(event) => {
-                            (event_entry(event, maintenance, now))
+                            (event_entry(event, maintenance, now, corrections, system))
                         }
                     }
                 }
@@ -385,12 +394,19 @@ fn maintenance_entry(start: i64, end: i64, now: Timestamp) -> Markup {
     }
 }
 
-fn event_entry(event: &DowntimeEvent, maintenance: &[(i64, i64)], now: Timestamp) -> Markup {
+fn event_entry(
+    event: &DowntimeEvent,
+    maintenance: &[(i64, i64)],
+    now: Timestamp,
+    corrections: &[slod_store::corrections::CorrectionRow],
+    system: &slod_core::model::SystemId,
+) -> Markup {
     let open = event.end_time.is_none();
     let end = event.end_time.unwrap_or(now);
     let in_maintenance = covered_ms(maintenance, event.start_time.millis(), end.millis());
+    let fixes = super::corrections::covering(event, corrections, now);
     html! {
-                    li.ev.ev-up[matches!(event.attribution, Attribution::Upstream { .. })].ev-open[open].ev-in-maint[in_maintenance > 0] {
+                    li.ev.ev-up[matches!(event.attribution, Attribution::Upstream { .. })].ev-open[open].ev-in-maint[in_maintenance > 0].ev-corrected[!fixes.is_empty()] {
                         span.dot aria-hidden="true" {}
                         div.ev-body {
                             @match &event.attribution {
@@ -407,6 +423,11 @@ fn event_entry(event: &DowntimeEvent, maintenance: &[(i64, i64)], now: Timestamp
                                 " " span.chip.st-none title="Forced by an incident, not a probe" { "incident" }
                             }
                             @if open { " " span.chip.st-down { "ongoing" } }
+                            @for fix in &fixes {
+                                " " span.chip.corr title={ "Corrected: " (fix.reason) } {
+                                    "corrected: " (super::corrections::label(fix))
+                                }
+                            }
                             div.ev-when {
                                 time datetime=(event.start_time.to_rfc3339()) { (format::utc(event.start_time)) }
                                 " → "
@@ -423,6 +444,8 @@ fn event_entry(event: &DowntimeEvent, maintenance: &[(i64, i64)], now: Timestamp
                                     " · " span.mw-note { (maintenance_swatch()) " "
                                         (format::duration(in_maintenance)) " during maintenance" }
                                 }
+                                " · " a href={ "/systems/" (system) "?correctStart=" (event.start_time.to_rfc3339())
+                                    "&correctEnd=" (end.to_rfc3339()) "#corrections" } { "mark…" }
                             }
                         }
                     }
@@ -587,6 +610,7 @@ mod tests {
             budget_remaining_percent: 100.0,
             burn_rate: Some(0.0),
             streak_days: 0,
+            original: None,
         }
     }
 
@@ -625,13 +649,15 @@ mod tests {
             source: ReportSource::Healthcheck,
         };
         let now = Timestamp::from_millis(5 * DAY_MS);
-        let html = timeline(std::slice::from_ref(&event), &maintenance[1..], now).into_string();
+        let system = slod_core::model::SystemId::from_trusted("api".to_owned());
+        let html = timeline(std::slice::from_ref(&event), &maintenance[1..], now, &[], &system)
+            .into_string();
         assert_eq!(html.matches("class=\"ev ev-maint\"").count(), 1, "{html}");
         // The event overlaps the occurrence for its second hour.
         assert!(html.contains("1 h during maintenance"), "{html}");
         // The occurrence started after the event: listed first (newest first).
         assert!(html.find("ev-maint").unwrap() < html.find("ev-in-maint").unwrap());
-        let quiet = timeline(&[], &[], now).into_string();
+        let quiet = timeline(&[], &[], now, &[], &system).into_string();
         assert!(quiet.contains("No downtime recorded"));
     }
 

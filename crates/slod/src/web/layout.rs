@@ -13,6 +13,7 @@ use super::session::{csrf_field, Viewer};
 pub enum Nav {
     Overview,
     NewObjective,
+    Reports,
     None,
 }
 
@@ -78,6 +79,7 @@ fn shell(
                             a href="/objectives/new"
                                 aria-current=[(nav == Nav::NewObjective).then_some("page")] { "New objective" }
                         }
+                        a href="/reports" aria-current=[(nav == Nav::Reports).then_some("page")] { "Reports" }
                     }
                     @if let Some(session) = &viewer.session {
                         form.logout method="post" action="/logout" {

@@ -15,10 +15,12 @@
 //! | `GET/POST /objectives/new` | [`editor`]: create form (`?systemId=` picks the system) |
 //! | `GET/POST /objectives/{id}/edit` | [`editor`]: edit form |
 //! | `GET/POST /objectives/{id}/delete` | [`objective`]: confirmation, then delete |
-//! | `GET /systems/{id}` | [`system`]: objectives, maintenance windows, dependencies, achievements |
+//! | `GET /systems/{id}` | [`system`]: objectives, maintenance windows, dependencies, corrections (form and audit trail), achievements |
 //! | `GET/POST /systems/{id}/maintenance-windows/new` | [`maintenance`]: plan a window |
 //! | `GET/POST /maintenance-windows/{id}/edit` | [`maintenance`]: change a window |
 //! | `POST /maintenance-windows/{id}/cancel` | [`maintenance`]: cancel (or restore) a window |
+//! | `POST /systems/{id}/corrections`, `POST /corrections/{id}/revoke` | [`corrections`]: make or revoke a correction |
+//! | `GET /reports` | [`reports`]: pick a period, download the SLA statement as JSON, CSV or PDF |
 //! | `GET /static/slod.css` | the one stylesheet, from memory |
 //! | `GET/POST /login`, `POST /logout` | [`session`]: log in with a token, log out |
 //!
@@ -31,6 +33,7 @@
 //! it is an extra, not a requirement.
 
 mod components;
+mod corrections;
 mod data;
 mod editor;
 mod format;
@@ -38,6 +41,7 @@ mod layout;
 mod maintenance;
 mod objective;
 mod overview;
+mod reports;
 pub mod session;
 mod system;
 
@@ -70,6 +74,9 @@ pub fn router() -> Router<AppState> {
             get(maintenance::edit_page).post(maintenance::update),
         )
         .route("/maintenance-windows/{id}/cancel", axum::routing::post(maintenance::cancel))
+        .route("/systems/{id}/corrections", axum::routing::post(corrections::create))
+        .route("/corrections/{id}/revoke", axum::routing::post(corrections::revoke))
+        .route("/reports", get(reports::page))
         .route("/static/slod.css", get(stylesheet))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", axum::routing::post(session::logout))

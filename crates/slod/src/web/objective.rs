@@ -41,6 +41,7 @@ pub(super) async fn page(
     let system = systems::get_system(store, &item.objective.system_id).await?;
     let upstreams = systems::get_dependencies(store, &item.objective.system_id).await?.upstream;
     let events = objectives::list_events(store, &id, TIMELINE_LENGTH).await?;
+    let corrections = crate::service::corrections::list(store, &item.objective.system_id).await?;
     let trend_from = now.minus_millis(TREND_DAYS * DAY_MS);
     let snapshots = data::snapshots(store, &id, trend_from, now).await?;
     // The system's windows as they stand (SPEC §12: a plan, not history),
@@ -101,7 +102,7 @@ pub(super) async fn page(
         }
         section.card {
             h2 { "Recent downtime " span.muted { "(newest first, up to " (TIMELINE_LENGTH) ", with maintenance)" } }
-            (components::timeline(&events, &timeline_maintenance, now))
+            (components::timeline(&events, &timeline_maintenance, now, &corrections, &system.id))
         }
         section.card {
             h2 { "Settings" }

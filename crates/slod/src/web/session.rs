@@ -264,6 +264,8 @@ pub async fn guard(
             csrf: tokens::csrf_token(&session_id),
         }),
     };
+    // SPEC §17: corrections made from the dashboard are the token's.
+    request.extensions_mut().insert(crate::service::corrections::Actor(token.name.clone()));
     request.extensions_mut().insert(viewer);
     next.run(request).await
 }

@@ -7,8 +7,10 @@ use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use maud::html;
 use slod_core::model::SystemId;
+use slod_core::time::Timestamp;
 
 use super::components::{self, State as ObjState};
+use super::corrections;
 use super::layout::{self, Nav};
 use super::session::Viewer;
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
@@ -41,6 +43,10 @@ pub(super) async fn page(
     let pairs = query_pairs(query);
     let deleted = query_value(&pairs, "deleted").is_some();
     let window_flash = query_value(&pairs, "maintenance").and_then(super::maintenance::flash);
+    let corrected = query_value(&pairs, "corrected").is_some();
+    let revoked = query_value(&pairs, "revoked").is_some();
+    let prefill = |key: &str| query_value(&pairs, key).and_then(|raw| Timestamp::parse(raw).ok());
+    let trail = crate::service::corrections::list(store, &id).await?;
     let down_now = system.status.is_down();
 
     let body = html! {
@@ -50,6 +56,12 @@ pub(super) async fn page(
         }
         @if let Some(message) = window_flash {
             p.flash role="status" { (message) }
+        }
+        @if corrected {
+            p.flash role="status" { "The correction was made; statuses, snapshots and streaks are recomputed." }
+        }
+        @if revoked {
+            p.flash role="status" { "The correction was revoked; the previous numbers are back." }
         }
         div.titlebar {
             h1 { (system.name) " " span.sysid { (system.id) } }
@@ -115,6 +127,14 @@ pub(super) async fn page(
             section.card {
                 h2 { "Depended on by (downstream)" }
                 (system_list(&dependencies.downstream, "Nothing depends on this system."))
+            }
+        }
+        section.card id="corrections" {
+            h2 { "Corrections " span.muted { "(the audit trail, newest first)" } }
+            (corrections::audit_trail(&viewer, &trail, now))
+            @if viewer.can_edit {
+                h3 { "Mark an interval" }
+                (corrections::form(&viewer, &id, &dependencies.upstream, prefill("correctStart"), prefill("correctEnd")))
             }
         }
         section.card {

@@ -149,6 +149,24 @@ impl TestApp {
         self.send(self.client.delete(self.url(path))).await
     }
 
+    /// POST without a body.
+    pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.post(self.url(path))).await
+    }
+
+    /// GET returning the status, the content type and the raw body.
+    pub async fn get_bytes(&self, path: &str) -> (StatusCode, String, Vec<u8>) {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, response.bytes().await.unwrap().to_vec())
+    }
+
     /// Sends `body` as-is with a JSON content type.
     pub async fn post_raw(&self, path: &str, body: &str) -> (StatusCode, Value) {
         let request = self

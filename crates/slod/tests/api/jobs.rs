@@ -671,6 +671,7 @@ async fn a_run_abandoned_half_way_is_taken_over_and_finished() {
         budget_remaining_percent: 100.0,
         burn_rate: Some(0.0),
         streak_days: 0,
+        original: None,
     };
     tx.insert_snapshots(&[snapshot]).await.unwrap();
     let streak = Streak {

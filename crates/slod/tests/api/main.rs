@@ -8,6 +8,7 @@ mod alertmanager;
 mod browser;
 mod burn_alerts;
 mod concurrency;
+mod corrections;
 mod demo;
 mod dependencies;
 mod durability;
@@ -21,7 +22,9 @@ mod notify;
 mod objectives;
 #[path = "../support/process.rs"]
 mod process;
+
 mod receiver;
+mod reports;
 mod status;
 mod systems;
 mod validation;

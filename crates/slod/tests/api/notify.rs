@@ -565,7 +565,7 @@ async fn secrets_never_appear_in_any_response() {
     assert!(!leaks(&text), "{text}");
     assert_eq!(hook["hasSecret"], true);
     assert_eq!(hook["allEvents"], true);
-    assert_eq!(hook["events"].as_array().unwrap().len(), 9);
+    assert_eq!(hook["events"].as_array().unwrap().len(), 10);
     assert!(hook.get("secret").is_none());
     let hook_id = hook["id"].as_str().unwrap().to_owned();
 

@@ -596,3 +596,88 @@ async fn bench_dashboard_with_1000_objectives() {
         times[times.len() - 1]
     );
 }
+
+#[tokio::test]
+async fn an_interval_is_marked_from_the_dashboard_and_shown_corrected() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let objective =
+        app.create_objective(json!({"systemId": "api", "target": 99.9, "windowDays": 30})).await;
+    app.report("api", "unhealthy", -120).await;
+    app.report("api", "healthy", -60).await;
+
+    // The timeline links each event to the form, prefilled with its interval.
+    let page_html = html_ok(&app, &format!("/objectives/{objective}")).await;
+    assert!(page_html.contains("mark…"), "{page_html}");
+    let system_page =
+        html_ok(&app, &format!("/systems/api?correctStart={}&correctEnd={}", at(-120), at(-60)))
+            .await;
+    assert!(system_page.contains("No corrections"), "{system_page}");
+    assert!(system_page.contains(r#"value="2026-02-28T22:00""#), "prefilled start: {system_page}");
+
+    let (status, location, body) = post_form(
+        &app,
+        "/systems/api/corrections",
+        &[
+            ("start", "2026-02-28T22:00"),
+            ("end", "2026-02-28T23:00"),
+            ("kind", "false_positive"),
+            ("upstreamSystemId", ""),
+            ("reason", "probe <lied>"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location.as_deref(), Some("/systems/api?corrected=1#corrections"));
+    assert_close(&app.status(&objective).await["errorBudgetConsumedMinutes"], 0.0);
+
+    let trail = html_ok(&app, "/systems/api").await;
+    assert!(trail.contains("probe &lt;lied&gt;"), "escaped reason in the trail: {trail}");
+    assert!(trail.contains("false positive") && trail.contains("Revoke"), "{trail}");
+    let corrected = html_ok(&app, &format!("/objectives/{objective}")).await;
+    assert!(corrected.contains("ev-corrected") && corrected.contains("corrected: false positive"));
+
+    // A bad form is refused with the field's message; nothing is made.
+    let (status, _, body) = post_form(
+        &app,
+        "/systems/api/corrections",
+        &[
+            ("start", "2026-02-28T23:00"),
+            ("end", "2026-02-28T22:00"),
+            ("kind", "maintenance"),
+            ("reason", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("end"), "{body}");
+
+    // Revoking from the trail.
+    let id = app.get_ok("/systems/api/corrections").await["corrections"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, location, _) = post_form(&app, &format!("/corrections/{id}/revoke"), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/systems/api?revoked=1#corrections"));
+    assert_close(&app.status(&objective).await["errorBudgetConsumedMinutes"], 60.0);
+    assert!(html_ok(&app, "/systems/api").await.contains("revoked by local"));
+}
+
+#[tokio::test]
+async fn the_reports_page_offers_every_format_for_a_period() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let body = html_ok(&app, "/reports").await;
+    assert!(body.contains(r#"action="/api/v1/reports/sla""#), "{body}");
+    assert!(body.contains(r#"name="period""#) && body.contains(r#"value="2026-02""#), "{body}");
+    for format in ["pdf", "csv", "json"] {
+        assert!(body.contains(&format!(r#"value="{format}""#)), "{format}: {body}");
+    }
+    // What the month form submits with "all systems" picked.
+    let (status, content_type, pdf) =
+        app.get_bytes("/reports/sla?period=2026-02&systemId=&format=pdf").await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(content_type, "application/pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+}

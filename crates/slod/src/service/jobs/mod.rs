@@ -5,6 +5,7 @@
 //! - `lease`: the claim on a job's period, one holder across replicas.
 //! - `daily`: the daily run and its manual trigger.
 //! - `digest`: the weekly digest, scheduled and manual.
+//! - `monthly`: the monthly SLA statement (SPEC §17), scheduled and manual.
 //! - `reads`: streaks, snapshots, digests and job runs as served.
 //!
 //! # The daily run for midnight M
@@ -40,6 +41,7 @@
 mod daily;
 mod digest;
 mod lease;
+mod monthly;
 mod reads;
 
 pub use daily::{
@@ -47,6 +49,7 @@ pub use daily::{
 };
 pub use digest::{run_scheduled_digest, trigger_digest, weekly_period, DigestOutcome};
 pub use lease::LEASE_MS;
+pub use monthly::{run_scheduled_monthly, trigger_monthly, MonthlyOutcome, MonthlyReport};
 pub use reads::{
     digests, job_runs, snapshots, streaks, streaks_of, DigestView, JobRunView, StreakView,
 };
