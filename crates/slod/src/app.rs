@@ -10,13 +10,17 @@
 //! JSON, or as the dashboard's 404 page for a browser (`no_route`); any
 //! other error response that is not already ours (a wrong method's 405, a
 //! layer's rejection) rewritten into the API's JSON error shape; the 1 MiB
-//! body limit (SPEC §9); one log line per request. Neither `api` nor `web`
+//! body limit (SPEC §9); one log line per request; the HTTP metrics of
+//! `GET /metrics` (SPEC §15), labelled by route template. `/metrics` sits
+//! here, outside `/api/v1`, beside the probes. Neither `api` nor `web`
 //! imports the other, nor this module: what both need lives below them
 //! ([`crate::state`], [`crate::input`], [`crate::service`]).
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{Method, Uri};
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -25,6 +29,7 @@ use tracing::Level;
 
 use crate::api::error::ApiError;
 use crate::api::extract::MAX_BODY_BYTES;
+use crate::metrics::{Format, HttpLabels, UNMATCHED_ROUTE};
 pub use crate::state::AppState;
 use crate::web;
 
@@ -33,12 +38,15 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(crate::api::readyz::readyz))
+        .route("/metrics", get(metrics))
         .nest("/api/v1", crate::api::router())
         // The dashboard (SPEC §11): HTML pages at `/`, `/objectives/…`,
         // `/systems/…` and `/static/…`.
         .merge(web::router())
         .fallback(no_route)
         .layer(axum::middleware::map_response(errors_as_json))
+        // Outside the error shaping, so it counts the status sent.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             // One INFO line per request, when it completes.
@@ -48,6 +56,40 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// `GET /metrics` (SPEC §15): the Prometheus text format, or OpenMetrics
+/// when `Accept` asks for it.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
+    let snapshot = match crate::metrics::scrape::gather(&*state.store, state.now()).await {
+        Ok(snapshot) => snapshot,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    match state.metrics.render(snapshot, format) {
+        Ok(body) => ([(CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(err) => ApiError::internal(&anyhow::anyhow!("encoding metrics: {err}")).into_response(),
+    }
+}
+
+/// Counts every request in `slod_http_requests_total` and its duration in
+/// `slod_http_request_duration_seconds`, labelled by the route template
+/// (`/api/v1/systems/{id}`), never the raw path.
+async fn count_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED_ROUTE.to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let labels = HttpLabels { method, route, status: response.status().as_u16() };
+    state.metrics.observe_request(labels, started.elapsed());
+    response
 }
 
 /// Liveness: the process answers. Readiness (the database answers too) is

@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::app::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::notify::{Notifier, NotifySettings};
 use crate::{database, demo};
 
@@ -74,12 +75,14 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr().context("reading the bound address")?;
+        let metrics = Arc::new(Metrics::new());
         let notifier = Arc::new(
-            Notifier::new(store.clone(), clock.clone(), NotifySettings::default())
+            Notifier::new(store.clone(), clock.clone(), NotifySettings::default(), metrics.clone())
                 .context("setting up notifications")?,
         );
         let scheduler = Some(crate::scheduler::Scheduler::new(store.clone(), clock.clone()));
-        let router = app::router(AppState::new(store.clone(), clock.clone(), notifier.clone()));
+        let state = AppState::new(store.clone(), clock.clone(), notifier.clone(), metrics);
+        let router = app::router(state);
         Ok(Self {
             listener,
             address,

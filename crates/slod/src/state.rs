@@ -10,20 +10,28 @@ use slod_core::time::Timestamp;
 use slod_store::Store;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 
-/// What every handler can reach: storage, the clock, and notifications
-/// (test sends, the live event stream).
+/// What every handler can reach: storage, the clock, notifications (test
+/// sends, the live event stream), and the process's metrics (`GET
+/// /metrics`, counted by the HTTP middleware and the handlers).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub notifier: Arc<Notifier>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, notifier: Arc<Notifier>) -> Self {
-        Self { store, clock, notifier }
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        notifier: Arc<Notifier>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self { store, clock, notifier, metrics }
     }
 
     pub(crate) fn now(&self) -> Timestamp {
