@@ -30,6 +30,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use slod_store::notify::ChannelKind;
 
 pub use scrape::Snapshot;
 
@@ -135,6 +136,15 @@ impl Metrics {
         // `increase()` see the first event instead of a series appearing.
         for result in [ReportResult::Applied, ReportResult::Unchanged, ReportResult::Rejected] {
             let _ = metrics.health_reports.get_or_create(&ResultLabels { result: result.as_str() });
+        }
+        for kind in ChannelKind::ALL {
+            for result in
+                [DeliveryResult::Delivered, DeliveryResult::Failed, DeliveryResult::Abandoned]
+            {
+                let labels =
+                    DeliveryLabels { channel_type: kind.as_str(), result: result.as_str() };
+                let _ = metrics.deliveries.get_or_create(&labels);
+            }
         }
         metrics
     }

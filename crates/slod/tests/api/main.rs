@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod jobs;
 mod maintenance;
+mod metrics;
 mod notify;
 mod objectives;
 #[path = "../support/process.rs"]
