@@ -7,7 +7,7 @@
 #
 # Usage: scripts/fuzz-api.sh [extra schemathesis options]
 # Env:   SLOD_BIN (default target/debug/slod, built if missing),
-#        FUZZ_EXAMPLES (default 25 per operation).
+#        FUZZ_EXAMPLES (default 20 per operation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,15 +32,17 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 
+# One worker: schemathesis 4.32 under Python 3.11 sometimes trips over its
+# own lambdas (a CPython AST recursion error) when drawing in threads.
 # The event stream never ends by design (Server-Sent Events): it is
 # documented, but a fuzzer waiting for its body would only time out.
 status=0
 timeout 600 schemathesis run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --exclude-path /api/v1/events/stream \
-  --max-examples "${FUZZ_EXAMPLES:-25}" \
+  --max-examples "${FUZZ_EXAMPLES:-20}" \
   --request-timeout 10 \
-  --workers 2 \
+  --workers 1 \
   --seed 1 \
   --suppress-health-check all \
   --warnings off \

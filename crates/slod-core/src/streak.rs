@@ -24,6 +24,7 @@ use crate::status::SloStatus;
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
 /// An objective's reliability streak (the `slo_streaks` row).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Streak {
@@ -100,6 +101,7 @@ pub fn update_streak(streak: &Streak, status: &SloStatus, midnight: Timestamp) -
 }
 
 /// One objective's row for one UTC day (`slo_daily_snapshots`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {

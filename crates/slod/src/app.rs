@@ -16,6 +16,7 @@
 //! imports the other, nor this module: what both need lives below them
 //! ([`crate::state`], [`crate::input`], [`crate::service`]).
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -26,6 +27,7 @@ use axum::routing::get;
 use axum::Router;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi;
 
 use crate::api::error::ApiError;
 use crate::api::extract::MAX_BODY_BYTES;
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(crate::api::readyz::readyz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .nest("/api/v1", crate::api::router())
         // The dashboard (SPEC §11): HTML pages at `/`, `/objectives/…`,
         // `/systems/…` and `/static/…`.
@@ -58,8 +61,57 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The whole document: the API's routes under `/api/v1` and the ones
+/// outside it.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "slod",
+        description = "SLO service: systems, health reports, objectives and their error budgets, \
+                       notifications. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}` \
+                       (SPEC §9)."
+    ),
+    paths(healthz, crate::api::readyz::readyz, metrics, openapi_json),
+    nest((path = "/api/v1", api = crate::api::openapi::ApiDoc)),
+    tags(
+        (name = "operations", description = "Probes, metrics and this document (SPEC §15, §18)"),
+    )
+)]
+pub struct AppDoc;
+
+/// The OpenAPI 3.1 document of every route, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(AppDoc::openapi)
+}
+
+/// `GET /api/v1/openapi.json` (SPEC §15).
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object))
+)]
+async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
+}
+
 /// `GET /metrics` (SPEC §15): the Prometheus text format, or OpenMetrics
 /// when `Accept` asks for it.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "Prometheus text exposition 0.0.4, or OpenMetrics 1.0 when `Accept` asks for \
+                       `application/openmetrics-text`",
+        content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )
+    ))
+)]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
     let snapshot = match crate::metrics::scrape::gather(&*state.store, state.now()).await {
@@ -94,6 +146,12 @@ async fn count_request(
 
 /// Liveness: the process answers. Readiness (the database answers too) is
 /// `GET /readyz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = Object, example = json!({"status": "ok"})))
+)]
 async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok"}))
 }

@@ -73,6 +73,7 @@ fn parse_report(mut report: ObjectReader<'_>) -> Result<ReportInput, ValidationE
     Ok(ReportInput { system_id, status, at, source, create_system, system_name, field_prefix })
 }
 
+#[utoipa::path(post, path = "/health", tag = "health", request_body = super::openapi::HealthBody, responses((status = 200, description = "What the reports changed", body = ReportOutcome)))]
 pub(super) async fn post(
     State(state): State<AppState>,
     request: Result<Json<HealthRequest>, ApiError>,

@@ -17,6 +17,7 @@ mod health;
 mod jobs;
 mod maintenance;
 mod objectives;
+pub mod openapi;
 pub(crate) mod readyz;
 mod stream;
 mod systems;
