@@ -31,6 +31,7 @@ use utoipa::OpenApi;
 
 use crate::api::error::ApiError;
 use crate::api::extract::MAX_BODY_BYTES;
+use crate::api::openapi::ErrorShapes;
 use crate::metrics::{Format, HttpLabels, UNMATCHED_ROUTE};
 pub use crate::state::AppState;
 use crate::web;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     ),
     paths(healthz, crate::api::readyz::readyz, metrics, openapi_json),
     nest((path = "/api/v1", api = crate::api::openapi::ApiDoc)),
+    modifiers(&ErrorShapes),
     tags(
         (name = "operations", description = "Probes, metrics and this document (SPEC §15, §18)"),
     )

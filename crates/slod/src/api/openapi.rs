@@ -62,7 +62,6 @@ use super::{achievements, channels, health, jobs, maintenance, objectives, strea
         maintenance::delete,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&ErrorShapes),
     tags(
         (name = "systems", description = "Monitored systems and their dependencies (SPEC §2)"),
         (name = "health", description = "Health reports (SPEC §3)"),
@@ -75,7 +74,9 @@ use super::{achievements, channels, health, jobs, maintenance, objectives, strea
 )]
 pub struct ApiDoc;
 
-/// Adds the SPEC §9 error answers to every operation (see the module doc).
+/// Adds the SPEC §9 error answers to every operation of the whole document
+/// (see the module doc), and names each operation after its method and
+/// path. [`crate::app`] applies it once the API is nested.
 pub struct ErrorShapes;
 
 fn error_response(description: &str) -> utoipa::openapi::Response {

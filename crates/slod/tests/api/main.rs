@@ -16,6 +16,7 @@ mod maintenance;
 mod metrics;
 mod notify;
 mod objectives;
+mod openapi;
 #[path = "../support/process.rs"]
 mod process;
 mod receiver;
