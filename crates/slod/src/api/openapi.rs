@@ -251,9 +251,9 @@ pub struct BurnRateThresholdsBody {
 #[allow(dead_code)]
 pub struct CreateObjectiveBody {
     system_id: String,
-    /// Percent, above 0 and at most 100.
+    /// Percent, 0 to 100.
     target: f64,
-    /// 1 to 365.
+    /// 1 to 3650.
     window_days: u32,
     #[schema(min_length = 1, max_length = 200)]
     health_check_configuration_id: Option<String>,
