@@ -69,6 +69,7 @@ impl fmt::Display for SystemId {
 /// stored JSON (digests, outbox payloads), so it trusts the value as
 /// [`ObjectiveId::from_trusted`] does: databases seeded by `slod-bench` hold
 /// ids that are not UUIDs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ObjectiveId(String);

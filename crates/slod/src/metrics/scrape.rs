@@ -59,7 +59,7 @@ pub struct Snapshot {
 /// The label an objective's name gets: its id, the one name every
 /// objective has.
 fn objective_name(item: &ObjectiveWithStatus) -> String {
-    item.objective.id.clone()
+    item.objective.id.as_str().to_owned()
 }
 
 fn burn_rates(rates: &BurnRates) -> Vec<(&'static str, f64)> {
@@ -83,7 +83,7 @@ pub async fn gather(store: &dyn Store, now: Timestamp) -> ServiceResult<Snapshot
         .map(|item| {
             let status = &item.status;
             ObjectiveFigures {
-                objective_id: item.objective.id.clone(),
+                objective_id: item.objective.id.as_str().to_owned(),
                 objective_name: objective_name(item),
                 system_id: item.objective.system_id.as_str().to_owned(),
                 system_name: names.get(item.objective.system_id.as_str()).map_or_else(
