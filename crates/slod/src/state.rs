@@ -9,18 +9,21 @@ use std::sync::Arc;
 use slod_core::time::Timestamp;
 use slod_store::Store;
 
+use crate::access::Access;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 
 /// What every handler can reach: storage, the clock, notifications (test
-/// sends, the live event stream), and the process's metrics (`GET
-/// /metrics`, counted by the HTTP middleware and the handlers).
+/// sends, the live event stream), access control (SPEC §16), and the
+/// process's metrics (`GET /metrics`, counted by the HTTP middleware and
+/// the handlers).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub notifier: Arc<Notifier>,
+    pub access: Arc<Access>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -29,9 +32,10 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         notifier: Arc<Notifier>,
+        access: Arc<Access>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { store, clock, notifier, metrics }
+        Self { store, clock, notifier, access, metrics }
     }
 
     pub(crate) fn now(&self) -> Timestamp {

@@ -258,7 +258,8 @@ pub(super) async fn create(
     State(state): State<AppState>,
     Json(CreateChannelRequest(new)): Json<CreateChannelRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<ChannelResponse>)> {
-    let channel = service::create_channel(&*state.store, state.now(), new).await?;
+    let channel =
+        service::create_channel(&*state.store, state.now(), new, state.access.egress()).await?;
     Ok((StatusCode::CREATED, axum::Json(channel.into())))
 }
 
@@ -276,7 +277,11 @@ pub(super) async fn update(
     PathId(id): PathId,
     Json(UpdateChannelRequest(patch)): Json<UpdateChannelRequest>,
 ) -> ApiResult<axum::Json<ChannelResponse>> {
-    Ok(axum::Json(service::update_channel(&*state.store, state.now(), &id, patch).await?.into()))
+    Ok(axum::Json(
+        service::update_channel(&*state.store, state.now(), &id, patch, state.access.egress())
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/channels/{id}", tag = "notifications", params(("id" = String, Path, description = "The channel id")), responses((status = 204, description = "Deleted, with its deliveries")))]

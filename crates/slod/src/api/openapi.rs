@@ -18,7 +18,10 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{achievements, channels, health, jobs, maintenance, objectives, stream, systems};
+use super::{
+    achievements, channels, health, integrations, jobs, maintenance, objectives, stream, systems,
+    tokens,
+};
 
 /// The routes under `/api/v1`, with their schemas.
 #[derive(OpenApi)]
@@ -60,6 +63,12 @@ use super::{achievements, channels, health, jobs, maintenance, objectives, strea
         maintenance::get,
         maintenance::update,
         maintenance::delete,
+        tokens::list,
+        tokens::create,
+        tokens::revoke,
+        integrations::alertmanager,
+        integrations::uptime_kuma,
+        integrations::gatus,
     ),
     components(schemas(ErrorBody)),
     tags(
@@ -70,6 +79,8 @@ use super::{achievements, channels, health, jobs, maintenance, objectives, strea
         (name = "achievements", description = "Achievements and milestones (SPEC §7)"),
         (name = "notifications", description = "Notification channels and the live event stream (SPEC §8)"),
         (name = "maintenance", description = "Maintenance windows (SPEC §12)"),
+        (name = "integrations", description = "Ingest from Alertmanager, Uptime Kuma and Gatus (SPEC §13)"),
+        (name = "access", description = "API tokens (SPEC §16)"),
     )
 )]
 pub struct ApiDoc;
@@ -354,4 +365,14 @@ pub struct UpdateMaintenanceBody {
     /// `null` makes the window one-off.
     recurrence: Option<String>,
     cancelled: Option<bool>,
+}
+
+/// `POST /tokens`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CreateTokenBody {
+    #[schema(min_length = 1)]
+    name: String,
+    /// `read`, `ingest` or `manage`.
+    scope: String,
 }

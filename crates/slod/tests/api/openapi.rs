@@ -55,7 +55,10 @@ fn source(path: &str) -> String {
 /// Every route the router serves outside the dashboard: the API's under
 /// `/api/v1` and the application's own (probes, metrics, this document).
 fn router_routes() -> BTreeSet<(String, String)> {
-    let mut routes = routes_in(&source("src/api/mod.rs"), "/api/v1");
+    let mut routes: BTreeSet<(String, String)> = slod::api::routes()
+        .into_iter()
+        .map(|(method, path)| (format!("/api/v1{path}"), method.as_str().to_lowercase()))
+        .collect();
     routes.extend(routes_in(&source("src/app.rs"), ""));
     routes
 }
