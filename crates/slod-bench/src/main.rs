@@ -49,6 +49,17 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         requests: usize,
     },
+    /// Time `GET /metrics` against a seeded database (SPEC §15: a scrape
+    /// of 1,000 objectives within 100 ms), in the Prometheus text format
+    /// and in OpenMetrics.
+    Scrape {
+        #[arg(long)]
+        slod_bin: String,
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 20)]
+        requests: usize,
+    },
     /// Sustained ingest through the batch route, then single reports at a
     /// fixed rate, on a fresh set of systems (every run adds its own).
     Ingest {
@@ -107,6 +118,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Read { slod_bin, database, requests } => {
             read(&slod_bin, &database, requests).await
+        }
+        Command::Scrape { slod_bin, database, requests } => {
+            scrape(&slod_bin, &database, requests).await
         }
         Command::Ingest {
             slod_bin,
@@ -365,6 +379,46 @@ async fn read(bin: &str, database: &str, requests: usize) -> anyhow::Result<()> 
     }
     if let Some((peak, current)) = server.memory_mib() {
         println!("server memory: peak RSS {peak:.1} MiB, current RSS {current:.1} MiB");
+    }
+    println!("load average after: {}", load_average());
+    Ok(())
+}
+
+async fn scrape(bin: &str, database: &str, requests: usize) -> anyhow::Result<()> {
+    let server = Server::start(bin, database).await?;
+    println!("load average before: {}", load_average());
+    let url = format!("{}/metrics", server.base);
+    for (label, accept) in [
+        ("GET /metrics (text 0.0.4)", "text/plain"),
+        ("GET /metrics (OpenMetrics)", "application/openmetrics-text;version=1.0.0"),
+    ] {
+        let client = reqwest::Client::builder()
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::ACCEPT,
+                reqwest::header::HeaderValue::from_static(accept),
+            )]))
+            .build()?;
+        let body = client.get(&url).send().await?.text().await?;
+        let series = body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+        let objectives =
+            body.lines().filter(|l| l.starts_with("slod_objective_target_ratio{")).count();
+        println!(
+            "{label}: {objectives} objectives, {series} series, {:.1} KiB",
+            body.len() as f64 / 1024.0
+        );
+        time_get(&client, &url, 1).await?;
+        let cpu_before = server.cpu_ms();
+        let times = time_get(&client, &url, requests).await?;
+        let cpu = match (cpu_before, server.cpu_ms()) {
+            (Some(before), Some(after)) => format!("{:.1} ms", (after - before) / requests as f64),
+            _ => "n/a".to_owned(),
+        };
+        println!(
+            "{label}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {requests}; server CPU {cpu}/scrape",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            percentile(&times, 1.0),
+        );
     }
     println!("load average after: {}", load_average());
     Ok(())

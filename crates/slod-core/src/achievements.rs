@@ -24,6 +24,7 @@ use crate::status::SloStatus;
 use crate::streak::Streak;
 use crate::time::Timestamp;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AchievementType {
@@ -84,6 +85,7 @@ impl fmt::Display for AchievementType {
 }
 
 /// What the API serves about an achievement (`GET /achievements`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AchievementDefinition {
     #[serde(rename = "type")]

@@ -98,6 +98,7 @@ impl BurnRates {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Page,
@@ -123,10 +124,14 @@ impl Severity {
 
 /// One tier of an objective's `burnRateAlerts` (SPEC §12).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BurnRateAlertTier {
     pub severity: Severity,
+    /// A `burnRates` key: `5m`, `30m`, `1h`, `6h`, `24h` or `72h`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
     pub long_window: BurnWindow,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "5m"))]
     pub short_window: BurnWindow,
     /// Share of the whole window's budget that, spent within `long_window`,
     /// fires the tier: 0 < budgetPercent ≤ 100.
@@ -209,6 +214,7 @@ pub const MAX_TIERS: usize = 10;
 /// [`MAX_TIERS`], each valid). Empty turns tier alerts off. Serialized as
 /// the bare JSON array; deserializing validates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "Vec<BurnRateAlertTier>", into = "Vec<BurnRateAlertTier>")]
 pub struct BurnRateAlerts(Vec<BurnRateAlertTier>);
 

@@ -22,6 +22,7 @@ pub const PERFORMERS: usize = 3;
 pub const AT_RISK_REMAINING_PERCENT: f64 = 20.0;
 
 /// The `slo.weekly.digest` payload.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WeeklyDigest {
@@ -35,6 +36,7 @@ pub struct WeeklyDigest {
     pub worst_performers: Vec<WorstPerformer>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TopPerformer {
@@ -45,6 +47,7 @@ pub struct TopPerformer {
     pub streak_days: u32,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorstPerformer {

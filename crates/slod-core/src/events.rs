@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "slo.status.changed")]

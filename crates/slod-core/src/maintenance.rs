@@ -60,6 +60,22 @@ pub enum RecurrenceEnd {
     Until(Timestamp),
 }
 
+// On the wire a recurrence is its canonical RRULE string (SPEC §12).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Recurrence {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("An RRULE of the supported subset (FREQ=DAILY or WEEKLY, INTERVAL, BYDAY, COUNT, UNTIL)"))
+            .examples([serde_json::json!("FREQ=WEEKLY;BYDAY=SU")])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Recurrence {}
+
 /// A parsed RRULE of the supported subset. Validated on its own; what depends
 /// on the window's `start` (BYDAY holding its weekday, UNTIL not before it)
 /// is checked by [`MaintenanceWindow::new`].
@@ -242,6 +258,7 @@ impl<'de> Deserialize<'de> for Recurrence {
 }
 
 /// A window's status as read at an instant (SPEC §12).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaintenanceStatus {

@@ -26,6 +26,7 @@ impl ValidationError {
 }
 
 /// A system id: 1–200 characters of `A-Z a-z 0-9 . _ : -`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SystemId(String);
@@ -68,6 +69,7 @@ impl fmt::Display for SystemId {
 /// stored JSON (digests, outbox payloads), so it trusts the value as
 /// [`ObjectiveId::from_trusted`] does: databases seeded by `slod-bench` hold
 /// ids that are not UUIDs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ObjectiveId(String);
@@ -196,6 +198,7 @@ pub fn parse_system_name(raw: &str, field: &str) -> Result<String, ValidationErr
     Ok(name.to_owned())
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
@@ -228,6 +231,7 @@ impl HealthStatus {
 }
 
 /// Who reported a health status (SPEC §1, §12).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportSource {
@@ -254,6 +258,7 @@ impl ReportSource {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum DependencyExclusion {
     #[default]
@@ -280,6 +285,7 @@ impl DependencyExclusion {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BurnRateThresholds {
@@ -319,6 +325,7 @@ pub const MAX_WINDOW_DAYS: u32 = 3650;
 /// An availability target in percent: a finite number from 0 to 100.
 ///
 /// Serialized as the bare JSON number; deserializing runs [`Target::parse`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct Target(f64);
@@ -368,6 +375,7 @@ impl fmt::Display for Target {
 ///
 /// Serialized as the bare JSON integer; deserializing runs
 /// [`WindowDays::parse`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "u32")]
 pub struct WindowDays(u32);
@@ -435,6 +443,7 @@ pub fn validate_created_at(
 }
 
 /// An SLO as stored and served (SPEC §2); the JSON shape is the seed's.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Objective {

@@ -215,6 +215,7 @@ fn sweep<const EXCLUDE: bool>(
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BurnRates {
     #[serde(rename = "5m")]
@@ -232,6 +233,7 @@ pub struct BurnRates {
     pub h72: Option<f64>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributionEntry {
@@ -244,6 +246,7 @@ pub struct AttributionEntry {
 }
 
 /// `SloStatus` (SPEC §4), field for field.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SloStatus {

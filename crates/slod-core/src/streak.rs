@@ -25,6 +25,7 @@ use crate::status::SloStatus;
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
 /// An objective's reliability streak (the `slo_streaks` row).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Streak {
@@ -101,6 +102,7 @@ pub fn update_streak(streak: &Streak, status: &SloStatus, midnight: Timestamp) -
 }
 
 /// One objective's row for one UTC day (`slo_daily_snapshots`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
@@ -121,6 +123,7 @@ pub struct Snapshot {
 
 /// A snapshot's figures, as `original` keeps them (SPEC §17).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotValues {
     pub availability_percent: f64,

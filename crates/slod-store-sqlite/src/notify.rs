@@ -200,6 +200,16 @@ impl NotifyStore for SqliteStore {
             .await
             .map_err(other)
     }
+
+    async fn pending_deliveries(&self) -> StoreResult<u64> {
+        // Counted from the partial index of pending deliveries.
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM notify_deliveries WHERE state = 'pending'")
+                .fetch_one(&self.reader)
+                .await
+                .map_err(other)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }
 
 #[async_trait]

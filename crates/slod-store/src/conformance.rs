@@ -832,6 +832,9 @@ pub async fn enqueue_fans_out_to_subscribed_channels(store: &dyn Store) {
     assert_eq!(warn[0].event_id, "ev-3");
     assert!(store.list_deliveries("late", 10).await.expect("deliveries").is_empty());
     assert_eq!(store.list_deliveries("all", 1).await.expect("deliveries").len(), 1);
+    // ev-2 and ev-3 to `all`, ev-3 to `warn`; the dropped transaction's
+    // ev-1 left nothing.
+    assert_eq!(store.pending_deliveries().await.expect("pending"), 3);
 
     let mut due = store.due_channels(t(3)).await.expect("due");
     due.sort();
@@ -952,6 +955,9 @@ pub async fn deliveries_claim_lease_and_record(store: &dyn Store) {
     assert_eq!(ev2_row.state, DeliveryState::Delivered);
     assert_eq!(ev2_row.delivered_at, Some(t(11)));
     assert!(ev2_row.attempts[0].delivered);
+    // Left pending: ev-3 to a, and all three to b; delivered and abandoned
+    // ones are no longer counted.
+    assert_eq!(store.pending_deliveries().await.expect("pending"), 4);
     assert!(claim(t(1000), t(2000), vec![("a", 10)]).await.iter().all(|d| d.event.id == "ev-3"));
 
     // Finished deliveries are pruned; pending ones stay.

@@ -234,6 +234,9 @@ pub trait NotifyStore: Send + Sync {
     /// a new tailer of [`Store::events_after`](crate::Store::events_after)
     /// starts so that it sees only what comes next.
     async fn outbox_head(&self) -> StoreResult<i64>;
+    /// How many deliveries are not yet delivered nor abandoned, across all
+    /// channels: the backlog `slod_outbox_pending` exports (SPEC §15).
+    async fn pending_deliveries(&self) -> StoreResult<u64>;
 }
 
 /// Writes for notification channels, deliveries and alert state, inside a

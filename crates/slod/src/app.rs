@@ -12,17 +12,22 @@
 //! JSON, or as the dashboard's 404 page for a browser (`no_route`); any
 //! other error response that is not already ours (a wrong method's 405, a
 //! layer's rejection) rewritten into the API's JSON error shape; the 1 MiB
-//! body limit (SPEC §9); one log line per request. Neither `api` nor `web`
+//! body limit (SPEC §9); one log line per request; the HTTP metrics of
+//! `GET /metrics` (SPEC §15), labelled by route template. `/metrics` and
+//! `/api/v1/openapi.json` sit here, outside the API's guard, beside the
+//! probes. Neither `api` nor `web`
 //! imports the other, nor this module: what both need lives below them
 //! ([`crate::state`], [`crate::input`], [`crate::service`]).
 
 use crate::service::corrections::Actor;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -30,10 +35,13 @@ use axum::Router;
 use slod_store::auth::Scope;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi;
 
 use crate::access;
 use crate::api::error::ApiError;
 use crate::api::extract::MAX_BODY_BYTES;
+use crate::api::openapi::ErrorShapes;
+use crate::metrics::{Format, HttpLabels, UNMATCHED_ROUTE};
 use crate::service::tokens;
 pub use crate::state::AppState;
 use crate::web;
@@ -47,12 +55,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(crate::api::readyz::readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .nest("/api/v1", crate::api::router().route_layer(api_guard))
         // The dashboard (SPEC §11): HTML pages at `/`, `/objectives/…`,
         // `/systems/…` and `/static/…`.
         .merge(web::router().route_layer(web_guard))
         .fallback(no_route)
         .layer(axum::middleware::map_response(errors_as_json))
+        // Outside the error shaping, so it counts the status sent.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             // One INFO line per request, when it completes.
@@ -187,8 +199,98 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
+/// The whole document: the API's routes under `/api/v1` and the ones
+/// outside it.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "slod",
+        description = "SLO service: systems, health reports, objectives and their error budgets, \
+                       notifications. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}` \
+                       (SPEC §9)."
+    ),
+    paths(healthz, crate::api::readyz::readyz, metrics, openapi_json),
+    nest((path = "/api/v1", api = crate::api::openapi::ApiDoc)),
+    modifiers(&ErrorShapes),
+    tags(
+        (name = "operations", description = "Probes, metrics and this document (SPEC §15, §18)"),
+    )
+)]
+pub struct AppDoc;
+
+/// The OpenAPI 3.1 document of every route, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(AppDoc::openapi)
+}
+
+/// `GET /api/v1/openapi.json` (SPEC §15).
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object))
+)]
+async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
+}
+
+/// `GET /metrics` (SPEC §15): the Prometheus text format, or OpenMetrics
+/// when `Accept` asks for it.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "Prometheus text exposition 0.0.4, or OpenMetrics 1.0 when `Accept` asks for \
+                       `application/openmetrics-text`",
+        content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )
+    ))
+)]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
+    let snapshot = match crate::metrics::scrape::gather(&*state.store, state.now()).await {
+        Ok(snapshot) => snapshot,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    match state.metrics.render(snapshot, format) {
+        Ok(body) => ([(CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(err) => ApiError::internal(&anyhow::anyhow!("encoding metrics: {err}")).into_response(),
+    }
+}
+
+/// Counts every request in `slod_http_requests_total` and its duration in
+/// `slod_http_request_duration_seconds`, labelled by the route template
+/// (`/api/v1/systems/{id}`), never the raw path.
+async fn count_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED_ROUTE.to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let labels = HttpLabels { method, route, status: response.status().as_u16() };
+    state.metrics.observe_request(labels, started.elapsed());
+    response
+}
+
 /// Liveness: the process answers. Readiness (the database answers too) is
 /// `GET /readyz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = Object, example = json!({"status": "ok"})))
+)]
 async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok"}))
 }

@@ -18,7 +18,8 @@
 //!   dashboard, and holds the fallback and the layers every response goes
 //!   through.
 //! - [`state`]: [`state::AppState`], what every handler reaches (storage,
-//!   clock, notifier).
+//!   clock, notifier, metrics).
+//! - [`metrics`]: the Prometheus metrics of `GET /metrics` (SPEC §15).
 //! - [`api`]: the HTTP routes of SPEC §9; handlers parse, call one service
 //!   function, and render.
 //! - [`input`]: request types parsed from JSON, shared by the API and the
@@ -43,6 +44,7 @@ pub mod database;
 pub mod demo;
 pub mod documents;
 pub mod input;
+pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod scheduler;

@@ -22,6 +22,7 @@ use crate::access::{listen_decision, Access, AccessSettings, ListenDecision};
 use crate::app::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::notify::{Notifier, NotifySettings};
 use crate::{database, demo};
 
@@ -118,12 +119,13 @@ impl Application {
         let access = Arc::new(Access::new(access, settings.listen));
         let notify_settings =
             NotifySettings { egress: access.egress(), ..NotifySettings::default() };
+        let metrics = Arc::new(Metrics::new());
         let notifier = Arc::new(
-            Notifier::new(store.clone(), clock.clone(), notify_settings)
+            Notifier::new(store.clone(), clock.clone(), notify_settings, metrics.clone())
                 .context("setting up notifications")?,
         );
         let scheduler = Some(crate::scheduler::Scheduler::new(store.clone(), clock.clone()));
-        let state = AppState::new(store.clone(), clock.clone(), notifier.clone(), access);
+        let state = AppState::new(store.clone(), clock.clone(), notifier.clone(), access, metrics);
         let router = app::router(state);
         Ok(Self {
             listener,

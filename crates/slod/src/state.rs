@@ -11,17 +11,21 @@ use slod_store::Store;
 
 use crate::access::Access;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::service::corrections::Actor;
 
 /// What every handler can reach: storage, the clock, notifications (test
-/// sends, the live event stream) and access control (SPEC §16).
+/// sends, the live event stream), access control (SPEC §16), and the
+/// process's metrics (`GET /metrics`, counted by the HTTP middleware and
+/// the handlers).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub notifier: Arc<Notifier>,
     pub access: Arc<Access>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -30,8 +34,9 @@ impl AppState {
         clock: Arc<dyn Clock>,
         notifier: Arc<Notifier>,
         access: Arc<Access>,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        Self { store, clock, notifier, access }
+        Self { store, clock, notifier, access, metrics }
     }
 
     pub(crate) fn now(&self) -> Timestamp {

@@ -126,7 +126,7 @@ impl FromJson for UpdateChannelRequest {
 }
 
 /// A channel as served: no secret, a redacted URL.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelResponse {
     id: String,
@@ -158,12 +158,12 @@ impl From<ChannelRow> for ChannelResponse {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ChannelListResponse {
     channels: Vec<ChannelResponse>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptResponse {
     attempt: u32,
@@ -189,7 +189,7 @@ impl From<AttemptRow> for AttemptResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryResponse {
     id: i64,
@@ -226,14 +226,14 @@ impl From<DeliveryRow> for DeliveryResponse {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryListResponse {
     deliveries: Vec<DeliveryResponse>,
 }
 
 /// `POST /channels/{id}/test` answer: what the receiver did with a test
 /// event (200 whatever it did; the outcome is in the body).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestResponse {
     event_id: String,
@@ -243,6 +243,7 @@ pub struct TestResponse {
     duration_ms: u128,
 }
 
+#[utoipa::path(get, path = "/channels", tag = "notifications", responses((status = 200, description = "Every channel (no secrets, URLs redacted)", body = ChannelListResponse)))]
 pub(super) async fn list(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<ChannelListResponse>> {
@@ -252,6 +253,7 @@ pub(super) async fn list(
     }))
 }
 
+#[utoipa::path(post, path = "/channels", tag = "notifications", request_body = super::openapi::CreateChannelBody, responses((status = 201, description = "Created", body = ChannelResponse)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     Json(CreateChannelRequest(new)): Json<CreateChannelRequest>,
@@ -261,6 +263,7 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, axum::Json(channel.into())))
 }
 
+#[utoipa::path(get, path = "/channels/{id}", tag = "notifications", params(("id" = String, Path, description = "The channel id")), responses((status = 200, description = "The channel", body = ChannelResponse)))]
 pub(super) async fn get(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -268,6 +271,7 @@ pub(super) async fn get(
     Ok(axum::Json(service::get_channel(&*state.store, &id).await?.into()))
 }
 
+#[utoipa::path(patch, path = "/channels/{id}", tag = "notifications", params(("id" = String, Path, description = "The channel id")), request_body = super::openapi::UpdateChannelBody, responses((status = 200, description = "Updated", body = ChannelResponse)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -280,6 +284,7 @@ pub(super) async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/channels/{id}", tag = "notifications", params(("id" = String, Path, description = "The channel id")), responses((status = 204, description = "Deleted, with its deliveries")))]
 pub(super) async fn delete(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -288,6 +293,7 @@ pub(super) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/channels/{id}/test", tag = "notifications", params(("id" = String, Path, description = "The channel id")), responses((status = 200, description = "What the receiver did with a test event (whatever it did)", body = TestResponse)))]
 pub(super) async fn test(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -308,6 +314,7 @@ pub(super) async fn test(
 const DEFAULT_DELIVERY_LIMIT: u32 = 50;
 const MAX_DELIVERY_LIMIT: u32 = 1000;
 
+#[utoipa::path(get, path = "/channels/{id}/deliveries", tag = "notifications", params(("id" = String, Path, description = "The channel id"), ("limit" = Option<u32>, Query, description = "How many, newest first: 1 to 1000 (default 50)")), responses((status = 200, description = "Its deliveries, newest first, with their attempts", body = DeliveryListResponse)))]
 pub(super) async fn deliveries(
     State(state): State<AppState>,
     PathId(id): PathId,

@@ -20,15 +20,20 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error answer (SPEC §9).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Machine-readable: `invalid_request`, `validation_failed`,
+    /// `not_found`, `conflict`, `payload_too_large`, …
     code: &'a str,
+    /// For people.
     message: &'a str,
+    /// The field at fault (`reports[3].status`), or `null`.
     field: Option<&'a str>,
 }
 

@@ -10,10 +10,11 @@ use axum::extract::State;
 use serde_json::Value;
 use slod_core::model::{parse_system_name, CheckId, HealthStatus, ReportSource, ValidationError};
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::Json;
 use crate::input::fields::ObjectReader;
 use crate::input::FromJson;
+use crate::metrics::ReportResult::{self, Rejected};
 use crate::service::health::{self as service, ReportInput, ReportOutcome};
 use crate::state::AppState;
 
@@ -94,10 +95,19 @@ fn parse_report(mut report: ObjectReader<'_>) -> Result<ReportInput, ValidationE
     })
 }
 
+#[utoipa::path(post, path = "/health", tag = "health", request_body = super::openapi::HealthBody, responses((status = 200, description = "What the reports changed", body = ReportOutcome)))]
 pub(super) async fn post(
     State(state): State<AppState>,
-    Json(request): Json<HealthRequest>,
+    request: Result<Json<HealthRequest>, ApiError>,
 ) -> ApiResult<axum::Json<ReportOutcome>> {
-    let outcome = service::apply_reports(&*state.store, state.now(), request.reports).await?;
+    // A body that does not parse is one rejected request, however many
+    // reports it meant to carry.
+    let Json(request) = request.inspect_err(|_| state.metrics.count_reports(Rejected, 1))?;
+    let count = request.reports.len();
+    let outcome = service::apply_reports(&*state.store, state.now(), request.reports)
+        .await
+        .inspect_err(|_| state.metrics.count_reports(Rejected, count))?;
+    state.metrics.count_reports(ReportResult::Applied, outcome.reports_applied);
+    state.metrics.count_reports(ReportResult::Unchanged, outcome.reports_unchanged);
     Ok(axum::Json(outcome))
 }

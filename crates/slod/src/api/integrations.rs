@@ -40,6 +40,7 @@ pub(super) fn post<H: Handler<T, AppState>, T: 'static>(handler: H) -> MethodRou
     axum::routing::post(handler).layer(DefaultBodyLimit::max(MAX_INGEST_BODY_BYTES))
 }
 
+#[utoipa::path(post, path = "/integrations/alertmanager", tag = "integrations", params(("label" = Option<String>, Query, description = "The alert label naming the system"), ("degraded" = Option<String>, Query, description = "Severities that mean degraded"), ("create" = Option<bool>, Query, description = "Create systems seen for the first time (default true)")), request_body(content = Object, description = "Alertmanager's webhook payload", content_type = "application/json"), responses((status = 200, description = "What was applied", body = IngestOutcome)))]
 pub(super) async fn alertmanager(
     State(state): State<AppState>,
     query: QueryParams,
@@ -62,6 +63,7 @@ pub(super) async fn alertmanager(
     ingest(&state, batch, create).await
 }
 
+#[utoipa::path(post, path = "/integrations/uptime-kuma", tag = "integrations", params(("systemId" = Option<String>, Query, description = "The system the monitor reports on"), ("create" = Option<bool>, Query, description = "Create systems seen for the first time (default true)")), request_body(content = Object, description = "Uptime Kuma's webhook payload (JSON, form or multipart)", content_type = "application/json"), responses((status = 200, description = "What was applied", body = IngestOutcome)))]
 pub(super) async fn uptime_kuma(
     State(state): State<AppState>,
     query: QueryParams,
@@ -96,6 +98,7 @@ pub(super) async fn uptime_kuma(
     ingest(&state, batch, create).await
 }
 
+#[utoipa::path(post, path = "/integrations/gatus", tag = "integrations", params(("create" = Option<bool>, Query, description = "Create systems seen for the first time (default true)")), request_body(content = Object, description = "Gatus's custom alert payload", content_type = "application/json"), responses((status = 200, description = "What was applied", body = IngestOutcome)))]
 pub(super) async fn gatus(
     State(state): State<AppState>,
     query: QueryParams,

@@ -63,6 +63,7 @@ fn instant(field: &'static str, raw: &str) -> ApiResult<Timestamp> {
 
 /// `POST /jobs/daily?date=`: see [`service::trigger_daily`] for the rules;
 /// a date already completed answers `200` with zero counts.
+#[utoipa::path(post, path = "/jobs/daily", tag = "jobs", params(("date" = Option<String>, Query, format = Date, description = "The UTC day to run (YYYY-MM-DD); default today")), responses((status = 200, description = "What the run did (nothing when the day was already done)", body = DailyRunResult)))]
 pub(super) async fn run_daily(
     State(state): State<AppState>,
     query: QueryParams,
@@ -87,6 +88,7 @@ pub(super) async fn run_monthly_report(
 }
 
 /// `POST /jobs/weekly-digest?weekOf=`: the digest, or `204` when skipped.
+#[utoipa::path(post, path = "/jobs/weekly-digest", tag = "jobs", params(("weekOf" = Option<String>, Query, format = Date, description = "A day of the ISO week to digest (YYYY-MM-DD); default the last full week")), responses((status = 200, description = "The digest", body = slod_core::digest::WeeklyDigest), (status = 204, description = "No objectives: no digest")))]
 pub(super) async fn run_weekly_digest(
     State(state): State<AppState>,
     query: QueryParams,
@@ -99,11 +101,12 @@ pub(super) async fn run_weekly_digest(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct JobRunsResponse {
     runs: Vec<JobRunView>,
 }
 
+#[utoipa::path(get, path = "/jobs/runs", tag = "jobs", params(("kind" = Option<String>, Query, description = "`daily` or `weekly_digest`"), ("limit" = Option<u32>, Query, description = "How many, newest first: 1 to 1000 (default 20)")), responses((status = 200, description = "Job runs, newest first", body = JobRunsResponse)))]
 pub(super) async fn runs(
     State(state): State<AppState>,
     query: QueryParams,
@@ -122,11 +125,12 @@ pub(super) async fn runs(
     Ok(axum::Json(JobRunsResponse { runs: service::job_runs(&*state.store, kind, limit).await? }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DigestsResponse {
     digests: Vec<DigestView>,
 }
 
+#[utoipa::path(get, path = "/digests", tag = "jobs", params(("limit" = Option<u32>, Query, description = "How many, newest first: 1 to 1000 (default 20)")), responses((status = 200, description = "Stored digests, newest first", body = DigestsResponse)))]
 pub(super) async fn digests(
     State(state): State<AppState>,
     query: QueryParams,
@@ -136,11 +140,12 @@ pub(super) async fn digests(
     Ok(axum::Json(DigestsResponse { digests: service::digests(&*state.store, limit).await? }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StreaksResponse {
     streaks: Vec<StreakView>,
 }
 
+#[utoipa::path(get, path = "/streaks", tag = "jobs", responses((status = 200, description = "Every objective's streak", body = StreaksResponse)))]
 pub(super) async fn streaks(
     State(state): State<AppState>,
     query: QueryParams,
@@ -149,11 +154,12 @@ pub(super) async fn streaks(
     Ok(axum::Json(StreaksResponse { streaks: service::streaks(&*state.store).await? }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SnapshotsResponse {
     snapshots: Vec<Snapshot>,
 }
 
+#[utoipa::path(get, path = "/objectives/{id}/snapshots", tag = "jobs", params(("id" = String, Path, description = "The objective id"), ("from" = Option<String>, Query, description = "RFC 3339 instant or YYYY-MM-DD, inclusive"), ("to" = Option<String>, Query, description = "RFC 3339 instant or YYYY-MM-DD, inclusive")), responses((status = 200, description = "Daily snapshots, oldest first", body = SnapshotsResponse)))]
 pub(super) async fn snapshots(
     State(state): State<AppState>,
     PathId(id): PathId,

@@ -18,7 +18,7 @@ use crate::input::maintenance::{CreateMaintenanceRequest, UpdateMaintenanceReque
 use crate::service::maintenance::{self as service, WindowWithStatus};
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MaintenanceWindowResponse {
     id: String,
@@ -48,12 +48,13 @@ impl From<WindowWithStatus> for MaintenanceWindowResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MaintenanceWindowListResponse {
     maintenance_windows: Vec<MaintenanceWindowResponse>,
 }
 
+#[utoipa::path(post, path = "/systems/{id}/maintenance-windows", tag = "maintenance", params(("id" = String, Path, description = "The system id")), request_body = super::openapi::CreateMaintenanceBody, responses((status = 201, description = "Created", body = MaintenanceWindowResponse)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     id: PathId,
@@ -64,6 +65,7 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, axum::Json(window.into())))
 }
 
+#[utoipa::path(get, path = "/systems/{id}/maintenance-windows", tag = "maintenance", params(("id" = String, Path, description = "The system id")), responses((status = 200, description = "The system's windows", body = MaintenanceWindowListResponse)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     id: PathId,
@@ -75,6 +77,7 @@ pub(super) async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/maintenance-windows/{id}", tag = "maintenance", params(("id" = String, Path, description = "The window id")), responses((status = 200, description = "The window", body = MaintenanceWindowResponse)))]
 pub(super) async fn get(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -82,6 +85,7 @@ pub(super) async fn get(
     Ok(axum::Json(service::get(&*state.store, state.now(), &id).await?.into()))
 }
 
+#[utoipa::path(patch, path = "/maintenance-windows/{id}", tag = "maintenance", params(("id" = String, Path, description = "The window id")), request_body = super::openapi::UpdateMaintenanceBody, responses((status = 200, description = "Updated", body = MaintenanceWindowResponse)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -90,6 +94,7 @@ pub(super) async fn update(
     Ok(axum::Json(service::update(&*state.store, state.now(), &id, patch).await?.into()))
 }
 
+#[utoipa::path(delete, path = "/maintenance-windows/{id}", tag = "maintenance", params(("id" = String, Path, description = "The window id")), responses((status = 204, description = "Deleted")))]
 pub(super) async fn delete(
     State(state): State<AppState>,
     PathId(id): PathId,

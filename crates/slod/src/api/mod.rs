@@ -20,6 +20,7 @@ pub mod integrations;
 mod jobs;
 mod maintenance;
 mod objectives;
+pub mod openapi;
 pub(crate) mod readyz;
 mod reports;
 mod stream;

@@ -17,7 +17,7 @@ use crate::service::status::{group_by_system, ObjectiveWithStatus};
 use crate::state::AppState;
 
 /// A downtime event as served (the seed's shape).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DowntimeEventResponse {
     id: String,
@@ -56,28 +56,36 @@ impl From<DowntimeEvent> for DowntimeEventResponse {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ObjectiveListResponse {
     objectives: Vec<ObjectiveWithStatus>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ObjectivesBySystemResponse {
     systems: BTreeMap<SystemId, Vec<ObjectiveWithStatus>>,
 }
 
-#[derive(Serialize)]
+/// `GET /objectives`'s answer: one shape or the other.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ObjectivesAnswer {
+    All(ObjectiveListResponse),
+    BySystem(ObjectivesBySystemResponse),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DowntimeEventsResponse {
     events: Vec<DowntimeEventResponse>,
 }
 
 /// `GET /objectives` answers `{objectives}`; with `?systemId=` (repeatable)
 /// it answers `{systems: {id: [...]}}` with every requested id present.
+#[utoipa::path(get, path = "/objectives", tag = "objectives", params(("systemId" = Option<Vec<String>>, Query, explode = true, description = "Only these systems' objectives, grouped by system (repeatable)")), responses((status = 200, description = "`{objectives}`, or `{systems: {id: [...]}}` with `systemId`", body = ObjectivesAnswer)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     query: QueryParams,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
+) -> ApiResult<axum::Json<ObjectivesAnswer>> {
     query.only(&["systemId"])?;
     let mut requested: Vec<SystemId> = Vec::new();
     for raw in query.all("systemId") {
@@ -89,13 +97,14 @@ pub(super) async fn list(
     let now = state.now();
     if requested.is_empty() {
         let objectives = service::list_objectives(&*state.store, None, now).await?;
-        return Ok(axum::Json(ObjectiveListResponse { objectives }).into_response());
+        return Ok(axum::Json(ObjectivesAnswer::All(ObjectiveListResponse { objectives })));
     }
     let items = service::list_objectives(&*state.store, Some(&requested), now).await?;
     let systems = group_by_system(&requested, items);
-    Ok(axum::Json(ObjectivesBySystemResponse { systems }).into_response())
+    Ok(axum::Json(ObjectivesAnswer::BySystem(ObjectivesBySystemResponse { systems })))
 }
 
+#[utoipa::path(get, path = "/systems/{id}/objectives", tag = "objectives", params(("id" = String, Path, description = "The system id")), responses((status = 200, description = "The system's objectives with their status", body = Vec<ObjectiveWithStatus>)))]
 pub(super) async fn list_for_system(
     State(state): State<AppState>,
     id: PathId,
@@ -104,6 +113,7 @@ pub(super) async fn list_for_system(
     Ok(axum::Json(service::list_system_objectives(&*state.store, &id, state.now()).await?))
 }
 
+#[utoipa::path(post, path = "/objectives", tag = "objectives", request_body = super::openapi::CreateObjectiveBody, responses((status = 201, description = "Created", body = Objective)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     Json(CreateObjectiveRequest(new)): Json<CreateObjectiveRequest>,
@@ -114,6 +124,7 @@ pub(super) async fn create(
 
 /// `GET /objectives/{id}?at=T`: status as of T (default now; not later
 /// than now).
+#[utoipa::path(get, path = "/objectives/{id}", tag = "objectives", params(("id" = String, Path, description = "The objective id"), ("at" = Option<String>, Query, format = DateTime, description = "The status as of this instant (not after now); default now")), responses((status = 200, description = "The objective with its status and streak", body = ObjectiveWithStatus)))]
 pub(super) async fn get(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -138,6 +149,7 @@ pub(super) async fn get(
     Ok(axum::Json(service::get_objective(&*state.store, &id, at, now).await?))
 }
 
+#[utoipa::path(patch, path = "/objectives/{id}", tag = "objectives", params(("id" = String, Path, description = "The objective id")), request_body = super::openapi::UpdateObjectiveBody, responses((status = 200, description = "Updated", body = Objective)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -146,6 +158,7 @@ pub(super) async fn update(
     Ok(axum::Json(service::update_objective(&*state.store, state.now(), &id, patch).await?))
 }
 
+#[utoipa::path(delete, path = "/objectives/{id}", tag = "objectives", params(("id" = String, Path, description = "The objective id")), responses((status = 204, description = "Deleted, with its events, snapshots and streak")))]
 pub(super) async fn delete(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -158,6 +171,7 @@ pub(super) async fn delete(
 const DEFAULT_EVENT_LIMIT: u32 = 50;
 const MAX_EVENT_LIMIT: u32 = 1000;
 
+#[utoipa::path(get, path = "/objectives/{id}/downtime-events", tag = "objectives", params(("id" = String, Path, description = "The objective id"), ("limit" = Option<u32>, Query, description = "How many, newest first: 1 to 1000 (default 50)")), responses((status = 200, description = "Its downtime events, newest first", body = DowntimeEventsResponse)))]
 pub(super) async fn events(
     State(state): State<AppState>,
     PathId(id): PathId,

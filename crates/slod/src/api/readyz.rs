@@ -17,6 +17,7 @@ use crate::state::AppState;
 /// How long the database has to answer.
 pub const READY_WITHIN: Duration = Duration::from_secs(2);
 
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready: the database answers", body = Object, example = json!({"status": "ready"})), (status = 503, description = "Not ready: the database does not answer", body = super::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let reason = match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
         Ok(Ok(())) => return Ok(Json(json!({"status": "ready"}))),

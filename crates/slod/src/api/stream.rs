@@ -95,6 +95,7 @@ impl Subscription {
     }
 }
 
+#[utoipa::path(get, path = "/events/stream", tag = "notifications", params(("types" = Option<String>, Query, description = "Comma-separated event types to receive; default all")), responses((status = 200, description = "Server-Sent Events: each notification event as it is committed, `event:` its type, `data:` its JSON envelope", content_type = "text/event-stream", body = String)))]
 pub(super) async fn stream(
     State(state): State<AppState>,
     query: QueryParams,

@@ -41,17 +41,26 @@ impl FromJson for PutDependenciesRequest {
     }
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SystemListResponse {
+    systems: Vec<SystemView>,
+}
+
 /// The `{id}` path segment as a system id; a malformed one is a 400 naming
 /// `id`, since no such system can exist.
 pub(super) fn system_id(PathId(raw): PathId) -> Result<SystemId, ValidationError> {
     SystemId::parse(&raw, "id")
 }
 
-pub(super) async fn list(State(state): State<AppState>) -> ApiResult<axum::Json<Value>> {
+#[utoipa::path(get, path = "/systems", tag = "systems", responses((status = 200, description = "Every system, with its live status", body = SystemListResponse)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<SystemListResponse>> {
     let systems = service::list_systems(&*state.store).await?;
-    Ok(axum::Json(serde_json::json!({ "systems": systems })))
+    Ok(axum::Json(SystemListResponse { systems }))
 }
 
+#[utoipa::path(get, path = "/systems/{id}", tag = "systems", params(("id" = String, Path, description = "The system id")), responses((status = 200, description = "The system, with its live status", body = SystemView)))]
 pub(super) async fn get(
     State(state): State<AppState>,
     id: PathId,
@@ -61,6 +70,7 @@ pub(super) async fn get(
 }
 
 /// 201 when the system was created, 200 when renamed.
+#[utoipa::path(put, path = "/systems/{id}", tag = "systems", params(("id" = String, Path, description = "The system id: letters, digits, `.`, `:`, `_`, `-`; up to 200")), request_body = super::openapi::PutSystemBody, responses((status = 200, description = "Renamed", body = SystemView), (status = 201, description = "Created", body = SystemView)))]
 pub(super) async fn put(
     State(state): State<AppState>,
     id: PathId,
@@ -73,12 +83,14 @@ pub(super) async fn put(
     Ok((status, axum::Json(view)))
 }
 
+#[utoipa::path(delete, path = "/systems/{id}", tag = "systems", params(("id" = String, Path, description = "The system id")), responses((status = 204, description = "Deleted, with its objectives, events and edges")))]
 pub(super) async fn delete(State(state): State<AppState>, id: PathId) -> ApiResult<StatusCode> {
     let id = system_id(id)?;
     service::delete_system(&*state.store, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/systems/{id}/dependencies", tag = "systems", params(("id" = String, Path, description = "The system id")), responses((status = 200, description = "Its upstreams and downstreams", body = DependenciesView)))]
 pub(super) async fn get_dependencies(
     State(state): State<AppState>,
     id: PathId,
@@ -87,6 +99,7 @@ pub(super) async fn get_dependencies(
     Ok(axum::Json(service::get_dependencies(&*state.store, &id).await?))
 }
 
+#[utoipa::path(put, path = "/systems/{id}/dependencies", tag = "systems", params(("id" = String, Path, description = "The system id")), request_body = super::openapi::PutDependenciesBody, responses((status = 200, description = "The new upstreams and the downstreams", body = DependenciesView)))]
 pub(super) async fn put_dependencies(
     State(state): State<AppState>,
     id: PathId,

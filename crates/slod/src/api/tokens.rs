@@ -14,7 +14,7 @@ use crate::service::tokens as service;
 use crate::state::AppState;
 
 /// A token as listed: no secret, no digest.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     id: String,
@@ -36,13 +36,13 @@ impl From<TokenRow> for TokenResponse {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenListResponse {
     tokens: Vec<TokenResponse>,
 }
 
 /// `POST /tokens` answer: the token and, this once, its secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedTokenResponse {
     #[serde(flatten)]
     token: TokenResponse,
@@ -50,6 +50,7 @@ pub struct CreatedTokenResponse {
     secret: String,
 }
 
+#[utoipa::path(get, path = "/tokens", tag = "access", responses((status = 200, description = "Every token (never a secret)", body = TokenListResponse)))]
 pub(super) async fn list(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<TokenListResponse>> {
@@ -59,6 +60,7 @@ pub(super) async fn list(
     }))
 }
 
+#[utoipa::path(post, path = "/tokens", tag = "access", request_body = super::openapi::CreateTokenBody, responses((status = 201, description = "Created; the secret is shown this once", body = CreatedTokenResponse)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     Json(CreateTokenRequest(new)): Json<CreateTokenRequest>,
@@ -69,6 +71,7 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, axum::Json(CreatedTokenResponse { token: issued.row.into(), secret })))
 }
 
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "access", params(("id" = String, Path, description = "The token id")), responses((status = 204, description = "Revoked")))]
 pub(super) async fn revoke(
     State(state): State<AppState>,
     PathId(id): PathId,

@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::metrics::DeliveryResult;
 use slod_core::events::NotificationEvent;
 use slod_core::time::Timestamp;
 use slod_store::notify::{AttemptOutcome, AttemptRecord, ChannelKind, ChannelRow, ClaimedDelivery};
@@ -244,6 +245,12 @@ impl Notifier {
         } else {
             after_failure(delivery.attempt, delivery.first_attempt_at, finished_at, &self.settings)
         };
+        let counted = match outcome {
+            AttemptOutcome::Delivered => DeliveryResult::Delivered,
+            AttemptOutcome::RetryAt(_) => DeliveryResult::Failed,
+            AttemptOutcome::GaveUp => DeliveryResult::Abandoned,
+        };
+        self.metrics.count_delivery(delivery.channel.kind.as_str(), counted);
         if let Some(error) = &result.error {
             // Never the URL or the secret: the channel's id and name only.
             tracing::info!(

@@ -37,6 +37,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::service::alerts;
 use crate::service::egress::{self, EgressPolicy};
 use delivery::SendResult;
@@ -130,6 +131,8 @@ pub struct Notifier {
     stop: watch::Sender<bool>,
     /// Woken when a send finishes, so the worker claims the freed slot.
     wake: Notify,
+    /// Where delivery attempts are counted (`GET /metrics`).
+    metrics: Arc<Metrics>,
 }
 
 /// The background tasks [`Notifier::start`] spawned.
@@ -153,6 +156,7 @@ impl Notifier {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         settings: NotifySettings,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             // A webhook answers or it does not; following redirects would
@@ -170,7 +174,16 @@ impl Notifier {
             .build()
             .context("building the HTTP client for notifications")?;
         let (stop, _) = watch::channel(false);
-        Ok(Self { store, clock, http, hub: StreamHub::new(), settings, stop, wake: Notify::new() })
+        Ok(Self {
+            store,
+            clock,
+            http,
+            hub: StreamHub::new(),
+            settings,
+            stop,
+            wake: Notify::new(),
+            metrics,
+        })
     }
 
     pub fn settings(&self) -> &NotifySettings {

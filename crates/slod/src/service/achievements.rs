@@ -263,7 +263,7 @@ pub fn span_needs(
 }
 
 /// An unlocked achievement as served, with its definition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AchievementView {
     pub system_id: SystemId,
@@ -289,7 +289,7 @@ impl From<AchievementRow> for AchievementView {
 }
 
 /// An entry of the milestone feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MilestoneView {
     pub system_id: SystemId,

@@ -35,7 +35,7 @@ pub struct ReportInput {
 }
 
 /// What a request changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportOutcome {
     pub reports_applied: usize,

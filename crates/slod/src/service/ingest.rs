@@ -44,7 +44,7 @@ pub struct IngestBatch {
 }
 
 /// The answer every integration route gives (SPEC §13).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IngestOutcome {
     /// Items taken, repeats included.
     pub applied: usize,

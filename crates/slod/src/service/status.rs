@@ -38,7 +38,7 @@ use super::{corrections, maintenance, ServiceResult};
 
 /// An objective with its status and streak, the API's
 /// `{objective, status, streak}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ObjectiveWithStatus {
     pub objective: Objective,
     pub status: SloStatus,

@@ -11,7 +11,7 @@ use super::{effects, id_generator, ServiceError, ServiceResult};
 
 /// A system as the API shows it: with its live effective status, and since
 /// when it has been down (`null` while healthy).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SystemView {
     pub id: SystemId,
@@ -36,7 +36,7 @@ impl From<SystemRow> for SystemView {
 }
 
 /// A dependency edge's far end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SystemRef {
     pub id: SystemId,
     pub name: String,
@@ -49,7 +49,7 @@ impl From<System> for SystemRef {
 }
 
 /// `{upstream, downstream}` of one system.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DependenciesView {
     pub upstream: Vec<SystemRef>,
     pub downstream: Vec<SystemRef>,

@@ -18,8 +18,10 @@ mod helpers;
 mod integrations;
 mod jobs;
 mod maintenance;
+mod metrics;
 mod notify;
 mod objectives;
+mod openapi;
 #[path = "../support/process.rs"]
 mod process;
 

@@ -138,6 +138,14 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// `GET /metrics` (outside `/api/v1`), as text.
+    async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.base.trim_end_matches("/api/v1"));
+        let response = self.client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
     /// Status, parsed body, and the raw text (for leak checks).
     async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value, String) {
         let response = request.send().await.unwrap();
@@ -295,6 +303,7 @@ async fn a_failing_receiver_gets_the_event_once_it_recovers() {
     let channel = channel["id"].as_str().unwrap().to_owned();
     // Creating an objective changes its status: one event.
     small_budget_objective(&app.api).await;
+    assert!(app.api.metrics().await.contains("slod_outbox_pending 1\n"));
 
     let start = harness.now();
     let run = app.deliver(start).await;
@@ -329,6 +338,17 @@ async fn a_failing_receiver_gets_the_event_once_it_recovers() {
     assert_eq!(codes, [&json!(500), &json!(500), &json!(500), &json!(200)]);
     assert!(delivery["attempts"][0]["error"].as_str().unwrap().contains("500"));
     assert!(delivery["attempts"][3]["error"].is_null());
+
+    // SPEC §15: every attempt counted by channel type and result.
+    let metrics = app.api.metrics().await;
+    for line in [
+        r#"slod_notification_deliveries_total{channel_type="webhook",result="failed"} 3"#,
+        r#"slod_notification_deliveries_total{channel_type="webhook",result="delivered"} 1"#,
+        r#"slod_notification_deliveries_total{channel_type="slack",result="delivered"} 0"#,
+        "slod_outbox_pending 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
     app.shutdown().await;
 }
 

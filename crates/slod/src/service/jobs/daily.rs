@@ -33,7 +33,7 @@ const WAIT_POLL: Duration = Duration::from_millis(50);
 const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
 /// One unlock, as the daily run reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnlockedRef {
     pub system_id: SystemId,
@@ -41,7 +41,7 @@ pub struct UnlockedRef {
 }
 
 /// What one daily run did: the `POST /jobs/daily` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DailyRunResult {
     /// The run's UTC date, `YYYY-MM-DD` (its midnight is the snapshots'

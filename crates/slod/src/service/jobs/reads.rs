@@ -16,7 +16,7 @@ use slod_store::Store;
 use crate::service::{ServiceError, ServiceResult};
 
 /// A streak as `GET /streaks` serves it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StreakView {
     pub objective_id: String,
@@ -67,7 +67,7 @@ pub async fn snapshots(
 }
 
 /// A stored digest as `GET /digests` serves it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DigestView {
     pub id: String,
@@ -94,7 +94,7 @@ pub async fn digests(store: &dyn Store, limit: u32) -> ServiceResult<Vec<DigestV
 }
 
 /// A job run as `GET /jobs/runs` serves it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRunView {
     pub kind: &'static str,
