@@ -62,49 +62,6 @@ impl fmt::Display for SystemId {
     }
 }
 
-/// The id of one check of a system (SPEC §12): what a report's `checkId`
-/// names, 1–200 characters, trimmed. Reports that name no check belong to
-/// the unnamed check `""` ([`CheckId::unnamed`]), the one every report of
-/// the first release went to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CheckId(String);
-
-impl CheckId {
-    /// Parses a named check: trimmed, then 1 to 200 characters.
-    pub fn parse(raw: &str, field: &str) -> Result<Self, ValidationError> {
-        let id = raw.trim();
-        if id.is_empty() || id.chars().count() > 200 {
-            return Err(ValidationError::new(field, "must be 1 to 200 characters, not blank"));
-        }
-        Ok(Self(id.to_owned()))
-    }
-
-    /// The check of reports that name none.
-    pub fn unnamed() -> Self {
-        Self(String::new())
-    }
-
-    /// Wraps a value read back from storage, which was validated on the way in.
-    pub fn from_trusted(raw: String) -> Self {
-        Self(raw)
-    }
-
-    pub fn is_unnamed(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CheckId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// An objective's id: the UUID slod gave it when it was created. Ids only
 /// come from [`ObjectiveId::generate`], from storage, or from a caller's
 /// text through [`ObjectiveId::parse`]. Deserializing reads slod's own
@@ -181,6 +138,49 @@ impl PartialEq<&str> for ObjectiveId {
 impl From<ObjectiveId> for String {
     fn from(id: ObjectiveId) -> String {
         id.0
+    }
+}
+
+/// The id of one check of a system (SPEC §12): what a report's `checkId`
+/// names, 1–200 characters, trimmed. Reports that name no check belong to
+/// the unnamed check `""` ([`CheckId::unnamed`]), the one every report of
+/// the first release went to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CheckId(String);
+
+impl CheckId {
+    /// Parses a named check: trimmed, then 1 to 200 characters.
+    pub fn parse(raw: &str, field: &str) -> Result<Self, ValidationError> {
+        let id = raw.trim();
+        if id.is_empty() || id.chars().count() > 200 {
+            return Err(ValidationError::new(field, "must be 1 to 200 characters, not blank"));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The check of reports that name none.
+    pub fn unnamed() -> Self {
+        Self(String::new())
+    }
+
+    /// Wraps a value read back from storage, which was validated on the way in.
+    pub fn from_trusted(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn is_unnamed(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod jobs;
 mod maintenance;
 mod notify;

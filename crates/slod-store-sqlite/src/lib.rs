@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod jobs;
 mod maintenance;
 mod notify;

@@ -15,10 +15,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::handler::Handler;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
+use axum::routing::MethodRouter;
 use slod_core::model::{SystemId, ValidationError};
 
 use super::error::{ApiError, ApiResult};
@@ -32,19 +32,15 @@ use crate::state::AppState;
 /// The largest body an integration route reads (SPEC §13: 413 above it).
 pub const MAX_INGEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// The integration routes with their own body limit, for [`super::router`]
-/// to merge.
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/integrations/alertmanager", post(alertmanager))
-        .route("/integrations/uptime-kuma", post(uptime_kuma))
-        .route("/integrations/gatus", post(gatus))
-        // Set closer to the handlers than the application's 1 MiB limit,
-        // so it is the one the body extractors see.
-        .layer(DefaultBodyLimit::max(MAX_INGEST_BODY_BYTES))
+/// An integration route: `POST` with its own body limit, for
+/// [`super::router`]'s table.
+pub(super) fn post<H: Handler<T, AppState>, T: 'static>(handler: H) -> MethodRouter<AppState> {
+    // Set closer to the handler than the application's 1 MiB limit, so it
+    // is the one the body extractors see.
+    axum::routing::post(handler).layer(DefaultBodyLimit::max(MAX_INGEST_BODY_BYTES))
 }
 
-async fn alertmanager(
+pub(super) async fn alertmanager(
     State(state): State<AppState>,
     query: QueryParams,
     request: Request,
@@ -66,7 +62,7 @@ async fn alertmanager(
     ingest(&state, batch, create).await
 }
 
-async fn uptime_kuma(
+pub(super) async fn uptime_kuma(
     State(state): State<AppState>,
     query: QueryParams,
     request: Request,
@@ -100,7 +96,7 @@ async fn uptime_kuma(
     ingest(&state, batch, create).await
 }
 
-async fn gatus(
+pub(super) async fn gatus(
     State(state): State<AppState>,
     query: QueryParams,
     request: Request,

@@ -14,6 +14,7 @@ pub mod achievements;
 pub mod alerts;
 pub mod channels;
 pub mod effects;
+pub mod egress;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
@@ -21,6 +22,7 @@ pub mod maintenance;
 pub mod objectives;
 pub mod status;
 pub mod systems;
+pub mod tokens;
 
 use slod_core::model::{SystemId, ValidationError};
 use slod_store::StoreError;

@@ -9,6 +9,7 @@ use slod_core::model::SystemId;
 
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
+use super::session::Viewer;
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
 use crate::input::integrations::reporter;
 use crate::service::systems::{self, SystemRef};
@@ -17,6 +18,7 @@ use crate::state::AppState;
 
 pub(super) async fn page(
     State(state): State<AppState>,
+    viewer: Viewer,
     PageId(raw): PageId,
     query: RawQuery,
 ) -> WebResult<Html<String>> {
@@ -44,8 +46,10 @@ pub(super) async fn page(
         }
         div.titlebar {
             h1 { (system.name) " " span.sysid { (system.id) } }
-            div.actions {
-                a.button href={ "/objectives/new?systemId=" (system.id) } { "New objective" }
+            @if viewer.can_edit {
+                div.actions {
+                    a.button href={ "/objectives/new?systemId=" (system.id) } { "New objective" }
+                }
             }
         }
         p {
@@ -68,8 +72,10 @@ pub(super) async fn page(
             @if items.is_empty() {
                 p.empty-note {
                     "No objectives yet. "
-                    a href={ "/objectives/new?systemId=" (system.id) } { "Create one" }
-                    " to start tracking this system's availability."
+                    @if viewer.can_edit {
+                        a href={ "/objectives/new?systemId=" (system.id) } { "Create one" }
+                        " to start tracking this system's availability."
+                    }
                 }
             } @else {
                 (components::row_header())
@@ -97,7 +103,7 @@ pub(super) async fn page(
             (components::achievement_grid(unlocked, now))
         }
     };
-    Ok(Html(layout::live_page(&system.name, Nav::None, Some(now), body).into_string()))
+    Ok(Html(layout::live_page(&system.name, Nav::None, Some(now), &viewer, body).into_string()))
 }
 
 fn system_list(systems: &[SystemRef], empty: &str) -> maud::Markup {
