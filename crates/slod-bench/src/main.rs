@@ -161,6 +161,7 @@ async fn seed(
     for o in 0..objectives {
         let objective = Objective {
             id: format!("obj-{o:05}"),
+            name: None,
             system_id: sid(o % systems),
             health_check_configuration_id: None,
             target: Target::parse(99.0)?,

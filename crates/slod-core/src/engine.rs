@@ -683,6 +683,7 @@ mod tests {
     ) -> Objective {
         Objective {
             id: id.into(),
+            name: None,
             system_id: sid(system),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

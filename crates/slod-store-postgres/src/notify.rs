@@ -561,6 +561,7 @@ mod tests {
         tx.upsert_system(&system, "API", t(0)).await.expect("system");
         tx.insert_objective(&Objective {
             id: "o1".into(),
+            name: None,
             system_id: system,
             health_check_configuration_id: None,
             target: Target::parse(99.0).unwrap(),

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use slod_core::engine::{systems_changed_by, Changeset, HealthReport, World};
 use slod_core::events::NotificationEvent;
-use slod_core::model::{DowntimeEvent, Objective, SystemId};
+use slod_core::model::{DowntimeEvent, Objective, ObjectiveName, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
     upstream_columns, EVENT_COLUMNS, EVENT_WIDTH, OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH,
@@ -392,7 +392,7 @@ impl StoreTx for SqliteTx {
 
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(&o.id)
         .bind(o.system_id.as_str())
@@ -407,6 +407,7 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
+        .bind(o.name.as_ref().map(ObjectiveName::as_str))
         .execute(&mut *self.tx)
         .await
         .map_err(write_error)?;
@@ -422,7 +423,8 @@ impl StoreTx for SqliteTx {
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = ?, target = ?, window_days = ?,
              dependency_exclusion = ?, excluded_dependency_ids = ?, exclude_maintenance_windows = ?,
-             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?
+             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?,
+             name = ?
              WHERE id = ?",
         )
         .bind(&o.health_check_configuration_id)
@@ -435,10 +437,11 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
+        .bind(o.name.as_ref().map(ObjectiveName::as_str))
         .bind(&o.id)
         .execute(&mut *self.tx)
         .await
-        .map_err(other)?;
+        .map_err(write_error)?;
         if updated.rows_affected() == 0 {
             return Err(slod_store::StoreError::NotFound);
         }

@@ -28,7 +28,7 @@ use slod_core::engine::SystemState;
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ReportSource, System, SystemId, Target, WindowDays,
+    ObjectiveName, ReportSource, System, SystemId, Target, WindowDays,
 };
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
@@ -50,9 +50,9 @@ pub const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_i
                                      window_days, dependency_exclusion, excluded_dependency_ids, \
                                      exclude_maintenance_windows, warning_percent, \
                                      critical_percent, fast_burn_multiplier, created_at, \
-                                     updated_at";
+                                     updated_at, name";
 /// Columns in [`OBJECTIVE_COLUMNS`].
-pub const OBJECTIVE_WIDTH: usize = 13;
+pub const OBJECTIVE_WIDTH: usize = 14;
 /// `slo_downtime_events`, decoded by [`DowntimeFields`].
 pub const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, \
                                  attribution_type, upstream_system_id, upstream_system_name, \
@@ -228,12 +228,20 @@ pub struct ObjectiveFields {
     pub fast_burn_multiplier: f64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub name: Option<String>,
 }
 
 impl ObjectiveFields {
     pub fn decode(self) -> StoreResult<Objective> {
+        let name = match self.name {
+            None => None,
+            Some(raw) => {
+                Some(ObjectiveName::parse(&raw, "name").map_err(|_| corrupt("name", &raw))?)
+            }
+        };
         Ok(Objective {
             id: self.id,
+            name,
             system_id: SystemId::from_trusted(self.system_id),
             health_check_configuration_id: self.health_check_configuration_id,
             target: Target::parse(self.target).map_err(|_| corrupt("target", self.target))?,
@@ -660,6 +668,7 @@ mod tests {
             fast_burn_multiplier: 14.4,
             created_at: 1,
             updated_at: 2,
+            name: Some("api-availability".into()),
         }
     }
 
@@ -714,6 +723,13 @@ mod tests {
         assert_eq!(o.excluded_dependency_ids[0].as_str(), "db");
         assert!(o.exclude_maintenance_windows);
         assert_eq!(o.updated_at, Timestamp::from_millis(2));
+        assert_eq!(o.name.as_ref().map(ObjectiveName::as_str), Some("api-availability"));
+        assert_eq!(
+            ObjectiveFields { name: None, ..objective() }.decode().expect("valid").name,
+            None
+        );
+        let err = ObjectiveFields { name: Some("Bad Name".into()), ..objective() }.decode();
+        assert!(message(err.unwrap_err()).contains("name"));
     }
 
     #[test]
