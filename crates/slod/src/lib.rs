@@ -39,6 +39,7 @@ pub mod config;
 pub mod database;
 pub mod demo;
 pub mod input;
+pub mod manifest;
 pub mod notify;
 pub mod ops;
 pub mod scheduler;
