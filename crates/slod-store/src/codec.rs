@@ -28,7 +28,7 @@ use slod_core::engine::SystemState;
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ObjectiveName, ReportSource, System, SystemId, Target, WindowDays,
+    ObjectiveId, ObjectiveName, ReportSource, System, SystemId, Target, WindowDays,
 };
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
@@ -240,7 +240,7 @@ impl ObjectiveFields {
             }
         };
         Ok(Objective {
-            id: self.id,
+            id: ObjectiveId::from_trusted(self.id),
             name,
             system_id: SystemId::from_trusted(self.system_id),
             health_check_configuration_id: self.health_check_configuration_id,
@@ -295,7 +295,7 @@ impl DowntimeFields {
         };
         Ok(DowntimeEvent {
             id: self.id,
-            objective_id: self.objective_id,
+            objective_id: ObjectiveId::from_trusted(self.objective_id),
             system_id: SystemId::from_trusted(self.system_id),
             start_time: millis(self.start_time),
             end_time: opt_millis(self.end_time),
@@ -414,7 +414,7 @@ pub struct SnapshotFields {
 impl SnapshotFields {
     pub fn decode(self) -> StoreResult<Snapshot> {
         Ok(Snapshot {
-            objective_id: self.objective_id,
+            objective_id: ObjectiveId::from_trusted(self.objective_id),
             date: millis(self.date),
             availability_percent: self.availability_percent,
             budget_consumed_minutes: self.budget_consumed_minutes,

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use slod_core::model::{Objective, ObjectiveName, System, SystemId};
+use slod_core::model::{Objective, ObjectiveId, ObjectiveName, System, SystemId};
 
 use super::document::{Document, Located, ObjectiveSpec, SystemSpec};
 use super::source::{DocumentRef, ManifestError};
@@ -84,11 +84,11 @@ pub enum Step {
     PutSystem(SystemSpec),
     CreateObjective(ObjectiveSpec),
     UpdateObjective {
-        id: String,
+        id: ObjectiveId,
         spec: ObjectiveSpec,
     },
     DeleteObjective {
-        id: String,
+        id: ObjectiveId,
     },
 }
 
@@ -394,7 +394,7 @@ mod tests {
 
     fn stored(name: Option<&str>, target: f64) -> Objective {
         Objective {
-            id: format!("id-{}", name.unwrap_or("unnamed")),
+            id: ObjectiveId::from_trusted(format!("id-{}", name.unwrap_or("unnamed"))),
             name: name.map(|n| ObjectiveName::parse(n, "name").unwrap()),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
@@ -479,7 +479,10 @@ mod tests {
             pruned.items.last().map(|i| (i.name.as_str(), i.action)),
             Some(("gone", Action::Delete))
         );
-        assert_eq!(pruned.steps, vec![Step::DeleteObjective { id: "id-gone".into() }]);
+        assert_eq!(
+            pruned.steps,
+            vec![Step::DeleteObjective { id: ObjectiveId::from_trusted("id-gone".into()) }]
+        );
         assert_eq!(pruned.report(false).deleted, 1);
     }
 

@@ -8,8 +8,8 @@
 
 use slod_core::engine;
 use slod_core::model::{
-    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveName,
-    SystemId, Target, WindowDays,
+    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveId,
+    ObjectiveName, SystemId, Target, WindowDays,
 };
 use slod_core::time::Timestamp;
 use slod_store::{Store, StoreTx};
@@ -92,7 +92,7 @@ pub(crate) async fn create_in(
     };
     let burn_rate_thresholds = new.burn_rate_thresholds.validate()?;
     let objective = Objective {
-        id: slod_store::new_id(),
+        id: ObjectiveId::generate(),
         name: new.name,
         system_id: new.system_id,
         health_check_configuration_id: new.health_check_configuration_id,
