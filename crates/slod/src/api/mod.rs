@@ -13,6 +13,7 @@ mod achievements;
 mod channels;
 pub mod error;
 pub mod extract;
+mod files;
 mod health;
 mod jobs;
 mod maintenance;
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/systems/{id}/objectives", get(objectives::list_for_system))
         .route("/health", axum::routing::post(health::post))
+        .route("/apply", axum::routing::post(files::apply))
+        .route("/export", get(files::export))
         .route("/objectives", get(objectives::list).post(objectives::create))
         .route(
             "/objectives/{id}",
