@@ -367,6 +367,11 @@ fn show(value: &Value) -> String {
     match value {
         Value::Null => "none".to_owned(),
         Value::String(s) => s.clone(),
+        // 99.0 reads as 99, as a person writes it.
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
         other => other.to_string(),
     }
 }

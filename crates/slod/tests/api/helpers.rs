@@ -30,6 +30,9 @@ pub fn at(minutes: i64) -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// The database the server uses, for commands run beside it
+    /// (`slod apply --database`).
+    pub database_url: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     _dir: TempDir,
@@ -57,7 +60,7 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
     };
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url,
+        database_url: database_url.clone(),
         database_pool_size: 4,
         demo,
     };
@@ -70,7 +73,7 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap();
-    TestApp { address, client, clock, _dir: dir, _database: database }
+    TestApp { address, database_url, client, clock, _dir: dir, _database: database }
 }
 
 impl TestApp {

@@ -3,6 +3,7 @@
 //! and a [`ManualClock`](slod::clock::ManualClock) the test moves by hand.
 //! `durability` runs the compiled binary instead, to kill it with SIGKILL.
 
+mod apply;
 mod browser;
 mod concurrency;
 mod demo;
