@@ -64,9 +64,12 @@ impl fmt::Display for SystemId {
 
 /// An objective's id: the UUID slod gave it when it was created. Ids only
 /// come from [`ObjectiveId::generate`], from storage, or from a caller's
-/// text through [`ObjectiveId::parse`], so one always has the UUID form.
+/// text through [`ObjectiveId::parse`]. Deserializing reads slod's own
+/// stored JSON (digests, outbox payloads), so it trusts the value as
+/// [`ObjectiveId::from_trusted`] does: databases seeded by `slod-bench` hold
+/// ids that are not UUIDs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(transparent)]
 pub struct ObjectiveId(String);
 
 impl ObjectiveId {
@@ -129,14 +132,6 @@ impl PartialEq<str> for ObjectiveId {
 impl PartialEq<&str> for ObjectiveId {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other
-    }
-}
-
-impl TryFrom<String> for ObjectiveId {
-    type Error = ValidationError;
-
-    fn try_from(raw: String) -> Result<Self, ValidationError> {
-        Self::parse(&raw, "objectiveId")
     }
 }
 
@@ -539,7 +534,6 @@ mod tests {
         assert!(ObjectiveId::parse("7226b455df094119b62e8600f0b11fcb", "id").is_err());
         let json = serde_json::to_string(&fresh).unwrap();
         assert_eq!(serde_json::from_str::<ObjectiveId>(&json).unwrap(), fresh);
-        assert!(serde_json::from_str::<ObjectiveId>("\"nope\"").is_err());
     }
 
     #[test]
