@@ -284,10 +284,13 @@ fn default_window(spec: &Node<'_>) -> Result<WindowDays, ManifestError> {
 }
 
 fn one_window<'a>(windows: &Node<'a>) -> Result<Node<'a>, ManifestError> {
-    let items = windows.items()?;
-    match items.len() {
-        1 => Ok(items.into_iter().next().map_or_else(|| windows.clone(), |w| w)),
-        n => Err(windows.error(format!("must hold exactly one time window, not {n}"))),
+    let mut items = windows.items()?;
+    match (items.pop(), items.len()) {
+        (Some(window), 0) => Ok(window),
+        (last, n) => Err(windows.error(format!(
+            "must hold exactly one time window, not {}",
+            n + usize::from(last.is_some())
+        ))),
     }
 }
 

@@ -141,7 +141,7 @@ fn emit(out: &mut String, value: &Value, indent: usize) {
     let pad = " ".repeat(indent);
     match value {
         Value::Object(map) if !map.is_empty() => {
-            for (key, item) in map {
+            for (key, item) in ordered(map) {
                 out.push_str(&format!("{pad}{}:", scalar(&Value::String(key.clone()))));
                 block(out, item, indent);
             }
@@ -153,7 +153,7 @@ fn emit(out: &mut String, value: &Value, indent: usize) {
                     Value::Object(map) if !map.is_empty() => {
                         // The first key on the dash's line, the rest under it.
                         let mut first = true;
-                        for (key, inner) in map {
+                        for (key, inner) in ordered(map) {
                             if first {
                                 out.push_str(&format!(" {}:", scalar(&Value::String(key.clone()))));
                                 first = false;
@@ -201,15 +201,50 @@ fn scalar(value: &Value) -> String {
     }
 }
 
-/// Whether `text` reads back as itself, unquoted.
+/// Whether `text` reads back as itself, unquoted: only characters with no
+/// meaning in YAML, and not something the core schema reads as a number,
+/// a boolean or null (`30d` is plain, `30`, `true` and `1e3` are quoted).
 fn plain_is_safe(text: &str) -> bool {
     let Some(first) = text.chars().next() else { return false };
-    first.is_ascii_alphabetic()
+    first.is_ascii_alphanumeric()
         && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && !matches!(
-            text,
-            "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "null" | "Null" | "NULL"
-        )
+        && super::source::resolve_plain(text) == Value::String(text.to_owned())
+}
+
+/// Keys in the order the formats' documentation writes them; others after,
+/// alphabetically.
+const KEY_ORDER: [&str; 24] = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "displayName",
+    "annotations",
+    "spec",
+    "service",
+    "systemRef",
+    "healthcheckRef",
+    "budgetingMethod",
+    "timeWindow",
+    "duration",
+    "isRolling",
+    "objectives",
+    "target",
+    "windowDays",
+    "dependencyExclusion",
+    "excludedDependencyRefs",
+    "excludeMaintenanceWindows",
+    "burnRateThresholds",
+    "warningPercent",
+    "criticalPercent",
+    "fastBurnMultiplier",
+];
+
+fn ordered(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    let rank = |key: &str| KEY_ORDER.iter().position(|k| *k == key).unwrap_or(KEY_ORDER.len());
+    entries.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    entries
 }
 
 #[cfg(test)]
@@ -223,11 +258,14 @@ mod tests {
             "apiVersion": "openslo/v1",
             "metadata": {"name": "a-b", "displayName": "Web shop: EU", "annotations": {}},
             "spec": {"list": [{"duration": "30d", "isRolling": true}, {"x": 1}], "empty": [],
-                     "n": 0.999, "yes": "true", "num": "12", "nothing": null, "quote": "it's \"x\""},
+                     "n": 0.999, "yes": "true", "num": "12", "nothing": null, "quote": "it's \"x\"",
+                     "days": "30d", "exp": "1e3", "dash": "-x", "colon": "a: b", "hash": "a #b"},
         });
         let mut text = String::new();
         emit(&mut text, &value, 0);
         let back = parse("x.yaml", &text, Format::Yaml).unwrap();
         assert_eq!(back[0].value, value, "{text}");
+        assert!(text.starts_with("apiVersion: openslo/v1\nmetadata:\n  name: a-b\n"), "{text}");
+        assert!(text.contains("duration: 30d\n") && text.contains("exp: \"1e3\"\n"), "{text}");
     }
 }

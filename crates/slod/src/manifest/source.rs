@@ -307,7 +307,7 @@ fn push_documents(
 }
 
 /// A plain scalar by the YAML 1.2 core schema.
-fn resolve_plain(text: &str) -> Value {
+pub(super) fn resolve_plain(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
