@@ -137,10 +137,29 @@ fn json_reason(err: &serde_json::Error) -> String {
     }
 }
 
-/// A container being built.
+/// Limits that keep a hostile file (a request body) from exhausting the
+/// stack or memory: nesting deeper than any SLO document needs, and
+/// aliases expanding into more nodes than any set of SLO files holds (the
+/// "billion laughs").
+const MAX_DEPTH: usize = 64;
+const MAX_NODES: usize = 200_000;
+
+/// A container being built; `nodes_before` is the node count when it began,
+/// so its own size is known when it ends (for aliases to it).
 enum Frame {
-    Sequence { items: Vec<Value>, anchor: usize, item_lines: Vec<usize> },
-    Mapping { map: Map<String, Value>, anchor: usize, key: Option<String>, line: usize },
+    Sequence {
+        items: Vec<Value>,
+        anchor: usize,
+        item_lines: Vec<usize>,
+        nodes_before: usize,
+    },
+    Mapping {
+        map: Map<String, Value>,
+        anchor: usize,
+        key: Option<String>,
+        line: usize,
+        nodes_before: usize,
+    },
 }
 
 fn parse_yaml(file: &str, text: &str) -> Result<Vec<RawDocument>, ManifestError> {
@@ -149,7 +168,9 @@ fn parse_yaml(file: &str, text: &str) -> Result<Vec<RawDocument>, ManifestError>
     // The line of the current document's first node (0 until seen).
     let mut doc_line = 0;
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    // Each anchored value with its size in nodes.
+    let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
+    let mut nodes: usize = 0;
     let here = |number: usize, line: usize| DocumentRef {
         file: file.to_owned(),
         number: number.max(1),
@@ -170,6 +191,20 @@ fn parse_yaml(file: &str, text: &str) -> Result<Vec<RawDocument>, ManifestError>
         };
         let line = span.start.line();
         let at = here(number, if doc_line == 0 { line } else { doc_line });
+        if stack.len() > MAX_DEPTH {
+            return Err(ManifestError::document(
+                &at,
+                format!("line {line}: nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        if nodes > MAX_NODES {
+            return Err(ManifestError::document(
+                &at,
+                format!("line {line}: more than {MAX_NODES} values (aliases included)"),
+            ));
+        }
+        // The size of the value finished by this event, in nodes.
+        let mut size = 1;
         // Where a finished container began, for a top-level list's items.
         let mut item_start = None;
         let finished: Option<(Value, usize, Vec<usize>)> = match event {
@@ -186,6 +221,7 @@ fn parse_yaml(file: &str, text: &str) -> Result<Vec<RawDocument>, ManifestError>
                 None
             }
             Event::Scalar(text, style, anchor, tag) => {
+                nodes += 1;
                 if doc_line == 0 {
                     doc_line = line;
                 }
@@ -198,7 +234,17 @@ fn parse_yaml(file: &str, text: &str) -> Result<Vec<RawDocument>, ManifestError>
                 Some((value, anchor, Vec::new()))
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(value) => Some((value.clone(), 0, Vec::new())),
+                Some((value, anchored_size)) => {
+                    size = *anchored_size;
+                    nodes = nodes.saturating_add(size);
+                    if nodes > MAX_NODES {
+                        return Err(ManifestError::document(
+                            &at,
+                            format!("line {line}: more than {MAX_NODES} values (aliases included)"),
+                        ));
+                    }
+                    Some((value.clone(), 0, Vec::new()))
+                }
                 None => {
                     return Err(ManifestError::document(
                         &at,
@@ -210,24 +256,39 @@ fn parse_yaml(file: &str, text: &str) -> Result<Vec<RawDocument>, ManifestError>
                 if doc_line == 0 {
                     doc_line = line;
                 }
-                stack.push(Frame::Sequence { items: Vec::new(), anchor, item_lines: Vec::new() });
+                nodes += 1;
+                stack.push(Frame::Sequence {
+                    items: Vec::new(),
+                    anchor,
+                    item_lines: Vec::new(),
+                    nodes_before: nodes,
+                });
                 None
             }
             Event::MappingStart(anchor, _) => {
                 if doc_line == 0 {
                     doc_line = line;
                 }
-                stack.push(Frame::Mapping { map: Map::new(), anchor, key: None, line });
+                nodes += 1;
+                stack.push(Frame::Mapping {
+                    map: Map::new(),
+                    anchor,
+                    key: None,
+                    line,
+                    nodes_before: nodes,
+                });
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Sequence { items, anchor, item_lines, .. }) => {
+                Some(Frame::Sequence { items, anchor, item_lines, nodes_before }) => {
+                    size = 1 + nodes - nodes_before;
                     Some((Value::Array(items), anchor, item_lines))
                 }
                 _ => return Err(ManifestError::document(&at, "the YAML events are out of order")),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Mapping { map, anchor, line: start, .. }) => {
+                Some(Frame::Mapping { map, anchor, line: start, nodes_before, .. }) => {
+                    size = 1 + nodes - nodes_before;
                     item_start = Some(start);
                     Some((Value::Object(map), anchor, Vec::new()))
                 }
@@ -237,7 +298,7 @@ fn parse_yaml(file: &str, text: &str) -> Result<Vec<RawDocument>, ManifestError>
         };
         let Some((value, anchor, item_lines)) = finished else { continue };
         if anchor != 0 {
-            anchors.insert(anchor, value.clone());
+            anchors.insert(anchor, (value.clone(), size));
         }
         match stack.last_mut() {
             None => root = Some((value, item_lines)),
@@ -407,6 +468,25 @@ mod tests {
             err.to_string(),
             "x.yaml: document 1 (line 1): line 2: the key `a` appears twice"
         );
+    }
+
+    #[test]
+    fn hostile_nesting_and_alias_bombs_are_refused_not_followed() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let err = parse("x.yaml", &deep, Format::Yaml).unwrap_err().to_string();
+        // The parser's own limit (256) catches flow style first.
+        assert!(err.contains("recursion limit exceeded"), "{err}");
+        let block: String =
+            (0..100).map(|depth| format!("{}k{depth}:\n", " ".repeat(depth))).collect();
+        let err = parse("x.yaml", &block, Format::Yaml).unwrap_err();
+        assert!(err.to_string().contains("nested more than 64 levels deep"), "{err}");
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
+        }
+        let err = parse("x.yaml", &bomb, Format::Yaml).unwrap_err();
+        assert!(err.to_string().contains("more than 200000 values"), "{err}");
     }
 
     #[test]
