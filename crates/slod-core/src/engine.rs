@@ -23,6 +23,7 @@
 //!     status: HealthStatus::Unhealthy,
 //!     at: Timestamp::from_millis(0),
 //!     source: ReportSource::Healthcheck,
+//!     check_id: None,
 //! };
 //! let mut next = 0;
 //! let changes = apply_reports(&mut world, vec![report], Timestamp::from_millis(0), &mut || {
@@ -36,7 +37,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
-    Attribution, DowntimeEvent, HealthStatus, Objective, ObjectiveId, ReportSource, SystemId,
+    Attribution, CheckId, DowntimeEvent, HealthStatus, Objective, ObjectiveId, ReportSource,
+    SystemId,
 };
 use crate::time::{Timestamp, MINUTE_MS};
 
@@ -47,6 +49,45 @@ pub struct HealthReport {
     pub status: HealthStatus,
     pub at: Timestamp,
     pub source: ReportSource,
+    /// The check reporting (SPEC §12); `None` is the unnamed check `""`.
+    /// Only probe reports name a check: an incident report's is ignored
+    /// (the API refuses one).
+    pub check_id: Option<CheckId>,
+}
+
+impl HealthReport {
+    /// The named check this report's ordering mark belongs to: `None` for
+    /// reports naming no check and for incident reports, which keep the
+    /// first release's one mark per system.
+    fn named_check(&self) -> Option<&CheckId> {
+        match self.source {
+            ReportSource::Healthcheck => self.check_id.as_ref().filter(|c| !c.is_unnamed()),
+            ReportSource::Incident => None,
+        }
+    }
+
+    /// The check whose status a probe report sets (`""` when it names none).
+    fn check(&self) -> CheckId {
+        self.named_check().cloned().unwrap_or_else(CheckId::unnamed)
+    }
+}
+
+/// One check of a system (SPEC §12): its latest status and report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckState {
+    pub status: HealthStatus,
+    /// The latest report applied for this check (its ordering mark).
+    pub at: Timestamp,
+    /// Since when the check has not been healthy; `None` while healthy.
+    pub down_since: Option<Timestamp>,
+}
+
+/// A change to one stored check: its new state, or `None` when forgotten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckChange {
+    pub system_id: SystemId,
+    pub check_id: CheckId,
+    pub state: Option<CheckState>,
 }
 
 /// A system's live health, as the engine needs it.
@@ -60,8 +101,19 @@ pub struct SystemState {
     pub down_since: Option<Timestamp>,
     /// The source whose report made the system down.
     pub down_source: Option<ReportSource>,
-    /// The latest report applied for this system (ordering rule, SPEC §3).
+    /// The latest report applied for this system, of any source or check.
     pub last_report_at: Option<Timestamp>,
+    /// The latest report applied that names no check, of either source: the
+    /// ordering mark of such reports (SPEC §3), one per system as in the
+    /// first release. A named check has its own, [`CheckState::at`].
+    pub unnamed_report_at: Option<Timestamp>,
+    /// The latest transition applied: no later one goes before it (SPEC
+    /// §12), whatever the report's `at`.
+    pub last_transition_at: Option<Timestamp>,
+    /// The system's checks as loaded: at least every check that is not
+    /// healthy and every check the batch names. A check missing here is
+    /// healthy, so `healthcheck` is the worst of these.
+    pub checks: BTreeMap<CheckId, CheckState>,
 }
 
 impl SystemState {
@@ -74,7 +126,57 @@ impl SystemState {
             down_since: None,
             down_source: None,
             last_report_at: None,
+            unnamed_report_at: None,
+            last_transition_at: None,
+            checks: BTreeMap::new(),
         }
+    }
+
+    /// The latest status of one check (healthy when unknown).
+    pub fn check_status(&self, check: &str) -> HealthStatus {
+        self.checks
+            .iter()
+            .find(|(id, _)| id.as_str() == check)
+            .map_or(HealthStatus::Healthy, |(_, state)| state.status)
+    }
+
+    /// The status `report` would replace: its check's, or the incident's.
+    pub fn status_for(&self, report: &HealthReport) -> HealthStatus {
+        match report.source {
+            ReportSource::Healthcheck => self.check_status(report.check().as_str()),
+            ReportSource::Incident => self.incident,
+        }
+    }
+
+    /// Whether what `objective` follows is down: its check and the incident
+    /// source when it is bound to a check (SPEC §12), else the system.
+    pub fn is_down_for(&self, objective: &Objective) -> bool {
+        match objective.bound_check() {
+            None => self.is_down(),
+            Some(check) => self.check_status(check).max(self.incident).is_down(),
+        }
+    }
+
+    /// Since when what `objective` follows has been down, as far as the
+    /// state tells: its check's outage start, or the system's while the
+    /// incident source holds it down (the incident's own start is not kept).
+    fn down_since_for(&self, objective: &Objective) -> Option<Timestamp> {
+        let Some(check) = objective.bound_check() else { return self.down_since };
+        let check_since = self
+            .checks
+            .iter()
+            .find(|(id, _)| id.as_str() == check)
+            .and_then(|(_, state)| state.down_since);
+        let incident_since = if self.incident.is_down() { self.down_since } else { None };
+        match (check_since, incident_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The worst latest status of the system's checks (SPEC §12).
+    fn worst_check(&self) -> HealthStatus {
+        self.checks.values().map(|c| c.status).max().unwrap_or(HealthStatus::Healthy)
     }
 
     /// The worst status across sources (SPEC §1).
@@ -90,13 +192,6 @@ impl SystemState {
         match source {
             ReportSource::Healthcheck => self.healthcheck,
             ReportSource::Incident => self.incident,
-        }
-    }
-
-    fn set_status(&mut self, source: ReportSource, status: HealthStatus) {
-        match source {
-            ReportSource::Healthcheck => self.healthcheck = status,
-            ReportSource::Incident => self.incident = status,
         }
     }
 }
@@ -212,7 +307,12 @@ pub struct ChangeSummary {
 pub struct HealthTransition {
     pub system_id: SystemId,
     pub source: ReportSource,
+    /// The probe check that changed (`""` for unnamed and incident reports).
+    pub check_id: CheckId,
     pub status: HealthStatus,
+    /// When it took effect: the later of the report's `at` and the system's
+    /// previous transition (SPEC §12), so the log is in time order per
+    /// system.
     pub at: Timestamp,
 }
 
@@ -228,6 +328,8 @@ pub struct Changeset {
     /// New state of every system whose health or ordering mark changed,
     /// one entry per system, by id.
     pub systems: Vec<SystemState>,
+    /// Checks reported or forgotten, one entry per check.
+    pub checks: Vec<CheckChange>,
     pub transitions: Vec<HealthTransition>,
     /// Outages (system-level down intervals) that began.
     pub outages_started: Vec<(SystemId, Timestamp)>,
@@ -244,6 +346,7 @@ impl Changeset {
             && self.updated.is_empty()
             && self.deleted.is_empty()
             && self.systems.is_empty()
+            && self.checks.is_empty()
             && self.transitions.is_empty()
     }
 }
@@ -257,6 +360,8 @@ pub enum ReportError {
     OutOfOrder { system_id: SystemId, at: Timestamp, latest: Timestamp },
     #[error("report for `{system_id}` at {at} is more than 5 minutes in the future")]
     InFuture { system_id: SystemId, at: Timestamp },
+    #[error("report for `{system_id}` check `{check_id}` at {at} precedes the latest report applied for that check; it must not precede {latest}")]
+    CheckOutOfOrder { system_id: SystemId, check_id: CheckId, at: Timestamp, latest: Timestamp },
 }
 
 /// Applies reports in `at` order (stable for equal instants) and returns what
@@ -294,7 +399,7 @@ pub fn systems_changed_by(
 ) -> BTreeSet<SystemId> {
     reports
         .iter()
-        .filter(|r| states.get(&r.system_id).is_none_or(|s| s.status_of(r.source) != r.status))
+        .filter(|r| states.get(&r.system_id).is_none_or(|s| s.status_for(r) != r.status))
         .map(|r| r.system_id.clone())
         .collect()
 }
@@ -334,6 +439,38 @@ pub fn reconcile_system(
     run.finish()
 }
 
+/// Forgets one check of `system` at `now` (SPEC §12, `DELETE
+/// /systems/{id}/checks/{checkId}`): the system's probe status becomes the
+/// worst of its other checks, and a check that was down recovers, at the
+/// later of `now` and the system's latest transition, closing what it held
+/// open (logged as that check turning healthy, so a replay of the log gives
+/// the same events). Returns `None` when the world holds no such check.
+pub fn forget_check(
+    world: &mut World,
+    system: &SystemId,
+    check: &CheckId,
+    now: Timestamp,
+    new_id: &mut dyn FnMut() -> String,
+) -> Option<Changeset> {
+    let state = world.systems.get(system)?.checks.get(check).copied()?;
+    let mut run = Run::new(world, new_id);
+    if state.status.is_down() {
+        run.change_status(
+            system,
+            ReportSource::Healthcheck,
+            check.clone(),
+            HealthStatus::Healthy,
+            now,
+        );
+    }
+    if let Some(system_state) = run.world.systems.get_mut(system) {
+        system_state.checks.remove(check);
+    }
+    run.changed_checks.insert((system.clone(), check.clone()));
+    run.changed_systems.insert(system.clone());
+    Some(run.finish())
+}
+
 /// Where an objective lives in the world: system and index.
 type ObjectiveRef = (SystemId, usize);
 
@@ -346,6 +483,8 @@ struct Run<'w, 'g> {
     touched: BTreeMap<String, DowntimeEvent>,
     deleted: BTreeSet<String>,
     changed_systems: BTreeSet<SystemId>,
+    /// Checks whose stored row changes (or goes, when no longer in the world).
+    changed_checks: BTreeSet<(SystemId, CheckId)>,
     changes: Changeset,
 }
 
@@ -364,6 +503,7 @@ impl<'w, 'g> Run<'w, 'g> {
             touched: BTreeMap::new(),
             deleted: BTreeSet::new(),
             changed_systems: BTreeSet::new(),
+            changed_checks: BTreeSet::new(),
             changes: Changeset::default(),
         }
     }
@@ -375,57 +515,179 @@ impl<'w, 'g> Run<'w, 'g> {
         if report.at > now.plus_millis(5 * MINUTE_MS) {
             return Err(ReportError::InFuture { system_id: report.system_id, at: report.at });
         }
-        if let Some(latest) = system.last_report_at {
-            if report.at < latest {
-                return Err(ReportError::OutOfOrder {
-                    system_id: report.system_id,
-                    at: report.at,
-                    latest,
-                });
+        // Time order is per check (SPEC §12); reports naming none keep the
+        // first release's one mark per system, whichever source.
+        match report.named_check() {
+            None => {
+                if let Some(latest) = system.unnamed_report_at {
+                    if report.at < latest {
+                        return Err(ReportError::OutOfOrder {
+                            system_id: report.system_id,
+                            at: report.at,
+                            latest,
+                        });
+                    }
+                }
+                if system.unnamed_report_at != Some(report.at) {
+                    system.unnamed_report_at = Some(report.at);
+                    self.changed_systems.insert(report.system_id.clone());
+                }
+            }
+            Some(check) => {
+                if let Some(latest) = system.checks.get(check).map(|c| c.at) {
+                    if report.at < latest {
+                        return Err(ReportError::CheckOutOfOrder {
+                            system_id: report.system_id.clone(),
+                            check_id: check.clone(),
+                            at: report.at,
+                            latest,
+                        });
+                    }
+                }
             }
         }
-        if system.last_report_at != Some(report.at) {
+        if system.last_report_at.is_none_or(|latest| latest < report.at) {
             system.last_report_at = Some(report.at);
             self.changed_systems.insert(report.system_id.clone());
         }
-        if system.status_of(report.source) == report.status {
+        let previous = system.status_for(&report);
+        if report.source == ReportSource::Healthcheck {
+            let check = report.check();
+            let entry = system.checks.entry(check.clone()).or_insert(CheckState {
+                status: HealthStatus::Healthy,
+                at: report.at,
+                down_since: None,
+            });
+            entry.at = entry.at.max(report.at);
+            self.changed_checks.insert((report.system_id.clone(), check));
+        }
+        if previous == report.status {
             self.changes.summary.reports_unchanged += 1;
             return Ok(());
         }
         self.changes.summary.reports_applied += 1;
+        let check = report.check();
+        self.change_status(&report.system_id, report.source, check, report.status, report.at);
+        Ok(())
+    }
+
+    /// Sets one source's (or check's) status of `system_id`, effective at
+    /// the later of `at` and the system's latest transition (SPEC §12), and
+    /// applies what follows: R1/R2 when the system goes down or recovers,
+    /// and the opening or closing of the events of objectives bound to the
+    /// check.
+    fn change_status(
+        &mut self,
+        system_id: &SystemId,
+        source: ReportSource,
+        check: CheckId,
+        status: HealthStatus,
+        at: Timestamp,
+    ) {
+        let bound_before = self.bound_objectives_down(system_id);
+        let Some(system) = self.world.systems.get_mut(system_id) else { return };
+        let t = system.last_transition_at.map_or(at, |last| last.max(at));
+        system.last_transition_at = Some(t);
         let was_down = system.is_down();
-        system.set_status(report.source, report.status);
+        match source {
+            ReportSource::Healthcheck => {
+                let entry = system.checks.entry(check.clone()).or_insert(CheckState {
+                    status: HealthStatus::Healthy,
+                    at,
+                    down_since: None,
+                });
+                entry.down_since = match (entry.status.is_down(), status.is_down()) {
+                    (false, true) => Some(t),
+                    (_, false) => None,
+                    (true, true) => entry.down_since,
+                };
+                entry.status = status;
+                system.healthcheck = system.worst_check();
+                self.changed_checks.insert((system_id.clone(), check.clone()));
+            }
+            ReportSource::Incident => system.incident = status,
+        }
         let is_down = system.is_down();
+        self.changed_systems.insert(system_id.clone());
         self.changes.transitions.push(HealthTransition {
-            system_id: report.system_id.clone(),
-            source: report.source,
-            status: report.status,
-            at: report.at,
+            system_id: system_id.clone(),
+            source,
+            check_id: check,
+            status,
+            at: t,
         });
         match (was_down, is_down) {
             (false, true) => {
-                system.down_since = Some(report.at);
-                system.down_source = Some(report.source);
-                self.changes.outages_started.push((report.system_id.clone(), report.at));
-                self.system_down(&report.system_id, report.at, report.source);
+                system.down_since = Some(t);
+                system.down_source = Some(source);
+                self.changes.outages_started.push((system_id.clone(), t));
+                self.system_down(system_id, t, source);
             }
             (true, false) => {
-                let since = system.down_since.take().unwrap_or(report.at);
+                let since = system.down_since.take().unwrap_or(t);
                 system.down_source = None;
-                self.changes.outages_ended.push((report.system_id.clone(), since, report.at));
-                self.system_recovered(&report.system_id, report.at);
+                self.changes.outages_ended.push((system_id.clone(), since, t));
+                self.system_recovered(system_id, t);
             }
             // degraded <-> unhealthy, or one source changing while another
             // holds the system down: no event changes (SPEC §3).
             _ => {}
         }
-        Ok(())
+        self.bound_objectives_follow(system_id, &bound_before, t, source);
+    }
+
+    /// Whether what each objective of `system` bound to a check follows is
+    /// down: `(index, down)`.
+    fn bound_objectives_down(&self, system: &SystemId) -> Vec<(usize, bool)> {
+        let Some(state) = self.world.systems.get(system) else { return Vec::new() };
+        self.world
+            .objectives
+            .get(system)
+            .map(|objs| {
+                objs.iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.objective.bound_check().is_some())
+                    .map(|(index, o)| (index, state.is_down_for(&o.objective)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// SPEC §12: an objective bound to a check opens its event when its
+    /// check (or the incident source) goes down and closes it when both are
+    /// healthy, at the transition's instant.
+    fn bound_objectives_follow(
+        &mut self,
+        system: &SystemId,
+        before: &[(usize, bool)],
+        t: Timestamp,
+        source: ReportSource,
+    ) {
+        for &(index, was_down) in before {
+            let oref = (system.clone(), index);
+            let is_down = self
+                .world
+                .systems
+                .get(system)
+                .is_some_and(|state| state.is_down_for(self.objective(&oref)));
+            match (was_down, is_down) {
+                (false, true) if self.open_event(&oref).is_none() => self.open(&oref, t, source),
+                (true, false) => {
+                    self.close(&oref, t);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// SPEC §3 R1.
     fn system_down(&mut self, system: &SystemId, t: Timestamp, source: ReportSource) {
         for index in 0..self.objective_count(system) {
             let oref = (system.clone(), index);
+            // Objectives bound to a check follow it instead (SPEC §12).
+            if self.objective(&oref).bound_check().is_some() {
+                continue;
+            }
             if self.open_event(&oref).is_none() {
                 self.open(&oref, t, source);
             }
@@ -451,10 +713,12 @@ impl<'w, 'g> Run<'w, 'g> {
     /// `outages_ended`).
     fn system_recovered(&mut self, system: &SystemId, t: Timestamp) {
         for index in 0..self.objective_count(system) {
-            self.close(&(system.clone(), index), t);
+            let oref = (system.clone(), index);
+            if self.objective(&oref).bound_check().is_none() {
+                self.close(&oref, t);
+            }
         }
         for downstream in self.world.downstreams_of(system) {
-            let still_down = self.world.systems.get(&downstream).is_some_and(SystemState::is_down);
             let source = self
                 .world
                 .systems
@@ -467,6 +731,13 @@ impl<'w, 'g> Run<'w, 'g> {
                 if event.attribution.upstream_id() != Some(system) {
                     continue;
                 }
+                // Down as far as this objective is concerned: the system, or
+                // the check it is bound to.
+                let still_down = self
+                    .world
+                    .systems
+                    .get(&downstream)
+                    .is_some_and(|state| state.is_down_for(self.objective(&oref)));
                 let source = if still_down { event.source } else { source };
                 if let Some(end) = self.close(&oref, t) {
                     if still_down {
@@ -481,8 +752,23 @@ impl<'w, 'g> Run<'w, 'g> {
     fn reconcile(&mut self, objective_id: &str, now: Timestamp) {
         let Some(oref) = self.find(objective_id) else { return };
         let Some(state) = self.world.systems.get(&oref.0) else { return };
-        let Some(down_since) = state.down_since else { return };
-        let source = state.down_source.unwrap_or(ReportSource::Healthcheck);
+        let objective = self.objective(&oref);
+        let is_down = state.is_down_for(objective);
+        let down_since = state.down_since_for(objective);
+        let source = match objective.bound_check() {
+            Some(_) if state.incident.is_down() => ReportSource::Incident,
+            Some(_) => ReportSource::Healthcheck,
+            None => state.down_source.unwrap_or(ReportSource::Healthcheck),
+        };
+        if !is_down {
+            // Only an objective re-bound to a healthy check can hold an
+            // open event here: what it now follows is up.
+            if objective.bound_check().is_some() && self.open_event(&oref).is_some() {
+                self.close(&oref, now);
+            }
+            return;
+        }
+        let Some(down_since) = down_since else { return };
         match self.open_event(&oref) {
             None => {
                 let created = self.objective(&oref).created_at;
@@ -637,6 +923,19 @@ impl<'w, 'g> Run<'w, 'g> {
             }
         }
         self.changes.deleted = self.deleted.into_iter().collect();
+        self.changes.checks = self
+            .changed_checks
+            .into_iter()
+            .map(|(system_id, check_id)| {
+                let state = self
+                    .world
+                    .systems
+                    .get(&system_id)
+                    .and_then(|s| s.checks.get(&check_id))
+                    .copied();
+                CheckChange { system_id, check_id, state }
+            })
+            .collect();
         self.changes.systems = self
             .changed_systems
             .iter()
@@ -705,7 +1004,7 @@ mod tests {
         minute: i64,
         source: ReportSource,
     ) -> HealthReport {
-        HealthReport { system_id: sid(system), status, at: at(minute), source }
+        HealthReport { system_id: sid(system), status, at: at(minute), source, check_id: None }
     }
 
     /// An event as `(start, end, attribution)` in minutes, e.g.

@@ -141,6 +141,49 @@ impl From<ObjectiveId> for String {
     }
 }
 
+/// The id of one check of a system (SPEC §12): what a report's `checkId`
+/// names, 1–200 characters, trimmed. Reports that name no check belong to
+/// the unnamed check `""` ([`CheckId::unnamed`]), the one every report of
+/// the first release went to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CheckId(String);
+
+impl CheckId {
+    /// Parses a named check: trimmed, then 1 to 200 characters.
+    pub fn parse(raw: &str, field: &str) -> Result<Self, ValidationError> {
+        let id = raw.trim();
+        if id.is_empty() || id.chars().count() > 200 {
+            return Err(ValidationError::new(field, "must be 1 to 200 characters, not blank"));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The check of reports that name none.
+    pub fn unnamed() -> Self {
+        Self(String::new())
+    }
+
+    /// Wraps a value read back from storage, which was validated on the way in.
+    pub fn from_trusted(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn is_unnamed(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A system's display name: trimmed, 1–200 characters, not blank.
 pub fn parse_system_name(raw: &str, field: &str) -> Result<String, ValidationError> {
     let name = raw.trim();
@@ -463,6 +506,12 @@ impl Objective {
         self.window_days.millis()
     }
 
+    /// The check this objective follows (SPEC §12), `None` when it follows
+    /// the whole system.
+    pub fn bound_check(&self) -> Option<&str> {
+        self.health_check_configuration_id.as_deref()
+    }
+
     /// Whether downtime while `upstream` is down may be excused as upstream's.
     pub fn excuses(&self, upstream: &SystemId) -> bool {
         self.dependency_exclusion == DependencyExclusion::SelfOnly
@@ -544,6 +593,17 @@ mod tests {
         assert!(SystemId::parse("é", "id").is_err());
         assert!(SystemId::parse(&"a".repeat(200), "id").is_ok());
         assert!(SystemId::parse(&"a".repeat(201), "id").is_err());
+    }
+
+    #[test]
+    fn check_ids_are_trimmed_and_bounded() {
+        assert_eq!(CheckId::parse(" http ", "checkId").unwrap().as_str(), "http");
+        assert_eq!(CheckId::parse("   ", "checkId").unwrap_err().field, "checkId");
+        assert!(CheckId::parse("", "checkId").is_err());
+        assert!(CheckId::parse(&"é".repeat(200), "checkId").is_ok());
+        assert!(CheckId::parse(&"a".repeat(201), "checkId").is_err());
+        assert!(CheckId::unnamed().is_unnamed());
+        assert!(!CheckId::parse("x", "checkId").unwrap().is_unnamed());
     }
 
     #[test]

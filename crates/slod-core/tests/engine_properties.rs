@@ -154,6 +154,7 @@ fn scenario_strategy() -> impl Strategy<Value = Scenario> {
                 status,
                 at: Timestamp::from_millis(at),
                 source,
+                check_id: None,
             });
             cuts.push(cut);
         }

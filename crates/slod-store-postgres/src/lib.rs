@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod jobs;
 mod maintenance;
 mod notify;
@@ -289,6 +290,21 @@ impl Store for PgStore {
 
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    async fn list_checks(
+        &self,
+        id: &SystemId,
+    ) -> StoreResult<Vec<(slod_core::model::CheckId, slod_core::engine::CheckState)>> {
+        let sql = format!(
+            "SELECT {} FROM system_checks WHERE system_id = $1 ORDER BY check_id",
+            slod_store::codec::CHECK_COLUMNS
+        );
+        let rows =
+            sqlx::query(&sql).bind(id.as_str()).fetch_all(&self.pool).await.map_err(other)?;
+        rows.iter()
+            .map(|row| rows::check_from_row(row).map(|(_, check, state)| (check, state)))
+            .collect()
     }
 
     async fn get_system(&self, id: &SystemId) -> StoreResult<Option<SystemRow>> {

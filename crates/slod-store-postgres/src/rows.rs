@@ -52,7 +52,23 @@ fn system_fields(row: &PgRow) -> Result<SystemFields, StoreError> {
         down_since: row.try_get(5).map_err(other)?,
         down_source: row.try_get(6).map_err(other)?,
         last_report_at: row.try_get(7).map_err(other)?,
+        unnamed_report_at: row.try_get(8).map_err(other)?,
+        last_transition_at: row.try_get(9).map_err(other)?,
     })
+}
+
+/// Decodes `CHECK_COLUMNS`.
+pub(crate) fn check_from_row(
+    row: &PgRow,
+) -> Result<(SystemId, slod_core::model::CheckId, slod_core::engine::CheckState), StoreError> {
+    slod_store::codec::CheckFields {
+        system_id: row.try_get(0).map_err(other)?,
+        check_id: row.try_get(1).map_err(other)?,
+        status: row.try_get(2).map_err(other)?,
+        at: row.try_get(3).map_err(other)?,
+        down_since: row.try_get(4).map_err(other)?,
+    }
+    .decode()
 }
 
 /// Decodes `SYSTEM_COLUMNS` into the engine's view of a system.

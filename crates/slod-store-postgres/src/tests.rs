@@ -116,7 +116,7 @@ async fn report(
 ) -> StoreResult<()> {
     let mut tx = store.begin().await?;
     let mut world = tx.load_world(&[id(system)]).await?;
-    let reports = vec![HealthReport { system_id: id(system), status, at, source }];
+    let reports = vec![HealthReport { system_id: id(system), status, at, source, check_id: None }];
     let changes = apply_reports(&mut world, reports, at, &mut new_id)
         .map_err(|err| slod_store::StoreError::Other(anyhow::anyhow!(err)))?;
     tx.write_changes(&changes).await?;
@@ -653,6 +653,7 @@ async fn ingest_throughput() {
                                 status,
                                 at,
                                 source: ReportSource::Healthcheck,
+                                check_id: None,
                             })
                             .collect();
                         let changes =

@@ -82,17 +82,21 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use slod_core::engine::{systems_changed_by, Changeset, HealthReport, SystemState, World};
+use slod_core::engine::{
+    systems_changed_by, Changeset, CheckState, HealthReport, SystemState, World,
+};
 use slod_core::events::NotificationEvent;
-use slod_core::model::{DowntimeEvent, Objective, ObjectiveName, SystemId};
+use slod_core::model::{CheckId, DowntimeEvent, Objective, ObjectiveName, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::{SpanSet, StoreError, StoreResult, StoreTx};
 use sqlx::Row;
 
+use slod_store::codec::{attach_checks, checks_named_by, CHECK_COLUMNS};
+
 use crate::rows::{
-    event_from_row_at, id_strs, objective_from_row, objective_from_row_at, other, query_spans,
-    system_state_from_row, upstream_columns, write_error, EVENT_COLUMNS, OBJECTIVE_COLUMNS,
-    SYSTEM_COLUMNS,
+    check_from_row, event_from_row_at, id_strs, objective_from_row, objective_from_row_at, other,
+    query_spans, system_state_from_row, upstream_columns, write_error, EVENT_COLUMNS,
+    OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
 };
 
 /// How often a guarded step is tried before giving up.
@@ -274,9 +278,10 @@ FOR NO KEY UPDATE OF systems";
 /// Everything `write_changes` writes except new events, in one round trip.
 /// The parts touch different rows, so their order inside the statement
 /// does not matter: events deleted (`$1`) and updated (`$2`–`$6`), system
-/// states (`$7`–`$12`), the report log (`$13`–`$16`), outages ended
-/// (`$17`–`$19`: the open row is closed, or a closed row inserted when there
-/// was none and the outage lasted) and outages still open (`$20`–`$21`).
+/// states (`$7`–`$12`, `$22`–`$23`), the report log (`$13`–`$16`, `$24`),
+/// outages ended (`$17`–`$19`: the open row is closed, or a closed row
+/// inserted when there was none and the outage lasted), outages still open
+/// (`$20`–`$21`), checks reported (`$25`–`$29`) and forgotten (`$30`–`$31`).
 const WRITE_CHANGES_SQL: &str = "
 WITH deleted AS (
     DELETE FROM slo_downtime_events WHERE id = ANY($1::text[])
@@ -290,13 +295,25 @@ WITH deleted AS (
 ), changed_systems AS (
     UPDATE systems AS s
     SET healthcheck_status = u.healthcheck_status, incident_status = u.incident_status,
-        down_since = u.down_since, down_source = u.down_source, last_report_at = u.last_report_at
-    FROM UNNEST($7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::bigint[])
-        AS u(id, healthcheck_status, incident_status, down_since, down_source, last_report_at)
+        down_since = u.down_since, down_source = u.down_source, last_report_at = u.last_report_at,
+        unnamed_report_at = u.unnamed_report_at, last_transition_at = u.last_transition_at
+    FROM UNNEST($7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::bigint[],
+                $22::bigint[], $23::bigint[])
+        AS u(id, healthcheck_status, incident_status, down_since, down_source, last_report_at,
+             unnamed_report_at, last_transition_at)
     WHERE s.id = u.id
 ), reports AS (
-    INSERT INTO health_reports (system_id, source, status, at)
-    SELECT * FROM UNNEST($13::text[], $14::text[], $15::text[], $16::bigint[])
+    INSERT INTO health_reports (system_id, source, status, at, check_id)
+    SELECT * FROM UNNEST($13::text[], $14::text[], $15::text[], $16::bigint[], $24::text[])
+), checks_kept AS (
+    INSERT INTO system_checks (system_id, check_id, status, at, down_since)
+    SELECT * FROM UNNEST($25::text[], $26::text[], $27::text[], $28::bigint[], $29::bigint[])
+    ON CONFLICT (system_id, check_id) DO UPDATE
+    SET status = excluded.status, at = excluded.at, down_since = excluded.down_since
+), checks_forgotten AS (
+    DELETE FROM system_checks AS c
+    USING UNNEST($30::text[], $31::text[]) AS f(system_id, check_id)
+    WHERE c.system_id = f.system_id AND c.check_id = f.check_id
 ), ended AS (
     SELECT * FROM UNNEST($17::text[], $18::bigint[], $19::bigint[]) AS u(system_id, began, ended)
 ), closed AS (
@@ -481,6 +498,28 @@ impl PgTx {
         }
     }
 
+    /// The checks of `systems` that are not healthy, and those named in
+    /// `named` whatever their status (SPEC §12; `codec::checks_named_by`).
+    async fn load_checks(
+        &mut self,
+        systems: &BTreeMap<SystemId, SystemState>,
+        named: &[String],
+    ) -> Result<Vec<(SystemId, CheckId, CheckState)>, StoreError> {
+        if systems.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {CHECK_COLUMNS} FROM system_checks
+             WHERE system_id = ANY($1) AND (status <> 'healthy' OR check_id = ANY($2))"
+        ))
+        .bind(id_strs(systems.keys()))
+        .bind(named)
+        .fetch_all(self.reader())
+        .await
+        .map_err(other)?;
+        rows.iter().map(check_from_row).collect()
+    }
+
     async fn try_lock_scope(
         &mut self,
         reporting: &BTreeSet<SystemId>,
@@ -499,6 +538,10 @@ impl PgTx {
             let (state, _) = system_state_from_row(row)?;
             systems.insert(state.id.clone(), state);
         }
+        // Check rows are written only under their system's lock, held now.
+        let named = reports.map(checks_named_by).unwrap_or_default();
+        let checks = self.load_checks(&systems, &named).await?;
+        attach_checks(&mut systems, checks);
         if let Some(reports) = reports {
             let changing: BTreeSet<SystemId> = systems_changed_by(reports, &systems)
                 .into_iter()
@@ -677,6 +720,8 @@ impl StoreTx for PgTx {
             let (state, _) = system_state_from_row(row)?;
             states.insert(state.id.clone(), state);
         }
+        let checks = self.load_checks(&states, &checks_named_by(reports)).await?;
+        attach_checks(&mut states, checks);
         let changing: BTreeSet<SystemId> = systems_changed_by(reports, &states)
             .into_iter()
             .filter(|id| states.contains_key(id))
@@ -740,6 +785,12 @@ impl StoreTx for PgTx {
         let updated_upstreams: Vec<(Option<&str>, Option<&str>)> =
             updated.iter().map(|e| upstream_columns(&e.attribution)).collect();
         let transitions = &changes.transitions;
+        let kept: Vec<(&SystemId, &CheckId, CheckState)> = changes
+            .checks
+            .iter()
+            .filter_map(|c| c.state.map(|state| (&c.system_id, &c.check_id, state)))
+            .collect();
+        let forgotten: Vec<_> = changes.checks.iter().filter(|c| c.state.is_none()).collect();
         sqlx::query(WRITE_CHANGES_SQL)
             .bind(&changes.deleted)
             .bind(updated.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
@@ -764,6 +815,30 @@ impl StoreTx for PgTx {
             .bind(ended.iter().map(|(_, _, e)| e.millis()).collect::<Vec<_>>())
             .bind(opened.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>())
             .bind(opened.iter().map(|(_, b)| b.millis()).collect::<Vec<_>>())
+            .bind(
+                systems
+                    .iter()
+                    .map(|s| s.unnamed_report_at.map(Timestamp::millis))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                systems
+                    .iter()
+                    .map(|s| s.last_transition_at.map(Timestamp::millis))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(transitions.iter().map(|t| t.check_id.as_str()).collect::<Vec<_>>())
+            .bind(kept.iter().map(|(s, _, _)| s.as_str()).collect::<Vec<_>>())
+            .bind(kept.iter().map(|(_, c, _)| c.as_str()).collect::<Vec<_>>())
+            .bind(kept.iter().map(|(_, _, state)| state.status.as_str()).collect::<Vec<_>>())
+            .bind(kept.iter().map(|(_, _, state)| state.at.millis()).collect::<Vec<_>>())
+            .bind(
+                kept.iter()
+                    .map(|(_, _, state)| state.down_since.map(Timestamp::millis))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(forgotten.iter().map(|c| c.system_id.as_str()).collect::<Vec<_>>())
+            .bind(forgotten.iter().map(|c| c.check_id.as_str()).collect::<Vec<_>>())
             .execute(self.writer())
             .await
             .map_err(write_error)?;
@@ -907,6 +982,22 @@ impl StoreTx for PgTx {
             .map_err(write_error)?;
         }
         Ok(())
+    }
+
+    async fn get_check(
+        &mut self,
+        system: &SystemId,
+        check: &CheckId,
+    ) -> StoreResult<Option<CheckState>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CHECK_COLUMNS} FROM system_checks WHERE system_id = $1 AND check_id = $2"
+        ))
+        .bind(system.as_str())
+        .bind(check.as_str())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(other)?;
+        Ok(row.map(|r| check_from_row(&r)).transpose()?.map(|(_, _, state)| state))
     }
 
     async fn get_objective(&mut self, id: &str) -> StoreResult<Option<Objective>> {

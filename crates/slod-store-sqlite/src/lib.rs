@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod jobs;
 mod maintenance;
 mod notify;
@@ -142,6 +143,21 @@ impl Store for SqliteStore {
             }
         }
         Ok(deps)
+    }
+
+    async fn list_checks(
+        &self,
+        id: &SystemId,
+    ) -> StoreResult<Vec<(slod_core::model::CheckId, slod_core::engine::CheckState)>> {
+        let sql = format!(
+            "SELECT {} FROM system_checks WHERE system_id = ? ORDER BY check_id",
+            codec::CHECK_COLUMNS
+        );
+        let rows =
+            sqlx::query(&sql).bind(id.as_str()).fetch_all(&self.reader).await.map_err(other)?;
+        rows.iter()
+            .map(|row| rows::check_from_row(row).map(|(_, check, state)| (check, state)))
+            .collect()
     }
 
     async fn get_objective(&self, id: &str) -> StoreResult<Option<Objective>> {

@@ -8,7 +8,8 @@ use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
-    self, DowntimeFields, NotificationFields, ObjectiveFields, OutboxFields, SystemFields,
+    self, CheckFields, DowntimeFields, NotificationFields, ObjectiveFields, OutboxFields,
+    SystemFields,
 };
 use slod_store::span_cache::{SpanSource, TailRead};
 use slod_store::{SpanSet, SpanSetBuilder, StoreError, SystemRow};
@@ -53,7 +54,23 @@ fn system_fields(row: &SqliteRow) -> Result<SystemFields, StoreError> {
         down_since: row.try_get(5).map_err(other)?,
         down_source: row.try_get(6).map_err(other)?,
         last_report_at: row.try_get(7).map_err(other)?,
+        unnamed_report_at: row.try_get(8).map_err(other)?,
+        last_transition_at: row.try_get(9).map_err(other)?,
     })
+}
+
+/// Decodes `CHECK_COLUMNS`.
+pub(crate) fn check_from_row(
+    row: &SqliteRow,
+) -> Result<(SystemId, slod_core::model::CheckId, slod_core::engine::CheckState), StoreError> {
+    CheckFields {
+        system_id: row.try_get(0).map_err(other)?,
+        check_id: row.try_get(1).map_err(other)?,
+        status: row.try_get(2).map_err(other)?,
+        at: row.try_get(3).map_err(other)?,
+        down_since: row.try_get(4).map_err(other)?,
+    }
+    .decode()
 }
 
 /// Decodes `SYSTEM_COLUMNS` into the engine's view of a system.

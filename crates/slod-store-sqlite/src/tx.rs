@@ -3,20 +3,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use slod_core::engine::{systems_changed_by, Changeset, HealthReport, World};
+use slod_core::engine::{systems_changed_by, Changeset, CheckState, HealthReport, World};
 use slod_core::events::NotificationEvent;
-use slod_core::model::{DowntimeEvent, Objective, ObjectiveName, SystemId};
+use slod_core::model::{CheckId, DowntimeEvent, Objective, ObjectiveName, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
-    upstream_columns, EVENT_COLUMNS, EVENT_WIDTH, OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH,
-    SYSTEM_COLUMNS,
+    attach_checks, checks_named_by, upstream_columns, CHECK_COLUMNS, EVENT_COLUMNS, EVENT_WIDTH,
+    OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH, SYSTEM_COLUMNS,
 };
 use slod_store::{StoreResult, StoreTx};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use crate::rows::{
-    event_from_row_at, join_ids, objective_from_row, objective_from_row_at, other, push_in_list,
-    system_state_from_row,
+    check_from_row, event_from_row_at, join_ids, objective_from_row, objective_from_row_at, other,
+    push_in_list, system_state_from_row,
 };
 use crate::write_error;
 
@@ -25,6 +25,24 @@ pub(crate) struct SqliteTx {
 }
 
 impl SqliteTx {
+    /// The checks of `systems` that are not healthy, and those named in
+    /// `named` whatever their status (SPEC §12; `codec::checks_named_by`).
+    async fn load_checks(
+        &mut self,
+        systems: &BTreeSet<SystemId>,
+        named: &[String],
+    ) -> StoreResult<Vec<(SystemId, CheckId, CheckState)>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {CHECK_COLUMNS} FROM system_checks WHERE system_id IN "
+        ));
+        push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
+        qb.push(" AND (status <> 'healthy' OR check_id IN ");
+        push_in_list(&mut qb, named.iter().map(String::as_str));
+        qb.push(")");
+        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
+        rows.iter().map(check_from_row).collect()
+    }
+
     /// Edges touching any of `ids`, as (downstream, upstream).
     async fn edges_touching(
         &mut self,
@@ -95,6 +113,8 @@ impl StoreTx for SqliteTx {
             let (state, _) = system_state_from_row(&row)?;
             world.systems.insert(state.id.clone(), state);
         }
+        let checks = self.load_checks(&scope, &[]).await?;
+        attach_checks(&mut world.systems, checks);
         for (down, up) in self.edges_touching(&scope).await? {
             world.add_dependency(&down, &up);
         }
@@ -142,13 +162,14 @@ impl StoreTx for SqliteTx {
             let (state, _) = system_state_from_row(&row)?;
             states.insert(state.id.clone(), state);
         }
+        let checks = self.load_checks(&ids, &checks_named_by(reports)).await?;
+        attach_checks(&mut states, checks);
         // One writer: the states just read are the ones the engine applies
-        // the batch to.
+        // the batch to (with the checks the reports name, which the full
+        // scope's load leaves out when healthy).
         let changing: Vec<SystemId> = systems_changed_by(reports, &states).into_iter().collect();
         let mut world = self.load_world(&changing).await?;
-        for (id, state) in states {
-            world.systems.entry(id).or_insert(state);
-        }
+        world.systems.extend(states);
         Ok(world)
     }
 
@@ -207,7 +228,8 @@ impl StoreTx for SqliteTx {
         for chunk in changes.systems.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "UPDATE systems SET healthcheck_status = v.column2, incident_status = v.column3,
-                     down_since = v.column4, down_source = v.column5, last_report_at = v.column6
+                     down_since = v.column4, down_source = v.column5, last_report_at = v.column6,
+                     unnamed_report_at = v.column7, last_transition_at = v.column8
                  FROM (",
             );
             qb.push_values(chunk, |mut row, system| {
@@ -216,18 +238,53 @@ impl StoreTx for SqliteTx {
                     .push_bind(system.incident.as_str())
                     .push_bind(system.down_since.map(Timestamp::millis))
                     .push_bind(system.down_source.map(|s| s.as_str()))
-                    .push_bind(system.last_report_at.map(Timestamp::millis));
+                    .push_bind(system.last_report_at.map(Timestamp::millis))
+                    .push_bind(system.unnamed_report_at.map(Timestamp::millis))
+                    .push_bind(system.last_transition_at.map(Timestamp::millis));
             });
             qb.push(") AS v WHERE systems.id = v.column1");
             qb.build().execute(&mut *self.tx).await.map_err(other)?;
         }
+        // Checks reported (upserted) and forgotten (deleted).
+        let kept: Vec<(&SystemId, &CheckId, CheckState)> = changes
+            .checks
+            .iter()
+            .filter_map(|c| c.state.map(|state| (&c.system_id, &c.check_id, state)))
+            .collect();
+        let forgotten = changes.checks.iter().filter(|c| c.state.is_none());
+        for chunk in kept.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO system_checks ({CHECK_COLUMNS}) "
+            ));
+            qb.push_values(chunk, |mut row, (system, check, state)| {
+                row.push_bind(system.as_str())
+                    .push_bind(check.as_str())
+                    .push_bind(state.status.as_str())
+                    .push_bind(state.at.millis())
+                    .push_bind(state.down_since.map(Timestamp::millis));
+            });
+            qb.push(
+                " ON CONFLICT (system_id, check_id) DO UPDATE SET status = excluded.status,
+                  at = excluded.at, down_since = excluded.down_since",
+            );
+            qb.build().execute(&mut *self.tx).await.map_err(other)?;
+        }
+        for change in forgotten {
+            sqlx::query("DELETE FROM system_checks WHERE system_id = ? AND check_id = ?")
+                .bind(change.system_id.as_str())
+                .bind(change.check_id.as_str())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(other)?;
+        }
         for chunk in changes.transitions.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO health_reports (system_id, source, status, at) ",
+                "INSERT INTO health_reports (system_id, source, check_id, status, at) ",
             );
             qb.push_values(chunk, |mut row, t| {
                 row.push_bind(t.system_id.as_str())
                     .push_bind(t.source.as_str())
+                    .push_bind(t.check_id.as_str())
                     .push_bind(t.status.as_str())
                     .push_bind(t.at.millis());
             });
@@ -382,6 +439,23 @@ impl StoreTx for SqliteTx {
                 .map_err(write_error)?;
         }
         Ok(())
+    }
+
+    async fn get_check(
+        &mut self,
+        system: &SystemId,
+        check: &CheckId,
+    ) -> StoreResult<Option<CheckState>> {
+        let sql = format!(
+            "SELECT {CHECK_COLUMNS} FROM system_checks WHERE system_id = ? AND check_id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(system.as_str())
+            .bind(check.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(other)?;
+        Ok(row.map(|r| check_from_row(&r)).transpose()?.map(|(_, _, state)| state))
     }
 
     async fn get_objective(&mut self, id: &str) -> StoreResult<Option<Objective>> {

@@ -24,11 +24,11 @@
 use anyhow::anyhow;
 use slod_core::achievements::AchievementType;
 use slod_core::digest::WeeklyDigest;
-use slod_core::engine::SystemState;
+use slod_core::engine::{CheckState, SystemState};
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{
-    Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ObjectiveId, ObjectiveName, ReportSource, System, SystemId, Target, WindowDays,
+    Attribution, BurnRateThresholds, CheckId, DependencyExclusion, DowntimeEvent, HealthStatus,
+    Objective, ObjectiveId, ObjectiveName, ReportSource, System, SystemId, Target, WindowDays,
 };
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
@@ -44,7 +44,10 @@ use crate::{StoreError, StoreResult, SystemRow};
 
 /// `systems`, decoded by [`SystemFields`].
 pub const SYSTEM_COLUMNS: &str = "id, name, created_at, healthcheck_status, incident_status, \
-                                  down_since, down_source, last_report_at";
+                                  down_since, down_source, last_report_at, unnamed_report_at, \
+                                  last_transition_at";
+/// `system_checks`, decoded by [`CheckFields`].
+pub const CHECK_COLUMNS: &str = "system_id, check_id, status, at, down_since";
 /// `slo_objectives`, decoded by [`ObjectiveFields`].
 pub const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_id, target, \
                                      window_days, dependency_exclusion, excluded_dependency_ids, \
@@ -83,6 +86,12 @@ pub const MAINTENANCE_COLUMNS: &str =
 /// `notify_attempts` (reads), decoded by [`AttemptFields`].
 pub const ATTEMPT_COLUMNS: &str =
     "delivery_id, attempt, started_at, finished_at, status_code, error, delivered";
+
+/// `api_tokens`, decoded by [`TokenFields`].
+pub const TOKEN_COLUMNS: &str =
+    "id, name, scope, secret_hash, created_at, last_used_at, revoked_at";
+/// `sessions`, decoded by [`SessionFields`].
+pub const SESSION_COLUMNS: &str = "id_hash, token_id, created_at, expires_at";
 
 /// `columns` with every name qualified by the table alias `alias`
 /// (`"o"`: `"o.id, o.system_id, …"`).
@@ -175,6 +184,8 @@ pub struct SystemFields {
     pub down_since: Option<i64>,
     pub down_source: Option<String>,
     pub last_report_at: Option<i64>,
+    pub unnamed_report_at: Option<i64>,
+    pub last_transition_at: Option<i64>,
 }
 
 impl SystemFields {
@@ -191,6 +202,10 @@ impl SystemFields {
                 .map(|s| parse_enum("down_source", &s, ReportSource::parse))
                 .transpose()?,
             last_report_at: opt_millis(self.last_report_at),
+            unnamed_report_at: opt_millis(self.unnamed_report_at),
+            last_transition_at: opt_millis(self.last_transition_at),
+            // Loaded apart, from `system_checks` ([`CheckFields`]).
+            checks: Default::default(),
         };
         Ok((state, millis(self.created_at)))
     }
@@ -204,6 +219,56 @@ impl SystemFields {
             last_report_at: state.last_report_at,
             system: System { id: state.id, name: state.name, created_at },
         })
+    }
+}
+
+/// A row of [`CHECK_COLUMNS`].
+#[derive(Debug, Clone)]
+pub struct CheckFields {
+    pub system_id: String,
+    pub check_id: String,
+    pub status: String,
+    pub at: i64,
+    pub down_since: Option<i64>,
+}
+
+impl CheckFields {
+    pub fn decode(self) -> StoreResult<(SystemId, CheckId, CheckState)> {
+        Ok((
+            SystemId::from_trusted(self.system_id),
+            CheckId::from_trusted(self.check_id),
+            CheckState {
+                status: status("system_checks.status", &self.status)?,
+                at: millis(self.at),
+                down_since: opt_millis(self.down_since),
+            },
+        ))
+    }
+}
+
+/// The checks a store loads with the systems of a report batch: those not
+/// healthy (so a system's probe status is the worst of what is loaded) and
+/// those the reports name, healthy or not (for their ordering marks). The
+/// names as a list for `check_id IN (…)`; `""` stands for reports naming
+/// none.
+pub fn checks_named_by(reports: &[slod_core::engine::HealthReport]) -> Vec<String> {
+    let names: std::collections::BTreeSet<String> = reports
+        .iter()
+        .filter(|r| r.source == ReportSource::Healthcheck)
+        .map(|r| r.check_id.as_ref().map_or_else(String::new, |c| c.as_str().to_owned()))
+        .collect();
+    names.into_iter().collect()
+}
+
+/// Adds decoded check rows to the loaded system states they belong to.
+pub fn attach_checks(
+    states: &mut std::collections::BTreeMap<SystemId, SystemState>,
+    checks: Vec<(SystemId, CheckId, CheckState)>,
+) {
+    for (system, check, state) in checks {
+        if let Some(system) = states.get_mut(&system) {
+            system.checks.insert(check, state);
+        }
     }
 }
 
@@ -643,6 +708,52 @@ impl MaintenanceFields {
     }
 }
 
+/// A row of [`TOKEN_COLUMNS`].
+#[derive(Clone)]
+pub struct TokenFields {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl TokenFields {
+    pub fn decode(self) -> StoreResult<crate::auth::TokenRow> {
+        Ok(crate::auth::TokenRow {
+            scope: parse_enum("api_tokens.scope", &self.scope, crate::auth::Scope::parse)?,
+            id: self.id,
+            name: self.name,
+            secret_hash: self.secret_hash,
+            created_at: millis(self.created_at),
+            last_used_at: opt_millis(self.last_used_at),
+            revoked_at: opt_millis(self.revoked_at),
+        })
+    }
+}
+
+/// A row of [`SESSION_COLUMNS`].
+#[derive(Clone)]
+pub struct SessionFields {
+    pub id_hash: String,
+    pub token_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl SessionFields {
+    pub fn decode(self) -> crate::auth::SessionRow {
+        crate::auth::SessionRow {
+            id_hash: self.id_hash,
+            token_id: self.token_id,
+            created_at: millis(self.created_at),
+            expires_at: millis(self.expires_at),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use slod_core::model::MAX_WINDOW_DAYS;
@@ -682,6 +793,8 @@ mod tests {
             down_since: None,
             down_source: None,
             last_report_at: Some(7),
+            unnamed_report_at: Some(7),
+            last_transition_at: None,
         }
     }
 

@@ -7,15 +7,18 @@
 //! factory returns `Option<(store, guard)>`, and `None` (no server
 //! configured) makes every case pass without running.
 
-use slod_core::engine::{apply_reports, reconcile_objective, HealthReport};
+use slod_core::engine::{
+    apply_reports, forget_check, reconcile_objective, CheckState, HealthReport, ReportError,
+};
 use slod_core::model::{
-    BurnRateThresholds, DependencyExclusion, HealthStatus, Objective, ObjectiveId, ObjectiveName,
-    ReportSource, SystemId, Target, WindowDays,
+    BurnRateThresholds, CheckId, DependencyExclusion, HealthStatus, Objective, ObjectiveId,
+    ObjectiveName, ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 
 use slod_core::maintenance::MaintenanceWindow;
 
+use crate::auth::{Scope, SessionRow, TokenRow};
 use crate::maintenance::MaintenanceWindowRow;
 use crate::{new_id, MaintenanceStore, MaintenanceTx, SpanSet, Store, StoreError};
 
@@ -39,6 +42,7 @@ macro_rules! conformance_suite {
             objectives_round_trip,
             objective_names_are_unique,
             reports_round_trip_through_the_engine,
+            checks_round_trip,
             upstream_split_round_trip,
             one_open_event_per_objective,
             uncommitted_transactions_leave_nothing,
@@ -60,6 +64,7 @@ macro_rules! conformance_suite {
             digests_round_trip,
             maintenance_windows_round_trip,
             maintenance_windows_go_with_their_system,
+            tokens_and_sessions_round_trip,
             ping_answers
         );
     };
@@ -114,7 +119,13 @@ fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
 }
 
 fn report(system: &str, status: HealthStatus, at: Timestamp) -> HealthReport {
-    HealthReport { system_id: id(system), status, at, source: ReportSource::Healthcheck }
+    HealthReport {
+        system_id: id(system),
+        status,
+        at,
+        source: ReportSource::Healthcheck,
+        check_id: None,
+    }
 }
 
 async fn seed(store: &dyn Store, systems: &[&str], edges: &[(&str, &str)]) {
@@ -309,6 +320,105 @@ pub async fn reports_round_trip_through_the_engine(store: &dyn Store) {
     .await;
     assert_eq!(store.systems_down_at(&[id("api")], t(30)).await.expect("down").len(), 1);
     assert_eq!(store.list_events("o1", 10).await.expect("events").len(), 2);
+}
+
+fn check_report(system: &str, check: &str, status: HealthStatus, at: Timestamp) -> HealthReport {
+    HealthReport {
+        check_id: Some(CheckId::parse(check, "checkId").expect("valid check id")),
+        ..report(system, status, at)
+    }
+}
+
+/// Applies a batch the way the service does, through
+/// `load_world_for_reports`; the engine's refusal when it refuses.
+async fn apply_batch(
+    store: &dyn Store,
+    reports: Vec<HealthReport>,
+    now: Timestamp,
+) -> Result<(), ReportError> {
+    let mut tx = store.begin().await.expect("begin");
+    let mut world = tx.load_world_for_reports(&reports).await.expect("world");
+    let changes = apply_reports(&mut world, reports, now, &mut new_id)?;
+    tx.write_changes(&changes).await.expect("write");
+    tx.commit().await.expect("commit");
+    Ok(())
+}
+
+/// SPEC §12: checks are stored with their status, latest report and
+/// outage start; a batch's world holds the checks that are down and those
+/// it names, so the ordering marks survive a reload; forgetting one
+/// deletes its row and recovers what it held down.
+pub async fn checks_round_trip(store: &dyn Store) {
+    use HealthStatus::{Healthy, Unhealthy};
+    seed(store, &["api"], &[]).await;
+    let mut bound = objective("bound", "api", DependencyExclusion::Strict);
+    bound.health_check_configuration_id = Some("a".into());
+    add_objective(store, bound).await;
+    add_objective(store, objective("all", "api", DependencyExclusion::Strict)).await;
+
+    apply_batch(
+        store,
+        vec![check_report("api", "a", Unhealthy, t(10)), check_report("api", "b", Healthy, t(10))],
+        t(10),
+    )
+    .await
+    .expect("applied");
+    let a = CheckState { status: Unhealthy, at: t(10), down_since: Some(t(10)) };
+    let b = CheckState { status: Healthy, at: t(10), down_since: None };
+    let ck = |raw: &str| CheckId::parse(raw, "checkId").expect("valid");
+    assert_eq!(
+        store.list_checks(&id("api")).await.expect("checks"),
+        vec![(ck("a"), a), (ck("b"), b)]
+    );
+    let row = store.get_system(&id("api")).await.expect("get").expect("exists");
+    assert_eq!(row.effective_status, Unhealthy);
+    assert_eq!(store.list_events("bound", 10).await.expect("events").len(), 1);
+
+    // A world holds the checks that are down, plus those a batch names.
+    let mut tx = store.begin().await.expect("begin");
+    let world = tx.load_world(&[id("api")]).await.expect("world");
+    assert_eq!(world.systems[&id("api")].checks.keys().cloned().collect::<Vec<_>>(), vec![ck("a")]);
+    let world = tx
+        .load_world_for_reports(&[check_report("api", "b", Healthy, t(12))])
+        .await
+        .expect("world");
+    assert_eq!(world.systems[&id("api")].checks.len(), 2);
+    assert_eq!(world.systems[&id("api")].last_transition_at, Some(t(10)));
+    assert_eq!(tx.get_check(&id("api"), &ck("b")).await.expect("get"), Some(b));
+    assert_eq!(tx.get_check(&id("api"), &ck("zzz")).await.expect("get"), None);
+    drop(tx);
+
+    // Each check's mark is its own, stored: b at 9 is refused, a check
+    // never seen at 5 is taken, and so is a report naming no check.
+    let err = apply_batch(store, vec![check_report("api", "b", Healthy, t(9))], t(12))
+        .await
+        .expect_err("out of order");
+    assert!(matches!(err, ReportError::CheckOutOfOrder { latest, .. } if latest == t(10)));
+    apply_batch(store, vec![check_report("api", "c", Healthy, t(5))], t(12)).await.expect("c");
+    apply_batch(store, vec![report("api", Healthy, t(6))], t(12)).await.expect("unnamed");
+    let err = apply_batch(store, vec![report("api", Healthy, t(5))], t(12))
+        .await
+        .expect_err("out of order");
+    assert!(matches!(err, ReportError::OutOfOrder { latest, .. } if latest == t(6)));
+    assert_eq!(store.list_checks(&id("api")).await.expect("checks").len(), 4);
+
+    // Forgetting the check that is down recovers the system and its
+    // objectives at that instant, and deletes the row.
+    let mut tx = store.begin().await.expect("begin");
+    let mut world = tx.load_world(&[id("api")]).await.expect("world");
+    let changes =
+        forget_check(&mut world, &id("api"), &ck("a"), t(20), &mut new_id).expect("known check");
+    tx.write_changes(&changes).await.expect("write");
+    tx.commit().await.expect("commit");
+    let checks = store.list_checks(&id("api")).await.expect("checks");
+    assert_eq!(checks.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(), vec!["", "b", "c"]);
+    let row = store.get_system(&id("api")).await.expect("get").expect("exists");
+    assert_eq!(row.effective_status, Healthy);
+    for objective in ["bound", "all"] {
+        let events = store.list_events(objective, 10).await.expect("events");
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].start_time, events[0].end_time), (t(10), Some(t(20))));
+    }
 }
 
 pub async fn upstream_split_round_trip(store: &dyn Store) {
@@ -1393,4 +1503,79 @@ pub async fn ping_answers(store: &dyn Store) {
     let tx = store.begin().await.unwrap();
     tx.commit().await.unwrap();
     store.ping().await.expect("a store answers after a write");
+}
+
+fn token_row(id: &str, scope: Scope, minute: i64) -> TokenRow {
+    TokenRow {
+        id: id.to_owned(),
+        name: format!("token {id}"),
+        scope,
+        secret_hash: format!("{id:0>64}"),
+        created_at: t(minute),
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// Tokens and sessions (SPEC §16): listed without the revoked, "any
+/// active" follows revocation, a session reads with its token, and revoking
+/// a token ends its sessions.
+pub async fn tokens_and_sessions_round_trip(store: &dyn Store) {
+    assert!(!store.any_active_token().await.expect("any"));
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_token(&token_row("b", Scope::Manage, 2)).await.expect("insert b");
+    tx.insert_token(&token_row("a", Scope::Read, 1)).await.expect("insert a");
+    tx.commit().await.expect("commit");
+    assert!(store.any_active_token().await.expect("any"));
+    let mut tx = store.begin().await.expect("begin");
+    assert!(matches!(
+        tx.insert_token(&token_row("a", Scope::Read, 3)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    drop(tx);
+    let listed = store.list_tokens().await.expect("list");
+    assert_eq!(listed, vec![token_row("a", Scope::Read, 1), token_row("b", Scope::Manage, 2)]);
+    assert!(store.get_token("nope").await.expect("get").is_none());
+
+    let session = SessionRow {
+        id_hash: "f".repeat(64),
+        token_id: "a".to_owned(),
+        created_at: t(5),
+        expires_at: t(65),
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_session(&session).await.expect("session");
+    tx.touch_token("a", t(6)).await.expect("touch");
+    tx.commit().await.expect("commit");
+    let (got, token) = store.get_session(&session.id_hash).await.expect("get").expect("exists");
+    assert_eq!(got, session);
+    assert_eq!(token.last_used_at, Some(t(6)));
+    assert_eq!(token.scope, Scope::Read);
+    assert!(store.get_session(&"e".repeat(64)).await.expect("get").is_none());
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.revoke_token("a", t(7)).await.expect("revoke"));
+    assert!(!tx.revoke_token("a", t(8)).await.expect("again"), "revoked once only");
+    assert!(!tx.revoke_token("nope", t(8)).await.expect("unknown"));
+    tx.commit().await.expect("commit");
+    assert!(store.get_session(&session.id_hash).await.expect("get").is_none(), "ended");
+    assert_eq!(store.get_token("a").await.expect("get").expect("kept").revoked_at, Some(t(7)));
+    assert_eq!(store.list_tokens().await.expect("list").len(), 1);
+
+    let mut tx = store.begin().await.expect("begin");
+    let old = SessionRow {
+        id_hash: "1".repeat(64),
+        token_id: "b".into(),
+        created_at: t(0),
+        expires_at: t(10),
+    };
+    let live = SessionRow { id_hash: "2".repeat(64), expires_at: t(100), ..old.clone() };
+    tx.insert_session(&old).await.expect("old");
+    tx.insert_session(&live).await.expect("live");
+    assert_eq!(tx.delete_expired_sessions(t(50)).await.expect("expire"), 1);
+    assert!(tx.delete_session(&live.id_hash).await.expect("delete"));
+    assert!(!tx.delete_session(&live.id_hash).await.expect("gone"));
+    assert!(tx.revoke_token("b", t(9)).await.expect("revoke b"));
+    tx.commit().await.expect("commit");
+    assert!(!store.any_active_token().await.expect("any"), "every token revoked");
 }

@@ -19,12 +19,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use slod_core::engine::{Changeset, HealthReport, World};
+use slod_core::engine::{Changeset, CheckState, HealthReport, World};
 use slod_core::events::NotificationEvent;
-use slod_core::model::{DowntimeEvent, HealthStatus, Objective, System, SystemId};
+use slod_core::model::{CheckId, DowntimeEvent, HealthStatus, Objective, System, SystemId};
 use slod_core::status::EventSpan;
 use slod_core::time::Timestamp;
 
+pub mod auth;
 pub mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -34,6 +35,7 @@ pub mod notify;
 pub mod schema;
 pub mod span_cache;
 
+pub use auth::{AuthStore, AuthTx};
 pub use jobs::{JobStore, JobTx};
 pub use maintenance::{MaintenanceStore, MaintenanceTx};
 pub use notify::{NotifyStore, NotifyTx};
@@ -157,7 +159,9 @@ impl SpanSetBuilder {
 /// traits, [`JobStore`], [`NotifyStore`] and [`MaintenanceStore`], one
 /// module each.
 #[async_trait]
-pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore {
+pub trait Store:
+    Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore + AuthStore
+{
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
@@ -168,6 +172,8 @@ pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceSto
     /// All systems, ordered by id.
     async fn list_systems(&self) -> StoreResult<Vec<SystemRow>>;
     async fn dependencies(&self, id: &SystemId) -> StoreResult<DependenciesRow>;
+    /// The system's checks (SPEC §12), ordered by check id.
+    async fn list_checks(&self, id: &SystemId) -> StoreResult<Vec<(CheckId, CheckState)>>;
 
     async fn get_objective(&self, id: &str) -> StoreResult<Option<Objective>>;
     /// Objectives ordered by (system id, created at, id); all of them, or
@@ -207,7 +213,7 @@ pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceSto
 
 /// One write transaction; rolled back when dropped uncommitted.
 #[async_trait]
-pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx {
+pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx + AuthTx {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     /// Loads (and, where the backend needs it, locks) the slice of state
@@ -256,6 +262,14 @@ pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx {
     async fn all_edges(&mut self) -> StoreResult<Vec<(SystemId, SystemId)>>;
     /// Replaces the upstreams of `id`.
     async fn set_upstreams(&mut self, id: &SystemId, upstreams: &[SystemId]) -> StoreResult<()>;
+
+    /// One check of a system, whatever its status (a loaded world holds
+    /// only the checks that are down or that a batch names).
+    async fn get_check(
+        &mut self,
+        system: &SystemId,
+        check: &CheckId,
+    ) -> StoreResult<Option<CheckState>>;
 
     async fn get_objective(&mut self, id: &str) -> StoreResult<Option<Objective>>;
     /// Inserts an objective and its streak row.

@@ -26,12 +26,53 @@ pub enum Command {
     /// Apply (or, with --dry-run, list) the database's pending migrations
     /// without serving.
     Migrate(MigrateArgs),
+    /// Create, list and revoke API tokens (SPEC §16).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Make slod's systems and named objectives match YAML/JSON files
     /// (OpenSLO, Checkstack): prints the plan; exits 1 on an invalid file.
     Apply(ApplyArgs),
     /// Write every named objective and its systems as YAML that
     /// `slod apply` reads back.
     Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown this once only).
+    Create(TokenCreateArgs),
+    /// List the tokens that are not revoked (never their secrets).
+    List(TokenDatabaseArgs),
+    /// Revoke a token at once.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenDatabaseArgs {
+    /// Database URL, as for `slod serve`.
+    #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
+    pub database: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenCreateArgs {
+    /// What the token is for (shown in `slod token list`).
+    #[arg(long)]
+    pub name: String,
+    /// `read` (every GET), `ingest` (health reports and integrations) or
+    /// `manage` (everything).
+    #[arg(long)]
+    pub scope: String,
+    #[command(flatten)]
+    pub db: TokenDatabaseArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id (from `slod token list`).
+    pub id: String,
+    #[command(flatten)]
+    pub db: TokenDatabaseArgs,
 }
 
 /// Where `slod apply` and `slod export` act: a running server or the
@@ -50,6 +91,14 @@ pub struct Target {
     pub database: Option<String>,
 }
 
+/// The API token `--server` sends (SPEC §16): `manage` to apply, `read` to
+/// export. Not needed while the server has no tokens.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArg {
+    #[arg(long, env = "SLOD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApplyArgs {
     /// Files or directories (read recursively: .yaml, .yml, .json), each
@@ -59,6 +108,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub target: Target,
+
+    #[command(flatten)]
+    pub auth: TokenArg,
 
     /// Print the plan; change nothing.
     #[arg(long)]
@@ -87,6 +139,9 @@ pub struct ExportArgs {
 
     #[command(flatten)]
     pub target: Target,
+
+    #[command(flatten)]
+    pub auth: TokenArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,6 +201,38 @@ pub struct ServeArgs {
     /// Log format: human-readable text or one JSON object per line.
     #[arg(long, env = "SLOD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Serve a non-loopback address while no API token exists (anyone who
+    /// can reach it can do anything): only behind something that controls
+    /// access itself.
+    #[arg(long, env = "SLOD_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+
+    /// Serve `/metrics` without a token.
+    #[arg(long, env = "SLOD_PUBLIC_METRICS")]
+    pub public_metrics: bool,
+
+    /// Let anyone read the dashboard without logging in (editing still
+    /// needs a `manage` session).
+    #[arg(long, env = "SLOD_PUBLIC_DASHBOARD")]
+    pub public_dashboard: bool,
+
+    /// Refuse webhook channels that reach loopback or private addresses
+    /// (link-local ones are always refused).
+    #[arg(long, env = "SLOD_DENY_PRIVATE_WEBHOOKS")]
+    pub deny_private_webhooks: bool,
+}
+
+impl From<&ServeArgs> for crate::access::AccessSettings {
+    fn from(args: &ServeArgs) -> Self {
+        Self {
+            insecure_no_auth: args.insecure_no_auth,
+            public_metrics: args.public_metrics,
+            public_dashboard: args.public_dashboard,
+            deny_private_webhooks: args.deny_private_webhooks,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +308,48 @@ mod tests {
         ])
         .is_err());
         assert!(Cli::try_parse_from(["slod", "apply", "--server", "http://x"]).is_err(), "no -f");
+    }
+
+    #[test]
+    fn access_flags_reach_the_access_settings() {
+        let cli = Cli::try_parse_from(["slod", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        assert_eq!(crate::access::AccessSettings::from(&args), Default::default());
+        let cli = Cli::try_parse_from([
+            "slod",
+            "serve",
+            "--insecure-no-auth",
+            "--public-metrics",
+            "--public-dashboard",
+            "--deny-private-webhooks",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        let access = crate::access::AccessSettings::from(&args);
+        assert!(access.insecure_no_auth && access.public_metrics);
+        assert!(access.public_dashboard && access.deny_private_webhooks);
+    }
+
+    #[test]
+    fn token_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "slod",
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "ingest",
+            "--database",
+            "sqlite://x.db",
+        ])
+        .unwrap();
+        let Command::Token(TokenCommand::Create(args)) = cli.command else { panic!("create") };
+        assert_eq!((args.name.as_str(), args.scope.as_str()), ("ci", "ingest"));
+        assert_eq!(args.db.database, "sqlite://x.db");
+        let cli = Cli::try_parse_from(["slod", "token", "revoke", "abc"]).unwrap();
+        let Command::Token(TokenCommand::Revoke(args)) = cli.command else { panic!("revoke") };
+        assert_eq!(args.id, "abc");
     }
 
     #[test]

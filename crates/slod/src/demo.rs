@@ -142,6 +142,7 @@ fn report(system: &str, status: HealthStatus, at: Timestamp, source: ReportSourc
         status,
         at: Some(at),
         source,
+        check_id: None,
         create_system: false,
         system_name: None,
         field_prefix: String::new(),

@@ -73,8 +73,8 @@ async fn run_apply(args: &ApplyArgs) -> anyhow::Result<ApplyReport> {
                     .collect::<Vec<_>>(),
             });
             let query = format!("?dryRun={}&prune={}", options.dry_run, options.prune);
-            let answer =
-                send(client(url)?.post(api_url(url, "/apply", &query)).json(&body)).await?;
+            let request = client(url)?.post(api_url(url, "/apply", &query)).json(&body);
+            let answer = send(authorized(request, args.auth.token.as_deref())).await?;
             serde_json::from_value(answer).context("reading the server's plan")
         }
         Where::Database(url) => {
@@ -100,8 +100,8 @@ async fn run_export(args: &ExportArgs) -> anyhow::Result<String> {
                 ExportFormat::OpenSlo => "openslo",
                 ExportFormat::Checkstack => "checkstack",
             };
-            let response = client(url)?
-                .get(api_url(url, "/export", &format!("?format={name}")))
+            let request = client(url)?.get(api_url(url, "/export", &format!("?format={name}")));
+            let response = authorized(request, args.auth.token.as_deref())
                 .send()
                 .await
                 .with_context(|| format!("reaching {url}"))?;
@@ -156,6 +156,15 @@ fn client(server: &str) -> anyhow::Result<reqwest::Client> {
         builder = builder.no_proxy();
     }
     builder.build().context("setting up the HTTP client")
+}
+
+/// With `--token` (or `SLOD_TOKEN`), the request carries it as a bearer
+/// token; it is never printed.
+fn authorized(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
 }
 
 /// Sends a request; a non-2xx answer is an error carrying the server's

@@ -1,13 +1,14 @@
 //! `POST /health`: one report or a batch (SPEC §3).
 //!
-//! Body: `{systemId, status, at?, source?, createSystem?, systemName?}` or
+//! Body: `{systemId, status, at?, source?, checkId?, createSystem?,
+//! systemName?}` or
 //! `{reports: [that, …]}`. Every report is parsed and checked before any is
 //! applied; a bad one is a 400 naming it (`reports[3].status`) and nothing
 //! is written.
 
 use axum::extract::State;
 use serde_json::Value;
-use slod_core::model::{parse_system_name, HealthStatus, ReportSource, ValidationError};
+use slod_core::model::{parse_system_name, CheckId, HealthStatus, ReportSource, ValidationError};
 
 use super::error::ApiResult;
 use super::extract::Json;
@@ -63,13 +64,34 @@ fn parse_report(mut report: ObjectReader<'_>) -> Result<ReportInput, ValidationE
             )
         })?,
     };
+    // SPEC §12: a probe report may name its check; an incident is not a
+    // check, and silently dropping the id would hide a sender's mistake.
+    let check_id = report
+        .string("checkId")?
+        .map(|raw| CheckId::parse(raw, &report.path("checkId")))
+        .transpose()?;
+    if check_id.is_some() && source == ReportSource::Incident {
+        return Err(ValidationError::new(
+            report.path("checkId"),
+            "only healthcheck reports name a check; an incident report has none",
+        ));
+    }
     let create_system = report.boolean("createSystem")?.unwrap_or(false);
     let system_name = report
         .string("systemName")?
         .map(|raw| parse_system_name(raw, &report.path("systemName")))
         .transpose()?;
     report.finish()?;
-    Ok(ReportInput { system_id, status, at, source, create_system, system_name, field_prefix })
+    Ok(ReportInput {
+        system_id,
+        status,
+        at,
+        source,
+        check_id,
+        create_system,
+        system_name,
+        field_prefix,
+    })
 }
 
 pub(super) async fn post(

@@ -24,6 +24,7 @@ async fn slod(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_slod"))
         .args(args)
         .env_remove("SLOD_DATABASE")
+        .env_remove("SLOD_TOKEN")
         .env("RUST_LOG", "warn")
         .output()
         .await
@@ -451,4 +452,36 @@ async fn an_export_applied_to_an_empty_database_gives_the_same_objectives() {
     let (status, body) = app.get("/export?format=sloth").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&body, "validation_failed", Some("format"));
+}
+
+#[tokio::test]
+async fn with_tokens_the_cli_sends_its_token_and_apply_needs_manage() {
+    let app = spawn_app().await;
+    let create = |name: &'static str, scope: &'static str, bearer: Option<String>| {
+        let mut request =
+            app.client.post(app.url("/tokens")).json(&json!({"name": name, "scope": scope}));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let manage = create("ci", "manage", None).await;
+    let read = create("viewer", "read", Some(manage.clone())).await;
+    let dir = fixtures().join("openslo");
+    let server = ["--server", app.address.as_str()];
+
+    let output = slod_apply(&[&dir], &server, &["--dry-run"]).await;
+    assert_eq!(output.status.code(), Some(1), "no token: refused");
+    let output = slod_apply(&[&dir], &server, &["--token", &read]).await;
+    assert_eq!(output.status.code(), Some(1), "a read token cannot apply");
+    let output = slod_apply(&[&dir], &server, &["--token", &manage]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("5 created"), "{}", stdout(&output));
+    assert!(!stderr(&output).contains(&manage), "the token is never printed");
+    let output = slod(&["export", "--server", &app.address, "--token", &read]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("name: search-slo"));
 }
