@@ -23,6 +23,7 @@
 
 use anyhow::anyhow;
 use slod_core::achievements::AchievementType;
+use slod_core::burn_alerts::BurnRateAlerts;
 use slod_core::digest::WeeklyDigest;
 use slod_core::engine::{CheckState, SystemState};
 use slod_core::events::{EventType, NotificationEvent};
@@ -53,9 +54,9 @@ pub const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_i
                                      window_days, dependency_exclusion, excluded_dependency_ids, \
                                      exclude_maintenance_windows, warning_percent, \
                                      critical_percent, fast_burn_multiplier, created_at, \
-                                     updated_at, name";
+                                     updated_at, burn_rate_alerts, name";
 /// Columns in [`OBJECTIVE_COLUMNS`].
-pub const OBJECTIVE_WIDTH: usize = 14;
+pub const OBJECTIVE_WIDTH: usize = 15;
 /// `slo_downtime_events`, decoded by [`DowntimeFields`].
 pub const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, \
                                  attribution_type, upstream_system_id, upstream_system_name, \
@@ -293,7 +294,15 @@ pub struct ObjectiveFields {
     pub fast_burn_multiplier: f64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON text: the tier list (SPEC §12).
+    pub burn_rate_alerts: String,
     pub name: Option<String>,
+}
+
+/// `burn_rate_alerts` as stored: the JSON array the API serves.
+pub fn encode_burn_rate_alerts(alerts: &BurnRateAlerts) -> StoreResult<String> {
+    serde_json::to_string(alerts)
+        .map_err(|err| StoreError::Other(anyhow!("encoding burn_rate_alerts: {err}")))
 }
 
 impl ObjectiveFields {
@@ -328,6 +337,7 @@ impl ObjectiveFields {
                 critical_percent: self.critical_percent,
                 fast_burn_multiplier: self.fast_burn_multiplier,
             },
+            burn_rate_alerts: parse_json("burn_rate_alerts", &self.burn_rate_alerts)?,
             created_at: millis(self.created_at),
             updated_at: millis(self.updated_at),
         })
@@ -779,6 +789,7 @@ mod tests {
             fast_burn_multiplier: 14.4,
             created_at: 1,
             updated_at: 2,
+            burn_rate_alerts: encode_burn_rate_alerts(&BurnRateAlerts::default()).unwrap(),
             name: Some("api-availability".into()),
         }
     }
@@ -836,6 +847,7 @@ mod tests {
         assert_eq!(o.excluded_dependency_ids[0].as_str(), "db");
         assert!(o.exclude_maintenance_windows);
         assert_eq!(o.updated_at, Timestamp::from_millis(2));
+        assert_eq!(o.burn_rate_alerts, BurnRateAlerts::default());
         assert_eq!(o.name.as_ref().map(ObjectiveName::as_str), Some("api-availability"));
         assert_eq!(
             ObjectiveFields { name: None, ..objective() }.decode().expect("valid").name,
@@ -844,6 +856,26 @@ mod tests {
         let err = ObjectiveFields { name: Some("Bad Name".into()), ..objective() }.decode();
         assert!(message(err.unwrap_err()).contains("name"));
     }
+
+    #[test]
+    fn stored_tiers_are_validated_when_read() {
+        let mut bad = objective();
+        bad.burn_rate_alerts =
+            r#"[{"severity":"page","longWindow":"5m","shortWindow":"1h","budgetPercent":2}]"#
+                .into();
+        let err = message(bad.decode().unwrap_err());
+        assert!(err.contains("burn_rate_alerts"), "{err}");
+        let mut garbled = objective();
+        garbled.burn_rate_alerts = "[".into();
+        assert!(message(garbled.decode().unwrap_err()).contains("burn_rate_alerts"));
+        // The migration's default text is the defaults.
+        let mut migrated = objective();
+        migrated.burn_rate_alerts = MIGRATION_DEFAULT.into();
+        assert_eq!(migrated.decode().unwrap().burn_rate_alerts, BurnRateAlerts::default());
+    }
+
+    /// The `DEFAULT` of `burn_rate_alerts` in both stores' migration 0007.
+    const MIGRATION_DEFAULT: &str = r#"[{"severity":"page","longWindow":"1h","shortWindow":"5m","budgetPercent":2},{"severity":"page","longWindow":"6h","shortWindow":"30m","budgetPercent":5},{"severity":"ticket","longWindow":"72h","shortWindow":"6h","budgetPercent":10}]"#;
 
     #[test]
     fn out_of_range_integers_are_errors_naming_the_column() {

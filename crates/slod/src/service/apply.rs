@@ -106,6 +106,8 @@ fn new_objective(spec: &ObjectiveSpec) -> NewObjective {
         excluded_dependency_ids: spec.excluded_dependency_ids.clone(),
         exclude_maintenance_windows: spec.exclude_maintenance_windows,
         burn_rate_thresholds: spec.burn_rate_thresholds,
+        // Files do not say (yet): the default tiers, as the API gives.
+        burn_rate_alerts: slod_core::burn_alerts::BurnRateAlerts::default(),
         created_at: None,
     }
 }
@@ -126,6 +128,8 @@ fn patch(spec: &ObjectiveSpec) -> ObjectivePatch {
             critical_percent: Some(thresholds.critical_percent),
             fast_burn_multiplier: Some(thresholds.fast_burn_multiplier),
         }),
+        // Left as they are: files do not carry tiers yet.
+        burn_rate_alerts: None,
         created_at: None,
     }
 }
