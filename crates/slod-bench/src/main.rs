@@ -193,6 +193,7 @@ async fn seed(
     for o in 0..objectives {
         let objective = Objective {
             id: ObjectiveId::from_trusted(format!("obj-{o:05}")),
+            name: None,
             system_id: sid(o % systems),
             health_check_configuration_id: None,
             target: Target::parse(99.0)?,

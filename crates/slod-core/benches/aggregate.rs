@@ -103,6 +103,7 @@ fn maintenance_windows() -> Vec<MaintenanceWindow> {
 fn objective(mode: DependencyExclusion) -> Objective {
     Objective {
         id: slod_core::model::ObjectiveId::from_trusted("bench".into()),
+        name: None,
         system_id: SystemId::parse("api", "id").expect("valid id"),
         health_check_configuration_id: None,
         target: Target::parse(99.9).expect("valid target"),

@@ -470,6 +470,7 @@ mod tests {
     fn objective(mode: DependencyExclusion, excluded: &[&str]) -> Objective {
         Objective {
             id: crate::model::ObjectiveId::from_trusted("slo-1".into()),
+            name: None,
             system_id: sid("api"),
             health_check_configuration_id: None,
             target: Target::parse(99.0).unwrap(),

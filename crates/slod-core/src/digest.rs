@@ -141,6 +141,7 @@ mod tests {
     fn objective(id: &str, system: &str) -> Objective {
         Objective {
             id: crate::model::ObjectiveId::from_trusted(id.into()),
+            name: None,
             system_id: SystemId::parse(system, "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

@@ -984,6 +984,7 @@ mod tests {
     ) -> Objective {
         Objective {
             id: ObjectiveId::from_trusted(id.into()),
+            name: None,
             system_id: sid(system),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

@@ -427,6 +427,55 @@ impl fmt::Display for WindowDays {
     }
 }
 
+/// An objective's optional unique name (SPEC §14): 1–63 characters of
+/// `a-z 0-9 -`, the shape of an OpenSLO `metadata.name`, so that files can
+/// refer to an objective and `slod apply` can find it again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
+#[serde(try_from = "String", into = "String")]
+pub struct ObjectiveName(String);
+
+impl ObjectiveName {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, ValidationError> {
+        if raw.is_empty() || raw.len() > 63 {
+            return Err(ValidationError::new(field, "must be 1 to 63 characters"));
+        }
+        if let Some(bad) =
+            raw.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Err(ValidationError::new(
+                field,
+                format!("contains {bad:?}; only a-z 0-9 - are allowed"),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ObjectiveName {
+    type Error = ValidationError;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw, "name")
+    }
+}
+
+impl From<ObjectiveName> for String {
+    fn from(name: ObjectiveName) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for ObjectiveName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `createdAt` may lie in the past (importing history) but never more than
 /// five minutes ahead of `now` (SPEC §2).
 pub fn validate_created_at(
@@ -448,6 +497,8 @@ pub fn validate_created_at(
 #[serde(rename_all = "camelCase")]
 pub struct Objective {
     pub id: ObjectiveId,
+    /// Unique among objectives when set (SPEC §14).
+    pub name: Option<ObjectiveName>,
     pub system_id: SystemId,
     pub health_check_configuration_id: Option<String>,
     pub target: Target,
@@ -585,6 +636,23 @@ mod tests {
         assert_eq!(serde_json::to_string(&days).unwrap(), "30");
         assert!(serde_json::from_str::<WindowDays>("0").is_err());
         assert!(serde_json::from_str::<WindowDays>("1.5").is_err());
+    }
+
+    #[test]
+    fn objective_names_are_short_lowercase_labels() {
+        assert_eq!(
+            ObjectiveName::parse("api-availability-2", "name").unwrap().as_str(),
+            "api-availability-2"
+        );
+        assert!(ObjectiveName::parse(&"a".repeat(63), "name").is_ok());
+        assert_eq!(ObjectiveName::parse(&"a".repeat(64), "name").unwrap_err().field, "name");
+        assert!(ObjectiveName::parse("", "name").is_err());
+        assert_eq!(
+            ObjectiveName::parse("Api", "metadata.name").unwrap_err().to_string(),
+            "metadata.name: contains 'A'; only a-z 0-9 - are allowed"
+        );
+        assert!(ObjectiveName::parse("a_b", "name").is_err());
+        assert!(serde_json::from_str::<ObjectiveName>("\"a b\"").is_err());
     }
 
     #[test]

@@ -463,6 +463,7 @@ mod tests {
     fn objective(target: f64, window_days: u32, mode: DependencyExclusion) -> Objective {
         Objective {
             id: crate::model::ObjectiveId::from_trusted("slo-1".into()),
+            name: None,
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),

@@ -284,6 +284,7 @@ mod tests {
     fn status(is_breaching: bool, has_open_downtime: bool) -> SloStatus {
         let objective = Objective {
             id: ObjectiveId::from_trusted("slo-1".into()),
+            name: None,
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

@@ -56,6 +56,7 @@ impl Scenario {
         let spec = &self.objectives[index];
         Objective {
             id: ObjectiveId::from_trusted(format!("o{index}")),
+            name: None,
             system_id: sid(spec.system),
             health_check_configuration_id: None,
             target: Target::parse(99.5).unwrap(),

@@ -578,6 +578,7 @@ mod tests {
         tx.upsert_system(&system, "API", t(0)).await.expect("system");
         tx.insert_objective(&Objective {
             id: slod_core::model::ObjectiveId::from_trusted("o1".into()),
+            name: None,
             system_id: system,
             health_check_configuration_id: None,
             target: Target::parse(99.0).unwrap(),

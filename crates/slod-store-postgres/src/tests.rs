@@ -67,6 +67,7 @@ fn t(minutes: i64) -> Timestamp {
 fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
     Objective {
         id: slod_core::model::ObjectiveId::from_trusted(oid.to_owned()),
+        name: None,
         system_id: id(system),
         health_check_configuration_id: None,
         target: Target::parse(99.9).unwrap(),

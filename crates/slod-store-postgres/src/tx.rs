@@ -86,7 +86,7 @@ use slod_core::engine::{
     systems_changed_by, Changeset, CheckState, HealthReport, SystemState, World,
 };
 use slod_core::events::NotificationEvent;
-use slod_core::model::{CheckId, DowntimeEvent, Objective, SystemId};
+use slod_core::model::{CheckId, DowntimeEvent, Objective, ObjectiveName, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::{SpanSet, StoreError, StoreResult, StoreTx};
 use sqlx::Row;
@@ -1010,7 +1010,7 @@ impl StoreTx for PgTx {
         self.lock_scope(&BTreeSet::from([o.system_id.clone()]), BTreeSet::new(), false).await?;
         sqlx::query(&format!(
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
@@ -1026,6 +1026,7 @@ impl StoreTx for PgTx {
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
         .bind(slod_store::codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
+        .bind(o.name.as_ref().map(ObjectiveName::as_str))
         .execute(self.writer())
         .await
         .map_err(write_error)?;
@@ -1043,8 +1044,8 @@ impl StoreTx for PgTx {
             "UPDATE slo_objectives SET health_check_configuration_id = $1, target = $2, window_days = $3,
              dependency_exclusion = $4, excluded_dependency_ids = $5, exclude_maintenance_windows = $6,
              warning_percent = $7, critical_percent = $8, fast_burn_multiplier = $9, updated_at = $10,
-             burn_rate_alerts = $11
-             WHERE id = $12",
+             burn_rate_alerts = $11, name = $12
+             WHERE id = $13",
         )
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
@@ -1057,10 +1058,11 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
         .bind(slod_store::codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
+        .bind(o.name.as_ref().map(ObjectiveName::as_str))
         .bind(o.id.as_str())
         .execute(self.writer())
         .await
-        .map_err(other)?;
+        .map_err(write_error)?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

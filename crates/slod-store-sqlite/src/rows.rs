@@ -110,6 +110,7 @@ pub(crate) fn objective_from_row_at(
         created_at: row.try_get(col(11)).map_err(other)?,
         updated_at: row.try_get(col(12)).map_err(other)?,
         burn_rate_alerts: row.try_get(col(13)).map_err(other)?,
+        name: row.try_get(col(14)).map_err(other)?,
     }
     .decode()
 }

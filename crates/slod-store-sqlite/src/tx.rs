@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use slod_core::engine::{systems_changed_by, Changeset, CheckState, HealthReport, World};
 use slod_core::events::NotificationEvent;
-use slod_core::model::{CheckId, DowntimeEvent, Objective, SystemId};
+use slod_core::model::{CheckId, DowntimeEvent, Objective, ObjectiveName, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
     self, attach_checks, checks_named_by, upstream_columns, CHECK_COLUMNS, EVENT_COLUMNS,
@@ -467,7 +467,7 @@ impl StoreTx for SqliteTx {
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
         sqlx::query(&format!(
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
@@ -483,6 +483,7 @@ impl StoreTx for SqliteTx {
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
         .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
+        .bind(o.name.as_ref().map(ObjectiveName::as_str))
         .execute(&mut *self.tx)
         .await
         .map_err(write_error)?;
@@ -499,7 +500,7 @@ impl StoreTx for SqliteTx {
             "UPDATE slo_objectives SET health_check_configuration_id = ?, target = ?, window_days = ?,
              dependency_exclusion = ?, excluded_dependency_ids = ?, exclude_maintenance_windows = ?,
              warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?,
-             burn_rate_alerts = ?
+             burn_rate_alerts = ?, name = ?
              WHERE id = ?",
         )
         .bind(&o.health_check_configuration_id)
@@ -513,10 +514,11 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
         .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
+        .bind(o.name.as_ref().map(ObjectiveName::as_str))
         .bind(o.id.as_str())
         .execute(&mut *self.tx)
         .await
-        .map_err(other)?;
+        .map_err(write_error)?;
         if updated.rows_affected() == 0 {
             return Err(slod_store::StoreError::NotFound);
         }

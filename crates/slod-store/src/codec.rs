@@ -30,7 +30,7 @@ use slod_core::engine::{CheckState, SystemState};
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{
     Attribution, BurnRateThresholds, CheckId, DependencyExclusion, DowntimeEvent, HealthStatus,
-    Objective, ObjectiveId, ReportSource, System, SystemId, Target, WindowDays,
+    Objective, ObjectiveId, ObjectiveName, ReportSource, System, SystemId, Target, WindowDays,
 };
 use slod_core::streak::{Snapshot, SnapshotValues, Streak};
 use slod_core::time::Timestamp;
@@ -56,9 +56,9 @@ pub const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_i
                                      window_days, dependency_exclusion, excluded_dependency_ids, \
                                      exclude_maintenance_windows, warning_percent, \
                                      critical_percent, fast_burn_multiplier, created_at, \
-                                     updated_at, burn_rate_alerts";
+                                     updated_at, burn_rate_alerts, name";
 /// Columns in [`OBJECTIVE_COLUMNS`].
-pub const OBJECTIVE_WIDTH: usize = 14;
+pub const OBJECTIVE_WIDTH: usize = 15;
 /// `slo_downtime_events`, decoded by [`DowntimeFields`].
 pub const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, \
                                  attribution_type, upstream_system_id, upstream_system_name, \
@@ -313,6 +313,7 @@ pub struct ObjectiveFields {
     pub updated_at: i64,
     /// JSON text: the tier list (SPEC §12).
     pub burn_rate_alerts: String,
+    pub name: Option<String>,
 }
 
 /// `burn_rate_alerts` as stored: the JSON array the API serves.
@@ -323,8 +324,15 @@ pub fn encode_burn_rate_alerts(alerts: &BurnRateAlerts) -> StoreResult<String> {
 
 impl ObjectiveFields {
     pub fn decode(self) -> StoreResult<Objective> {
+        let name = match self.name {
+            None => None,
+            Some(raw) => {
+                Some(ObjectiveName::parse(&raw, "name").map_err(|_| corrupt("name", &raw))?)
+            }
+        };
         Ok(Objective {
             id: ObjectiveId::from_trusted(self.id),
+            name,
             system_id: SystemId::from_trusted(self.system_id),
             health_check_configuration_id: self.health_check_configuration_id,
             target: Target::parse(self.target).map_err(|_| corrupt("target", self.target))?,
@@ -863,6 +871,7 @@ mod tests {
             created_at: 1,
             updated_at: 2,
             burn_rate_alerts: encode_burn_rate_alerts(&BurnRateAlerts::default()).unwrap(),
+            name: Some("api-availability".into()),
         }
     }
 
@@ -920,6 +929,13 @@ mod tests {
         assert!(o.exclude_maintenance_windows);
         assert_eq!(o.updated_at, Timestamp::from_millis(2));
         assert_eq!(o.burn_rate_alerts, BurnRateAlerts::default());
+        assert_eq!(o.name.as_ref().map(ObjectiveName::as_str), Some("api-availability"));
+        assert_eq!(
+            ObjectiveFields { name: None, ..objective() }.decode().expect("valid").name,
+            None
+        );
+        let err = ObjectiveFields { name: Some("Bad Name".into()), ..objective() }.decode();
+        assert!(message(err.unwrap_err()).contains("name"));
     }
 
     #[test]

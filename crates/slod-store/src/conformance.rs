@@ -13,7 +13,7 @@ use slod_core::engine::{
 };
 use slod_core::model::{
     BurnRateThresholds, CheckId, DependencyExclusion, HealthStatus, Objective, ObjectiveId,
-    ReportSource, SystemId, Target, WindowDays,
+    ObjectiveName, ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 
@@ -45,6 +45,7 @@ macro_rules! conformance_suite {
             systems_round_trip,
             dependencies_round_trip,
             objectives_round_trip,
+            objective_names_are_unique,
             reports_round_trip_through_the_engine,
             checks_round_trip,
             upstream_split_round_trip,
@@ -110,6 +111,7 @@ fn t(minutes: i64) -> Timestamp {
 fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
     Objective {
         id: ObjectiveId::from_trusted(oid.to_owned()),
+        name: None,
         system_id: id(system),
         health_check_configuration_id: None,
         target: Target::parse(99.9).unwrap(),
@@ -253,6 +255,40 @@ pub async fn objectives_round_trip(store: &dyn Store) {
     tx.commit().await.expect("commit");
     assert_eq!(store.get_objective("o1").await.expect("get"), Some(updated));
     assert!(store.get_objective("o2").await.expect("get").is_none());
+}
+
+/// SPEC §14: a name is stored, read back, changed and cleared; two
+/// objectives never share one (a `Conflict`), any number have none.
+pub async fn objective_names_are_unique(store: &dyn Store) {
+    seed(store, &["api"], &[]).await;
+    let name = |raw: &str| Some(ObjectiveName::parse(raw, "name").expect("valid name"));
+    let mut named = objective("o1", "api", DependencyExclusion::Strict);
+    named.name = name("api-availability");
+    add_objective(store, named.clone()).await;
+    add_objective(store, objective("o2", "api", DependencyExclusion::Strict)).await;
+    add_objective(store, objective("o3", "api", DependencyExclusion::Strict)).await;
+    assert_eq!(store.get_objective("o1").await.expect("get"), Some(named.clone()));
+
+    let mut twin = objective("o4", "api", DependencyExclusion::Strict);
+    twin.name = name("api-availability");
+    let mut tx = store.begin().await.expect("begin");
+    assert!(matches!(tx.insert_objective(&twin).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+    let mut renamed = objective("o2", "api", DependencyExclusion::Strict);
+    renamed.name = name("api-availability");
+    let mut tx = store.begin().await.expect("begin");
+    assert!(matches!(tx.update_objective(&renamed).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+
+    let mut tx = store.begin().await.expect("begin");
+    named.name = None;
+    tx.update_objective(&named).await.expect("clear the name");
+    renamed.name = name("api-availability");
+    tx.update_objective(&renamed).await.expect("take the freed name");
+    tx.commit().await.expect("commit");
+    assert_eq!(store.get_objective("o1").await.expect("get").and_then(|o| o.name), None);
+    assert_eq!(store.get_objective("o2").await.expect("get").and_then(|o| o.name), renamed.name);
+    assert!(store.get_objective("o4").await.expect("get").is_none());
 }
 
 pub async fn reports_round_trip_through_the_engine(store: &dyn Store) {

@@ -29,6 +29,12 @@ pub enum Command {
     /// Create, list and revoke API tokens (SPEC §16).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Make slod's systems and named objectives match YAML/JSON files
+    /// (OpenSLO, Checkstack): prints the plan; exits 1 on an invalid file.
+    Apply(ApplyArgs),
+    /// Write every named objective and its systems as YAML that
+    /// `slod apply` reads back.
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -67,6 +73,81 @@ pub struct TokenRevokeArgs {
     pub id: String,
     #[command(flatten)]
     pub db: TokenDatabaseArgs,
+}
+
+/// Where `slod apply` and `slod export` act: a running server or the
+/// database directly. Exactly one.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    /// The server's root URL, e.g. http://127.0.0.1:8080 (goes through its
+    /// API).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// A database URL, as for `slod serve` (applies directly; migrates the
+    /// schema first, as `serve` would).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+}
+
+/// The API token `--server` sends (SPEC §16): `manage` to apply, `read` to
+/// export. Not needed while the server has no tokens.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArg {
+    #[arg(long, env = "SLOD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    /// Files or directories (read recursively: .yaml, .yml, .json), each
+    /// file one or more documents.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    pub paths: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub target: Target,
+
+    #[command(flatten)]
+    pub auth: TokenArg,
+
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete named objectives that no file declares any more.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanOutput::Table)]
+    pub output: PlanOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// The documents' format.
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Openslo)]
+    pub format: ExportFormatArg,
+
+    #[command(flatten)]
+    pub target: Target,
+
+    #[command(flatten)]
+    pub auth: TokenArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    Openslo,
+    Checkstack,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -193,6 +274,40 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.database_url, "sqlite://slod.db");
         assert!(!settings.demo);
+    }
+
+    #[test]
+    fn apply_takes_paths_and_exactly_one_target() {
+        let cli = Cli::try_parse_from([
+            "slod",
+            "apply",
+            "-f",
+            "a.yaml",
+            "dir",
+            "-f",
+            "b.json",
+            "--server",
+            "http://x",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::Apply(args) = cli.command else { panic!("not apply") };
+        assert_eq!(args.paths.len(), 3);
+        assert!(args.dry_run && !args.prune);
+        assert_eq!(args.target.server.as_deref(), Some("http://x"));
+        assert!(Cli::try_parse_from(["slod", "apply", "-f", "a.yaml"]).is_err(), "no target");
+        assert!(Cli::try_parse_from([
+            "slod",
+            "apply",
+            "-f",
+            "a",
+            "--server",
+            "http://x",
+            "--database",
+            "sqlite://x"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from(["slod", "apply", "--server", "http://x"]).is_err(), "no -f");
     }
 
     #[test]

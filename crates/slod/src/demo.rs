@@ -77,6 +77,7 @@ pub async fn seed_if_empty(store: &dyn Store, clock: &dyn Clock) -> anyhow::Resu
     let created_at = now.minus_millis(HISTORY_DAYS * DAY_MS);
     for (system, target, window_days, mode, excluded) in OBJECTIVES {
         let objective = NewObjective {
+            name: None,
             system_id: trusted(system),
             target: Target::parse(target).context("a demo target")?,
             window_days: WindowDays::parse(window_days.into()).context("a demo window")?,

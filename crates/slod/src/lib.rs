@@ -26,6 +26,8 @@
 //!   dashboard.
 //! - [`demo`]: deterministic demo data for `slod serve --demo`.
 //! - [`ops`]: `slod backup` and `slod migrate` (SPEC §18).
+//! - [`manifest`]: SLOs as files (SPEC §14), pure: the documents, the
+//!   plan, the export; [`files`]: `slod apply` and `slod export` on top.
 //! - [`notify`]: notification delivery (webhooks, Slack, Teams), the live
 //!   event stream and the 30-second alert evaluator (SPEC §8).
 //! - [`startup`]: binds the listener and serves until shut down.
@@ -43,7 +45,9 @@ pub mod config;
 pub mod database;
 pub mod demo;
 pub mod documents;
+pub mod files;
 pub mod input;
+pub mod manifest;
 pub mod metrics;
 pub mod notify;
 pub mod ops;

@@ -27,6 +27,8 @@ async fn main() -> ExitCode {
         }
         Command::Backup(args) => slod::ops::backup(&args).await,
         Command::Migrate(args) => slod::ops::migrate(&args).await,
+        Command::Apply(args) => slod::files::apply(&args).await,
+        Command::Export(args) => slod::files::export(&args).await,
         Command::Token(command) => slod::ops::token(&command).await,
     }
 }

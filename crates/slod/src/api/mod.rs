@@ -15,6 +15,7 @@ mod channels;
 mod corrections;
 pub mod error;
 pub mod extract;
+mod files;
 mod health;
 pub mod integrations;
 mod jobs;
@@ -57,6 +58,8 @@ fn table() -> Table {
         .put("/systems/{id}/dependencies", systems::put_dependencies)
         .get("/systems/{id}/objectives", objectives::list_for_system)
         .post("/health", health::post)
+        .post("/apply", files::apply)
+        .get("/export", files::export)
         .get("/objectives", objectives::list)
         .post("/objectives", objectives::create)
         .get("/objectives/{id}", objectives::get)

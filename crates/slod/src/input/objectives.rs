@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 use slod_core::burn_alerts::{BurnRateAlertTier, BurnRateAlerts, BurnWindow, Severity};
-use slod_core::model::{DependencyExclusion, SystemId, Target, ValidationError, WindowDays};
+use slod_core::model::{
+    DependencyExclusion, ObjectiveName, SystemId, Target, ValidationError, WindowDays,
+};
 use slod_core::time::Timestamp;
 
 use super::fields::ObjectReader;
@@ -19,6 +21,7 @@ pub struct UpdateObjectiveRequest(pub ObjectivePatch);
 
 /// The fields create and update share, all optional.
 struct CommonFields {
+    name: Option<Option<ObjectiveName>>,
     health_check_configuration_id: Option<Option<String>>,
     dependency_exclusion: Option<DependencyExclusion>,
     excluded_dependency_ids: Option<Vec<SystemId>>,
@@ -70,6 +73,17 @@ fn burn_rate_alerts(
 
 impl CommonFields {
     fn read(body: &mut ObjectReader<'_>) -> Result<Self, ValidationError> {
+        let name = match body.nullable("name") {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(Value::String(raw))) => Some(Some(ObjectiveName::parse(raw, "name")?)),
+            Some(Some(other)) => {
+                return Err(ValidationError::new(
+                    "name",
+                    format!("must be a string or null, not {}", super::fields::kind(other)),
+                ))
+            }
+        };
         let health_check_configuration_id = match body.nullable("healthCheckConfigurationId") {
             None => None,
             Some(None) => Some(None),
@@ -118,6 +132,7 @@ impl CommonFields {
         let burn_rate_alerts = burn_rate_alerts(body)?;
         let created_at = body.timestamp("createdAt")?;
         Ok(Self {
+            name,
             health_check_configuration_id,
             dependency_exclusion,
             excluded_dependency_ids,
@@ -139,6 +154,7 @@ impl FromJson for CreateObjectiveRequest {
         body.finish()?;
         let defaults = slod_core::model::BurnRateThresholds::default();
         Ok(Self(NewObjective {
+            name: common.name.flatten(),
             system_id,
             target,
             window_days,
@@ -171,6 +187,7 @@ impl FromJson for UpdateObjectiveRequest {
         let common = CommonFields::read(&mut body)?;
         body.finish()?;
         Ok(Self(ObjectivePatch {
+            name: common.name,
             target,
             window_days,
             health_check_configuration_id: common.health_check_configuration_id,

@@ -56,10 +56,13 @@ pub struct Snapshot {
     pub outbox_pending: u64,
 }
 
-/// The label an objective's name gets: its id, the one name every
-/// objective has.
+/// The label an objective's name gets: its `name` (SPEC §14), else its id,
+/// the one name every objective has.
 fn objective_name(item: &ObjectiveWithStatus) -> String {
-    item.objective.id.as_str().to_owned()
+    match &item.objective.name {
+        Some(name) => name.as_str().to_owned(),
+        None => item.objective.id.as_str().to_owned(),
+    }
 }
 
 fn burn_rates(rates: &BurnRates) -> Vec<(&'static str, f64)> {

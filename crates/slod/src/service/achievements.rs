@@ -358,6 +358,7 @@ mod tests {
     fn objective() -> Objective {
         Objective {
             id: ObjectiveId::from_trusted("slo-1".into()),
+            name: None,
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

@@ -321,6 +321,7 @@ mod tests {
     fn objective(target: f64, window_days: u32) -> Objective {
         Objective {
             id: ObjectiveId::from_trusted("o".into()),
+            name: None,
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),

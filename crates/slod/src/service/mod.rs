@@ -12,6 +12,7 @@
 
 pub mod achievements;
 pub mod alerts;
+pub mod apply;
 pub mod channels;
 pub mod corrections;
 pub mod effects;

@@ -9,8 +9,8 @@
 use slod_core::burn_alerts::BurnRateAlerts;
 use slod_core::engine;
 use slod_core::model::{
-    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveId, SystemId,
-    Target, WindowDays,
+    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveId,
+    ObjectiveName, SystemId, Target, WindowDays,
 };
 use slod_core::time::Timestamp;
 use slod_store::{Store, StoreTx};
@@ -40,6 +40,8 @@ impl ThresholdsPatch {
 /// A validated create request; defaults are applied here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewObjective {
+    /// Unique among objectives (SPEC §14); `None`: unnamed.
+    pub name: Option<ObjectiveName>,
     pub system_id: SystemId,
     pub target: Target,
     pub window_days: WindowDays,
@@ -53,10 +55,11 @@ pub struct NewObjective {
     pub created_at: Option<Timestamp>,
 }
 
-/// A validated update: `None` leaves a field as it is. For
+/// A validated update: `None` leaves a field as it is. For `name` and
 /// `health_check_configuration_id`, `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectivePatch {
+    pub name: Option<Option<ObjectiveName>>,
     pub target: Option<Target>,
     pub window_days: Option<WindowDays>,
     pub health_check_configuration_id: Option<Option<String>>,
@@ -74,6 +77,19 @@ pub async fn create_objective(
     now: Timestamp,
     new: NewObjective,
 ) -> ServiceResult<Objective> {
+    let mut tx = store.begin().await?;
+    let objective = create_in(&mut *tx, now, new).await?;
+    tx.commit().await?;
+    Ok(objective)
+}
+
+/// [`create_objective`] inside a transaction the caller commits (`slod
+/// apply` creates many in one).
+pub(crate) async fn create_in(
+    tx: &mut dyn StoreTx,
+    now: Timestamp,
+    new: NewObjective,
+) -> ServiceResult<Objective> {
     let created_at = match new.created_at {
         Some(at) => validate_created_at(at, now)?,
         None => now,
@@ -81,6 +97,7 @@ pub async fn create_objective(
     let burn_rate_thresholds = new.burn_rate_thresholds.validate()?;
     let objective = Objective {
         id: ObjectiveId::generate(),
+        name: new.name,
         system_id: new.system_id,
         health_check_configuration_id: new.health_check_configuration_id,
         target: new.target,
@@ -94,15 +111,25 @@ pub async fn create_objective(
         updated_at: now,
     };
 
-    let mut tx = store.begin().await?;
     let system = std::slice::from_ref(&objective.system_id);
     if tx.existing_systems(system).await?.is_empty() {
         return Err(ServiceError::unknown_system(&objective.system_id, Some("systemId".into())));
     }
-    tx.insert_objective(&objective).await?;
-    reconcile(&mut *tx, &objective, now).await?;
-    tx.commit().await?;
+    tx.insert_objective(&objective).await.map_err(|err| name_taken(err, &objective))?;
+    reconcile(tx, &objective, now).await?;
     Ok(objective)
+}
+
+/// A uniqueness conflict on writing an objective can only be its name
+/// (the id is fresh): say so, naming the field.
+fn name_taken(err: slod_store::StoreError, objective: &Objective) -> ServiceError {
+    match (err, &objective.name) {
+        (slod_store::StoreError::Conflict(_), Some(name)) => ServiceError::Conflict {
+            message: format!("an objective named `{name}` already exists"),
+            field: Some("name".into()),
+        },
+        (err, _) => err.into(),
+    }
 }
 
 pub async fn update_objective(
@@ -112,9 +139,24 @@ pub async fn update_objective(
     patch: ObjectivePatch,
 ) -> ServiceResult<Objective> {
     let mut tx = store.begin().await?;
+    let objective = update_in(&mut *tx, now, id, patch).await?;
+    tx.commit().await?;
+    Ok(objective)
+}
+
+/// [`update_objective`] inside a transaction the caller commits.
+pub(crate) async fn update_in(
+    tx: &mut dyn StoreTx,
+    now: Timestamp,
+    id: &str,
+    patch: ObjectivePatch,
+) -> ServiceResult<Objective> {
     let Some(mut objective) = tx.get_objective(id).await? else {
         return Err(ServiceError::unknown_objective(id));
     };
+    if let Some(name) = patch.name {
+        objective.name = name;
+    }
     if let Some(target) = patch.target {
         objective.target = target;
     }
@@ -144,9 +186,8 @@ pub async fn update_objective(
         objective.created_at = validate_created_at(at, now)?;
     }
     objective.updated_at = now;
-    tx.update_objective(&objective).await?;
-    reconcile(&mut *tx, &objective, now).await?;
-    tx.commit().await?;
+    tx.update_objective(&objective).await.map_err(|err| name_taken(err, &objective))?;
+    reconcile(tx, &objective, now).await?;
     Ok(objective)
 }
 

@@ -147,7 +147,7 @@ pub async fn sla_statement(
             );
             ObjectiveStatement {
                 objective_id: objective.id.clone(),
-                name: None,
+                name: objective.name.as_ref().map(|n| n.as_str().to_owned()),
                 system_id: objective.system_id.clone(),
                 system_name: row
                     .map_or_else(|| objective.system_id.to_string(), |r| r.system.name.clone()),

@@ -112,11 +112,14 @@ pub fn objective_row(item: &ObjectiveWithStatus, state: State, down_now: bool) -
     }
 }
 
-/// How an objective is named on screen: objectives have no name of their
-/// own, so their target, window and check identify them.
+/// How an objective is named on screen: its name when it has one (SPEC
+/// §14), then its target, window and check, which identify unnamed ones.
 pub fn objective_title(objective: &Objective) -> String {
     let mut title =
         format!("{} % over {} days", format::target(objective.target.get()), objective.window_days);
+    if let Some(name) = &objective.name {
+        title = format!("{name} · {title}");
+    }
     if let Some(check) = &objective.health_check_configuration_id {
         title.push_str(" · check ");
         title.push_str(check);

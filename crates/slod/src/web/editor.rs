@@ -49,7 +49,8 @@ use crate::state::AppState;
 /// Every field the form has, by its API name (the tier rows' fields are
 /// `burnRateAlerts[i].…`). An error naming any other field is shown above
 /// the form.
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
+    "name",
     "systemId",
     "target",
     "windowDays",
@@ -147,6 +148,7 @@ impl TierInput {
 /// The form as typed, so a refused form comes back exactly as sent.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct FormInput {
+    name: String,
     system_id: String,
     target: String,
     window_days: String,
@@ -186,6 +188,7 @@ impl FormInput {
     fn from_objective(objective: &Objective) -> Self {
         let thresholds = &objective.burn_rate_thresholds;
         Self {
+            name: objective.name.as_ref().map(ToString::to_string).unwrap_or_default(),
             system_id: objective.system_id.to_string(),
             target: objective.target.to_string(),
             window_days: objective.window_days.to_string(),
@@ -225,6 +228,7 @@ impl FormInput {
                 continue;
             }
             match key.as_str() {
+                "name" => input.name = value,
                 "systemId" => input.system_id = value,
                 "target" => input.target = value,
                 "windowDays" => input.window_days = value,
@@ -347,6 +351,12 @@ impl FormInput {
             "excludeMaintenanceWindows".into(),
             Value::Bool(self.exclude_maintenance_windows),
         );
+        let name = self.name.trim();
+        // An emptied name unnames the objective (`null`), as in the API.
+        body.insert(
+            "name".into(),
+            if name.is_empty() { Value::Null } else { Value::String(name.to_owned()) },
+        );
         let check = self.health_check.trim();
         // An emptied field clears the check (`null`), as in the API.
         body.insert(
@@ -365,7 +375,10 @@ fn service_error(err: ServiceError) -> Result<FormError, super::WebError> {
         ServiceError::NotFound { message, field: Some(field) } => {
             Ok(FormError::from_validation(ValidationError::new(field, message)))
         }
-        ServiceError::Conflict { message, .. } => Ok(FormError { field: None, message }),
+        ServiceError::Conflict { message, field } => {
+            let field = field.filter(|f| FIELDS.contains(&f.as_str()));
+            Ok(FormError { field, message })
+        }
         other => Err(other.into()),
     }
 }
@@ -642,6 +655,9 @@ fn form_page(
                 input type="hidden" name="systemId" value=(input.system_id);
                 (error_text("systemId", error_for("systemId")))
             }
+            (text_field("name", "Name (optional)", &input.name, "text",
+                "A unique label for files and alerts: 1 to 63 of a-z 0-9 -, e.g. api-availability.",
+                error_for("name")))
             (text_field("target", "Target availability (%)", &input.target, "decimal",
                 "From 0 to 100, e.g. 99.9 allows 43 minutes of downtime in 30 days.", error_for("target")))
             (text_field("windowDays", "Window (days)", &input.window_days, "numeric",
@@ -795,6 +811,7 @@ fn field_label(field: &str) -> String {
         return format!("Tier {} {part}", row + 1);
     }
     match field {
+        "name" => "Name",
         "systemId" => "System",
         "target" => "Target",
         "windowDays" => "Window",
@@ -877,6 +894,21 @@ mod tests {
         let CreateObjectiveRequest(new) = CreateObjectiveRequest::from_json(&json).unwrap();
         assert_eq!(new.dependency_exclusion, DependencyExclusion::SelfOnly);
         assert_eq!(new.excluded_dependency_ids.len(), 2);
+    }
+
+    #[test]
+    fn a_name_is_sent_trimmed_and_an_empty_one_unnames() {
+        let mut input = FormInput::defaults("api");
+        input.name = " api-availability ".into();
+        let json = input.to_json(true).unwrap().0;
+        assert_eq!(json["name"], "api-availability");
+        let CreateObjectiveRequest(new) = CreateObjectiveRequest::from_json(&json).unwrap();
+        assert_eq!(new.name.map(|n| n.to_string()).as_deref(), Some("api-availability"));
+        input.name = "  ".into();
+        assert_eq!(input.to_json(false).unwrap().0["name"], Value::Null);
+        input.name = "API".into();
+        let err = CreateObjectiveRequest::from_json(&input.to_json(true).unwrap().0).err().unwrap();
+        assert_eq!(FormError::from_validation(err).field.as_deref(), Some("name"));
     }
 
     #[test]

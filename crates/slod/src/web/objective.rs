@@ -233,6 +233,9 @@ fn settings(
     let thresholds = &objective.burn_rate_thresholds;
     html! {
         dl.settings {
+            @if let Some(name) = &objective.name {
+                dt { "Name" } dd { code { (name) } }
+            }
             dt { "System" } dd { a href={ "/systems/" (system.id) } { (system.name) } " " span.sysid { (system.id) } }
             dt { "Target" } dd { (format::target(objective.target.get())) " % over a rolling " (objective.window_days) "-day window" }
             dt { "Downtime counted" } dd { (components::mode_label(objective.dependency_exclusion)) }

@@ -43,6 +43,8 @@ fn rules() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]> {
         ("PUT", "/systems/{id}/dependencies", MANAGE),
         ("GET", "/systems/{id}/objectives", READ),
         ("POST", "/health", INGEST),
+        ("POST", "/apply", MANAGE),
+        ("GET", "/export", READ),
         ("GET", "/objectives", READ),
         ("POST", "/objectives", MANAGE),
         ("GET", "/objectives/{id}", READ),

@@ -1190,6 +1190,7 @@ async fn benchmark() {
     }
     let objective = |o: usize, created: Timestamp| Objective {
         id: ObjectiveId::from_trusted(format!("obj-{o:05}")),
+        name: None,
         system_id: sid(o % systems_n),
         health_check_configuration_id: None,
         target: Target::parse(99.0).unwrap(),

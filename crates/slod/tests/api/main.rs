@@ -5,6 +5,7 @@
 
 mod access;
 mod alertmanager;
+mod apply;
 mod browser;
 mod burn_alerts;
 mod concurrency;

@@ -237,3 +237,80 @@ async fn downtime_events_newest_first_with_a_limit() {
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert_error(&body, "not_found", None);
 }
+
+#[tokio::test]
+async fn a_name_is_optional_unique_and_shown_in_get_and_list() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let (code, named) = app
+        .post(
+            "/objectives",
+            json!({"systemId": "api", "target": 99.9, "windowDays": 30, "name": "api-availability"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{named}");
+    assert_eq!(named["name"], "api-availability");
+    let id = named["id"].as_str().unwrap().to_owned();
+    let (code, unnamed) =
+        app.post("/objectives", json!({"systemId": "api", "target": 99.0, "windowDays": 7})).await;
+    assert_eq!(code, StatusCode::CREATED, "{unnamed}");
+    assert_eq!(unnamed["name"], Value::Null);
+    let other = unnamed["id"].as_str().unwrap().to_owned();
+
+    assert_eq!(
+        app.get_ok(&format!("/objectives/{id}")).await["objective"]["name"],
+        "api-availability"
+    );
+    let list = app.get_ok("/objectives").await;
+    let names: Vec<&Value> =
+        list["objectives"].as_array().unwrap().iter().map(|o| &o["objective"]["name"]).collect();
+    assert!(names.contains(&&json!("api-availability")), "{list}");
+
+    // The same name twice: 409 naming the field, on create and on update.
+    let (code, body) = app
+        .post(
+            "/objectives",
+            json!({"systemId": "api", "target": 99.0, "windowDays": 7, "name": "api-availability"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert_error(&body, "conflict", Some("name"));
+    let (code, body) =
+        app.patch(&format!("/objectives/{other}"), json!({"name": "api-availability"})).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert_error(&body, "conflict", Some("name"));
+    assert_eq!(app.get_ok("/objectives").await["objectives"].as_array().unwrap().len(), 2);
+
+    // Renaming, and `null` unnaming, which frees the name.
+    let (code, body) = app.patch(&format!("/objectives/{id}"), json!({"name": "api-30d"})).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "api-30d");
+    let (code, body) = app.patch(&format!("/objectives/{id}"), json!({"target": 99.5})).await;
+    assert_eq!((code, &body["name"]), (StatusCode::OK, &json!("api-30d")), "left as it was");
+    let (code, body) = app.patch(&format!("/objectives/{id}"), json!({"name": null})).await;
+    assert_eq!((code, &body["name"]), (StatusCode::OK, &Value::Null), "{body}");
+    let (code, body) = app.patch(&format!("/objectives/{other}"), json!({"name": "api-30d"})).await;
+    assert_eq!((code, &body["name"]), (StatusCode::OK, &json!("api-30d")), "{body}");
+}
+
+#[tokio::test]
+async fn a_bad_name_is_a_400_naming_it() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    for bad in [json!(""), json!("API"), json!("a_b"), json!("a".repeat(64)), json!(5)] {
+        let (code, body) = app
+            .post(
+                "/objectives",
+                json!({"systemId": "api", "target": 99.9, "windowDays": 30, "name": bad}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_error(&body, "validation_failed", Some("name"));
+    }
+    let id =
+        app.create_objective(json!({"systemId": "api", "target": 99.9, "windowDays": 30})).await;
+    let (code, body) = app.patch(&format!("/objectives/{id}"), json!({"name": "Bad Name"})).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "validation_failed", Some("name"));
+    assert!(app.get_ok("/objectives").await["objectives"][0]["objective"]["name"].is_null());
+}

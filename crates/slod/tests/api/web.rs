@@ -681,3 +681,28 @@ async fn the_reports_page_offers_every_format_for_a_period() {
     assert_eq!(content_type, "application/pdf");
     assert!(pdf.starts_with(b"%PDF-"));
 }
+
+#[tokio::test]
+async fn a_name_set_in_the_editor_is_shown_and_a_taken_one_is_refused_at_its_field() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let mut fields = valid_form("api");
+    fields.push(("name", "api-availability"));
+    let (status, location, _) = post_form(&app, "/objectives/new", &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    let id = location.strip_prefix("/objectives/").unwrap();
+    assert_eq!(
+        app.get_ok(&format!("/objectives/{id}")).await["objective"]["name"],
+        "api-availability"
+    );
+    assert!(html_ok(&app, &location).await.contains("api-availability"), "the objective page");
+    assert!(html_ok(&app, "/").await.contains("api-availability"), "the overview");
+    let edit = html_ok(&app, &format!("/objectives/{id}/edit")).await;
+    assert!(edit.contains("value=\"api-availability\""), "the editor shows the name");
+
+    let (status, _, body) = post_form(&app, "/objectives/new", &fields).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("id=\"f-name-error\""), "the error sits at the name field");
+    assert_eq!(objective_count(&app).await, 1);
+}
