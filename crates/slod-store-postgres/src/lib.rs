@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod jobs;
 mod maintenance;
 mod notify;
@@ -299,7 +300,8 @@ impl Store for PgStore {
             "SELECT {} FROM system_checks WHERE system_id = $1 ORDER BY check_id",
             slod_store::codec::CHECK_COLUMNS
         );
-        let rows = sqlx::query(&sql).bind(id.as_str()).fetch_all(&self.pool).await.map_err(other)?;
+        let rows =
+            sqlx::query(&sql).bind(id.as_str()).fetch_all(&self.pool).await.map_err(other)?;
         rows.iter()
             .map(|row| rows::check_from_row(row).map(|(_, check, state)| (check, state)))
             .collect()

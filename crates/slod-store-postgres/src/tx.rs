@@ -94,9 +94,9 @@ use sqlx::Row;
 use slod_store::codec::{attach_checks, checks_named_by, CHECK_COLUMNS};
 
 use crate::rows::{
-    check_from_row, event_from_row_at, id_strs, objective_from_row, objective_from_row_at, other, query_spans,
-    system_state_from_row, upstream_columns, write_error, EVENT_COLUMNS, OBJECTIVE_COLUMNS,
-    SYSTEM_COLUMNS,
+    check_from_row, event_from_row_at, id_strs, objective_from_row, objective_from_row_at, other,
+    query_spans, system_state_from_row, upstream_columns, write_error, EVENT_COLUMNS,
+    OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
 };
 
 /// How often a guarded step is tried before giving up.

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod jobs;
 mod maintenance;
 mod notify;
@@ -152,7 +153,8 @@ impl Store for SqliteStore {
             "SELECT {} FROM system_checks WHERE system_id = ? ORDER BY check_id",
             codec::CHECK_COLUMNS
         );
-        let rows = sqlx::query(&sql).bind(id.as_str()).fetch_all(&self.reader).await.map_err(other)?;
+        let rows =
+            sqlx::query(&sql).bind(id.as_str()).fetch_all(&self.reader).await.map_err(other)?;
         rows.iter()
             .map(|row| rows::check_from_row(row).map(|(_, check, state)| (check, state)))
             .collect()

@@ -8,7 +8,8 @@ use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
-    self, CheckFields, DowntimeFields, NotificationFields, ObjectiveFields, OutboxFields, SystemFields,
+    self, CheckFields, DowntimeFields, NotificationFields, ObjectiveFields, OutboxFields,
+    SystemFields,
 };
 use slod_store::span_cache::{SpanSource, TailRead};
 use slod_store::{SpanSet, SpanSetBuilder, StoreError, SystemRow};

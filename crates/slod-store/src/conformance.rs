@@ -328,7 +328,10 @@ pub async fn checks_round_trip(store: &dyn Store) {
     let a = CheckState { status: Unhealthy, at: t(10), down_since: Some(t(10)) };
     let b = CheckState { status: Healthy, at: t(10), down_since: None };
     let ck = |raw: &str| CheckId::parse(raw, "checkId").expect("valid");
-    assert_eq!(store.list_checks(&id("api")).await.expect("checks"), vec![(ck("a"), a), (ck("b"), b)]);
+    assert_eq!(
+        store.list_checks(&id("api")).await.expect("checks"),
+        vec![(ck("a"), a), (ck("b"), b)]
+    );
     let row = store.get_system(&id("api")).await.expect("get").expect("exists");
     assert_eq!(row.effective_status, Unhealthy);
     assert_eq!(store.list_events("bound", 10).await.expect("events").len(), 1);

@@ -25,6 +25,7 @@ use slod_core::model::{CheckId, DowntimeEvent, HealthStatus, Objective, System, 
 use slod_core::status::EventSpan;
 use slod_core::time::Timestamp;
 
+pub mod audit;
 pub mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -34,6 +35,7 @@ pub mod notify;
 pub mod schema;
 pub mod span_cache;
 
+pub use audit::{AuditStore, AuditTx};
 pub use jobs::{JobStore, JobTx};
 pub use maintenance::{MaintenanceStore, MaintenanceTx};
 pub use notify::{NotifyStore, NotifyTx};
@@ -157,7 +159,9 @@ impl SpanSetBuilder {
 /// traits, [`JobStore`], [`NotifyStore`] and [`MaintenanceStore`], one
 /// module each.
 #[async_trait]
-pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore {
+pub trait Store:
+    Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore + AuditStore
+{
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
@@ -209,7 +213,7 @@ pub trait Store: Send + Sync + 'static + JobStore + NotifyStore + MaintenanceSto
 
 /// One write transaction; rolled back when dropped uncommitted.
 #[async_trait]
-pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx {
+pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx + AuditTx {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     /// Loads (and, where the backend needs it, locks) the slice of state

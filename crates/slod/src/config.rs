@@ -26,6 +26,22 @@ pub enum Command {
     /// Apply (or, with --dry-run, list) the database's pending migrations
     /// without serving.
     Migrate(MigrateArgs),
+    /// Verify the stored downtime against its invariants (exit 0 when
+    /// consistent, 1 otherwise); --repair rebuilds the events of each
+    /// inconsistent objective from the report log.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// Database URL, as for `slod serve`.
+    #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
+    pub database: String,
+
+    /// Rebuild the events of each inconsistent objective from the report
+    /// log, in one transaction, then check again.
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
         }
         Command::Backup(args) => slod::ops::backup(&args).await,
         Command::Migrate(args) => slod::ops::migrate(&args).await,
+        Command::Check(args) => slod::ops::check(&args).await,
     }
 }
 

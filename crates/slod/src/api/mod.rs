@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
             get(systems::get_dependencies).put(systems::put_dependencies),
         )
         .route("/systems/{id}/objectives", get(objectives::list_for_system))
+        .route("/systems/{id}/checks/{check_id}", axum::routing::delete(systems::forget_check))
         .route("/health", axum::routing::post(health::post))
         .route("/objectives", get(objectives::list).post(objectives::create))
         .route(

@@ -12,6 +12,7 @@
 
 pub mod achievements;
 pub mod alerts;
+pub mod audit;
 pub mod channels;
 pub mod effects;
 pub mod health;

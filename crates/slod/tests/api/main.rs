@@ -4,6 +4,7 @@
 //! `durability` runs the compiled binary instead, to kill it with SIGKILL.
 
 mod browser;
+mod checks;
 mod concurrency;
 mod demo;
 mod dependencies;
