@@ -14,8 +14,8 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use slod_core::engine::Changeset;
 use slod_core::model::{
-    Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, Objective, ReportSource,
-    SystemId, Target, WindowDays,
+    Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, Objective, ObjectiveId,
+    ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, DAY_MS};
 use slod_store::Store;
@@ -160,7 +160,7 @@ async fn seed(
     }
     for o in 0..objectives {
         let objective = Objective {
-            id: format!("obj-{o:05}"),
+            id: ObjectiveId::from_trusted(format!("obj-{o:05}")),
             system_id: sid(o % systems),
             health_check_configuration_id: None,
             target: Target::parse(99.0)?,
@@ -200,7 +200,7 @@ async fn seed(
             };
             pending.push(DowntimeEvent {
                 id: format!("ev-{o}-{e}"),
-                objective_id: format!("obj-{o:05}"),
+                objective_id: ObjectiveId::from_trusted(format!("obj-{o:05}")),
                 system_id: sid(system),
                 start_time: start,
                 end_time: Some(start.plus_millis(10_000)),

@@ -102,7 +102,7 @@ fn maintenance_windows() -> Vec<MaintenanceWindow> {
 
 fn objective(mode: DependencyExclusion) -> Objective {
     Objective {
-        id: "bench".into(),
+        id: slod_core::model::ObjectiveId::from_trusted("bench".into()),
         system_id: SystemId::parse("api", "id").expect("valid id"),
         health_check_configuration_id: None,
         target: Target::parse(99.9).expect("valid target"),

@@ -278,7 +278,7 @@ mod tests {
 
     fn objective(id: &str, mode: DependencyExclusion, age_days: i64) -> Objective {
         Objective {
-            id: id.into(),
+            id: crate::model::ObjectiveId::from_trusted(id.into()),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

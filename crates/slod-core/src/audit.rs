@@ -31,7 +31,7 @@ use crate::engine::{
     apply_reports, reconcile_objective, Changeset, HealthReport, HealthTransition, ReportError,
     SystemState, World,
 };
-use crate::model::{DowntimeEvent, Objective, SystemId};
+use crate::model::{DowntimeEvent, Objective, ObjectiveId, SystemId};
 use crate::time::Timestamp;
 
 /// Everything the check reads, as stored.
@@ -53,19 +53,19 @@ pub struct AuditData {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// An open event while what the objective follows is healthy.
-    OpenWhileHealthy { objective_id: String, system_id: SystemId, start: Timestamp },
+    OpenWhileHealthy { objective_id: ObjectiveId, system_id: SystemId, start: Timestamp },
     /// More than one open event.
-    SeveralOpen { objective_id: String, system_id: SystemId, starts: Vec<Timestamp> },
+    SeveralOpen { objective_id: ObjectiveId, system_id: SystemId, starts: Vec<Timestamp> },
     /// Two events that overlap.
     Overlap {
-        objective_id: String,
+        objective_id: ObjectiveId,
         system_id: SystemId,
         first: (Timestamp, Option<Timestamp>),
         second: (Timestamp, Option<Timestamp>),
     },
     /// An event not inside any down interval of its system.
     OutsideOutage {
-        objective_id: String,
+        objective_id: ObjectiveId,
         system_id: SystemId,
         start: Timestamp,
         end: Option<Timestamp>,
@@ -73,7 +73,7 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub fn objective_id(&self) -> &str {
+    pub fn objective_id(&self) -> &ObjectiveId {
         match self {
             Self::OpenWhileHealthy { objective_id, .. }
             | Self::SeveralOpen { objective_id, .. }
@@ -126,18 +126,18 @@ impl fmt::Display for Problem {
 /// Every broken invariant, grouped by objective (in id order), each
 /// objective's in time order.
 pub fn find_problems(data: &AuditData) -> Vec<Problem> {
-    let mut events: BTreeMap<&str, Vec<&DowntimeEvent>> = BTreeMap::new();
+    let mut events: BTreeMap<&ObjectiveId, Vec<&DowntimeEvent>> = BTreeMap::new();
     for event in &data.events {
-        events.entry(event.objective_id.as_str()).or_default().push(event);
+        events.entry(&event.objective_id).or_default().push(event);
     }
-    let objectives: BTreeMap<&str, &Objective> =
-        data.objectives.iter().map(|o| (o.id.as_str(), o)).collect();
+    let objectives: BTreeMap<&ObjectiveId, &Objective> =
+        data.objectives.iter().map(|o| (&o.id, o)).collect();
     let outages = down_intervals(&data.outages);
     let mut problems = Vec::new();
     for (objective_id, mut list) in events {
         list.sort_by_key(|e| (e.start_time, e.end_time.is_none(), e.end_time));
         let system_id = list[0].system_id.clone();
-        let owned = || objective_id.to_owned();
+        let owned = || objective_id.clone();
 
         let open: Vec<&&DowntimeEvent> = list.iter().filter(|e| e.end_time.is_none()).collect();
         if open.len() > 1 {
@@ -237,9 +237,9 @@ fn inside(
 /// fresh ids from `new_id`.
 pub fn rebuild_events(
     data: &AuditData,
-    objective_ids: &BTreeSet<String>,
+    objective_ids: &BTreeSet<ObjectiveId>,
     new_id: &mut dyn FnMut() -> String,
-) -> Result<BTreeMap<String, Vec<DowntimeEvent>>, ReportError> {
+) -> Result<BTreeMap<ObjectiveId, Vec<DowntimeEvent>>, ReportError> {
     let mut world = World::default();
     for state in data.systems.values() {
         world.add_system(state.id.clone(), state.name.clone());
@@ -292,7 +292,7 @@ pub fn rebuild_events(
         write(join(&mut world, objective, new_id));
     }
 
-    let mut rebuilt: BTreeMap<String, Vec<DowntimeEvent>> =
+    let mut rebuilt: BTreeMap<ObjectiveId, Vec<DowntimeEvent>> =
         objective_ids.iter().map(|id| (id.clone(), Vec::new())).collect();
     for event in events.into_values() {
         if let Some(list) = rebuilt.get_mut(&event.objective_id) {
@@ -334,7 +334,7 @@ mod tests {
 
     fn objective(id: &str, system: &str, check: Option<&str>) -> Objective {
         Objective {
-            id: id.into(),
+            id: ObjectiveId::from_trusted(id.into()),
             system_id: sid(system),
             health_check_configuration_id: check.map(str::to_owned),
             target: Target::parse(99.9).unwrap(),
@@ -424,6 +424,10 @@ mod tests {
     }
 
     /// Fresh ids for replayed events.
+    fn oids(ids: &[&str]) -> BTreeSet<ObjectiveId> {
+        ids.iter().map(|id| ObjectiveId::from_trusted((*id).to_owned())).collect()
+    }
+
     fn ids_gen() -> impl FnMut() -> String {
         let mut n = 0;
         move || {
@@ -445,7 +449,7 @@ mod tests {
     fn what_the_engine_writes_is_consistent_and_the_replay_gives_it_back() {
         let data = history().snapshot();
         assert_eq!(find_problems(&data), vec![]);
-        let ids: BTreeSet<String> = ["whole".to_owned(), "on-a".to_owned()].into();
+        let ids = oids(&["whole", "on-a"]);
         let rebuilt = rebuild_events(&data, &ids, &mut ids_gen()).unwrap();
         for id in &ids {
             let live: Vec<DowntimeEvent> =
@@ -493,7 +497,7 @@ mod tests {
         bad.events.retain(|e| e.objective_id != "on-a" || e.end_time.is_some());
         bad.events.push(DowntimeEvent {
             id: "y".into(),
-            objective_id: "on-a".into(),
+            objective_id: ObjectiveId::from_trusted("on-a".into()),
             start_time: at(40),
             end_time: None,
             ..(*closed).clone()
@@ -518,7 +522,7 @@ mod tests {
         assert!(problems.iter().any(|p| matches!(p, Problem::Overlap { .. })));
 
         // The replay repairs what it is asked to.
-        let ids: BTreeSet<String> = ["on-a".to_owned()].into();
+        let ids = oids(&["on-a"]);
         let rebuilt = rebuild_events(&bad, &ids, &mut ids_gen()).unwrap();
         assert_eq!(rebuilt.len(), 1);
         let live: Vec<DowntimeEvent> =
@@ -557,7 +561,7 @@ mod tests {
         r.report("api", None, Healthy, 30);
         let data = r.snapshot();
         assert_eq!(find_problems(&data), vec![]);
-        let ids: BTreeSet<String> = ["late".to_owned()].into();
+        let ids = oids(&["late"]);
         let rebuilt = rebuild_events(&data, &ids, &mut ids_gen()).unwrap();
         assert_eq!(shapes(&rebuilt["late"]), vec![(at(20), Some(at(30)), "self".into())]);
     }

@@ -10,7 +10,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Objective, SystemId};
+use crate::model::{Objective, ObjectiveId, SystemId};
 use crate::status::SloStatus;
 use crate::streak::Streak;
 
@@ -38,7 +38,7 @@ pub struct WeeklyDigest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TopPerformer {
-    pub objective_id: String,
+    pub objective_id: ObjectiveId,
     pub system_id: SystemId,
     pub system_name: String,
     pub availability: f64,
@@ -48,7 +48,7 @@ pub struct TopPerformer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorstPerformer {
-    pub objective_id: String,
+    pub objective_id: ObjectiveId,
     pub system_id: SystemId,
     pub system_name: String,
     pub availability: f64,
@@ -137,7 +137,7 @@ mod tests {
 
     fn objective(id: &str, system: &str) -> Objective {
         Objective {
-            id: id.into(),
+            id: crate::model::ObjectiveId::from_trusted(id.into()),
             system_id: SystemId::parse(system, "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

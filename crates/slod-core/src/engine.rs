@@ -37,7 +37,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
-    Attribution, CheckId, DowntimeEvent, HealthStatus, Objective, ReportSource, SystemId,
+    Attribution, CheckId, DowntimeEvent, HealthStatus, Objective, ObjectiveId, ReportSource,
+    SystemId,
 };
 use crate::time::{Timestamp, MINUTE_MS};
 
@@ -335,7 +336,7 @@ pub struct Changeset {
     /// Outages that ended: system, began, ended. Achievements read these.
     pub outages_ended: Vec<(SystemId, Timestamp, Timestamp)>,
     /// Objectives whose events changed, for threshold evaluation.
-    pub affected_objectives: BTreeSet<String>,
+    pub affected_objectives: BTreeSet<ObjectiveId>,
     pub summary: ChangeSummary,
 }
 
@@ -426,7 +427,7 @@ pub fn reconcile_system(
     now: Timestamp,
     new_id: &mut dyn FnMut() -> String,
 ) -> Changeset {
-    let ids: Vec<String> = world
+    let ids: Vec<ObjectiveId> = world
         .objectives
         .get(system)
         .map(|objs| objs.iter().map(|o| o.objective.id.clone()).collect())
@@ -982,7 +983,7 @@ mod tests {
         excluded: &[&str],
     ) -> Objective {
         Objective {
-            id: id.into(),
+            id: ObjectiveId::from_trusted(id.into()),
             system_id: sid(system),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),
@@ -1171,7 +1172,7 @@ mod tests {
         h.system("api", "API");
         let stale = DowntimeEvent {
             id: "stale".into(),
-            objective_id: "a".into(),
+            objective_id: ObjectiveId::from_trusted("a".into()),
             system_id: sid("api"),
             start_time: at(1),
             end_time: None,
@@ -1336,7 +1337,10 @@ mod tests {
         assert_eq!(changes.summary.events_split, 1);
         assert_eq!(changes.summary.events_closed, vec![changes.updated[0].id.clone()]);
         assert_eq!(changes.summary.events_opened, vec![changes.inserted[0].id.clone()]);
-        assert_eq!(changes.affected_objectives, BTreeSet::from(["self-only".to_owned()]));
+        assert_eq!(
+            changes.affected_objectives,
+            BTreeSet::from([ObjectiveId::from_trusted("self-only".to_owned())])
+        );
     }
 
     #[test]
@@ -1857,7 +1861,10 @@ mod tests {
         let changes = h.reconcile("late", at(40));
         assert_eq!(h.pieces("late"), vec![p(30, None, "self")]);
         assert_eq!(changes.inserted[0].source, Incident);
-        assert_eq!(changes.affected_objectives, BTreeSet::from(["late".to_owned()]));
+        assert_eq!(
+            changes.affected_objectives,
+            BTreeSet::from([ObjectiveId::from_trusted("late".to_owned())])
+        );
 
         // Imported with a past creation date: charged from the outage start.
         h.objective(objective("imported", "api", Strict, &[]));

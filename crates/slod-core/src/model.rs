@@ -62,6 +62,85 @@ impl fmt::Display for SystemId {
     }
 }
 
+/// An objective's id: the UUID slod gave it when it was created. Ids only
+/// come from [`ObjectiveId::generate`], from storage, or from a caller's
+/// text through [`ObjectiveId::parse`]. Deserializing reads slod's own
+/// stored JSON (digests, outbox payloads), so it trusts the value as
+/// [`ObjectiveId::from_trusted`] does: databases seeded by `slod-bench` hold
+/// ids that are not UUIDs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ObjectiveId(String);
+
+impl ObjectiveId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A caller's id, in the hyphenated form slod hands out.
+    pub fn parse(raw: &str, field: &str) -> Result<Self, ValidationError> {
+        match uuid::Uuid::try_parse(raw) {
+            Ok(id) if raw.len() == 36 => Ok(Self(id.to_string())),
+            _ => Err(ValidationError::new(field, "must be an objective id (a UUID)")),
+        }
+    }
+
+    /// Wraps a value read back from storage, which slod generated.
+    pub fn from_trusted(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ObjectiveId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reading an id as text is always fine; only making one is guarded.
+impl std::ops::Deref for ObjectiveId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for ObjectiveId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for ObjectiveId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for ObjectiveId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ObjectiveId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl From<ObjectiveId> for String {
+    fn from(id: ObjectiveId) -> String {
+        id.0
+    }
+}
+
 /// The id of one check of a system (SPEC §12): what a report's `checkId`
 /// names, 1–200 characters, trimmed. Reports that name no check belong to
 /// the unnamed check `""` ([`CheckId::unnamed`]), the one every report of
@@ -359,7 +438,7 @@ pub fn validate_created_at(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Objective {
-    pub id: String,
+    pub id: ObjectiveId,
     pub system_id: SystemId,
     pub health_check_configuration_id: Option<String>,
     pub target: Target,
@@ -417,7 +496,7 @@ impl Attribution {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DowntimeEvent {
     pub id: String,
-    pub objective_id: String,
+    pub objective_id: ObjectiveId,
     pub system_id: SystemId,
     pub start_time: Timestamp,
     pub end_time: Option<Timestamp>,
@@ -442,6 +521,19 @@ pub struct System {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objective_ids_are_uuids() {
+        let fresh = ObjectiveId::generate();
+        assert_eq!(ObjectiveId::parse(fresh.as_str(), "id").unwrap(), fresh);
+        assert!(ObjectiveId::parse("7226b455-df09-4119-b62e-8600f0b11fcb", "id").is_ok());
+        assert_eq!(ObjectiveId::parse("", "id").unwrap_err().field, "id");
+        assert!(ObjectiveId::parse("obj-1", "id").is_err());
+        // The simple (unhyphenated) form is a UUID but not one slod hands out.
+        assert!(ObjectiveId::parse("7226b455df094119b62e8600f0b11fcb", "id").is_err());
+        let json = serde_json::to_string(&fresh).unwrap();
+        assert_eq!(serde_json::from_str::<ObjectiveId>(&json).unwrap(), fresh);
+    }
 
     #[test]
     fn system_ids_follow_the_alphabet() {

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DependencyExclusion, Objective, SystemId};
+use crate::model::{DependencyExclusion, Objective, ObjectiveId, SystemId};
 use crate::time::{Timestamp, HOUR_MS, MINUTE_MS};
 
 /// `end` of a span whose event is still open.
@@ -246,7 +246,7 @@ pub struct AttributionEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SloStatus {
-    pub objective_id: String,
+    pub objective_id: ObjectiveId,
     pub system_id: SystemId,
     pub target: f64,
     pub window_days: u32,
@@ -409,7 +409,7 @@ mod tests {
 
     fn objective(target: f64, window_days: u32, mode: DependencyExclusion) -> Objective {
         Objective {
-            id: "slo-1".into(),
+            id: crate::model::ObjectiveId::from_trusted("slo-1".into()),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),

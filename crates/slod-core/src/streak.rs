@@ -20,6 +20,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::model::ObjectiveId;
 use crate::status::SloStatus;
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
@@ -103,7 +104,7 @@ pub fn update_streak(streak: &Streak, status: &SloStatus, midnight: Timestamp) -
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
-    pub objective_id: String,
+    pub objective_id: ObjectiveId,
     /// The midnight the snapshot was taken at.
     pub date: Timestamp,
     pub availability_percent: f64,
@@ -195,7 +196,7 @@ mod tests {
     /// A status at `day(0)` with the given breach and open-downtime flags.
     fn status(is_breaching: bool, has_open_downtime: bool) -> SloStatus {
         let objective = Objective {
-            id: "slo-1".into(),
+            id: ObjectiveId::from_trusted("slo-1".into()),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

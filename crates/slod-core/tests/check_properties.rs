@@ -21,7 +21,7 @@ use slod_core::audit::{find_problems, rebuild_events, AuditData};
 use slod_core::engine::{apply_reports, HealthReport, HealthTransition, World};
 use slod_core::model::{
     BurnRateThresholds, CheckId, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ReportSource, SystemId, Target, WindowDays,
+    ObjectiveId, ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 
@@ -43,7 +43,7 @@ fn objectives() -> Vec<Objective> {
         .into_iter()
         .enumerate()
         .map(|(i, check)| Objective {
-            id: format!("o{i}"),
+            id: ObjectiveId::from_trusted(format!("o{i}")),
             system_id: api(),
             health_check_configuration_id: check.map(str::to_owned),
             target: Target::parse(99.5).unwrap(),
@@ -222,7 +222,7 @@ fn run(reports: Vec<HealthReport>) -> Result<(), TestCaseError> {
     for (index, total) in expected.iter().enumerate() {
         let id = format!("o{index}");
         let events: Vec<&DowntimeEvent> =
-            store.events.values().filter(|e| e.objective_id == id).collect();
+            store.events.values().filter(|e| e.objective_id == id.as_str()).collect();
         prop_assert_eq!(charged(&events, end), *total, "objective {}", index);
     }
 
@@ -235,7 +235,8 @@ fn run(reports: Vec<HealthReport>) -> Result<(), TestCaseError> {
         transitions: store.log.clone(),
     };
     prop_assert_eq!(find_problems(&data), vec![]);
-    let ids: BTreeSet<String> = (0..4).map(|i| format!("o{i}")).collect();
+    let ids: BTreeSet<ObjectiveId> =
+        (0..4).map(|i| ObjectiveId::from_trusted(format!("o{i}"))).collect();
     let mut n = 0usize;
     let rebuilt = rebuild_events(&data, &ids, &mut || {
         n += 1;

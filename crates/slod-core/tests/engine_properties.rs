@@ -16,7 +16,7 @@ use proptest::test_runner::TestCaseError;
 use slod_core::engine::{apply_reports, systems_changed_by, Changeset, HealthReport, World};
 use slod_core::model::{
     Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, HealthStatus, Objective,
-    ReportSource, SystemId, Target, WindowDays,
+    ObjectiveId, ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::status::{aggregate, compute_status, Aggregate, EventSpan, SloStatus, OPEN_END};
 use slod_core::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};
@@ -55,7 +55,7 @@ impl Scenario {
     fn objective(&self, index: usize) -> Objective {
         let spec = &self.objectives[index];
         Objective {
-            id: format!("o{index}"),
+            id: ObjectiveId::from_trusted(format!("o{index}")),
             system_id: sid(spec.system),
             health_check_configuration_id: None,
             target: Target::parse(99.5).unwrap(),

@@ -119,7 +119,7 @@ impl AuditTx for PgTx {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             ))
             .bind(&event.id)
-            .bind(&event.objective_id)
+            .bind(event.objective_id.as_str())
             .bind(event.system_id.as_str())
             .bind(event.start_time.millis())
             .bind(event.end_time.map(Timestamp::millis))

@@ -560,7 +560,7 @@ mod tests {
         let mut tx = store.begin().await.expect("begin");
         tx.upsert_system(&system, "API", t(0)).await.expect("system");
         tx.insert_objective(&Objective {
-            id: "o1".into(),
+            id: slod_core::model::ObjectiveId::from_trusted("o1".into()),
             system_id: system,
             health_check_configuration_id: None,
             target: Target::parse(99.0).unwrap(),

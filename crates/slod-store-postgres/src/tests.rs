@@ -66,7 +66,7 @@ fn t(minutes: i64) -> Timestamp {
 
 fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
     Objective {
-        id: oid.to_owned(),
+        id: slod_core::model::ObjectiveId::from_trusted(oid.to_owned()),
         system_id: id(system),
         health_check_configuration_id: None,
         target: Target::parse(99.9).unwrap(),

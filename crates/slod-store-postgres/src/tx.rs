@@ -1012,7 +1012,7 @@ impl StoreTx for PgTx {
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
-        .bind(&o.id)
+        .bind(o.id.as_str())
         .bind(o.system_id.as_str())
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
@@ -1029,7 +1029,7 @@ impl StoreTx for PgTx {
         .await
         .map_err(write_error)?;
         sqlx::query("INSERT INTO slo_streaks (objective_id) VALUES ($1)")
-            .bind(&o.id)
+            .bind(o.id.as_str())
             .execute(self.writer())
             .await
             .map_err(write_error)?;
@@ -1054,7 +1054,7 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
-        .bind(&o.id)
+        .bind(o.id.as_str())
         .execute(self.writer())
         .await
         .map_err(other)?;

@@ -101,7 +101,7 @@ impl AuditTx for SqliteTx {
             qb.push_values(chunk, |mut row, event| {
                 let (up_id, up_name) = upstream_columns(&event.attribution);
                 row.push_bind(&event.id)
-                    .push_bind(&event.objective_id)
+                    .push_bind(event.objective_id.as_str())
                     .push_bind(event.system_id.as_str())
                     .push_bind(event.start_time.millis())
                     .push_bind(event.end_time.map(Timestamp::millis))

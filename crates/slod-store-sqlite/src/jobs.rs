@@ -479,7 +479,7 @@ impl JobTx for SqliteTx {
         );
         for s in snapshots {
             let done = sqlx::query(&sql)
-                .bind(&s.objective_id)
+                .bind(s.objective_id.as_str())
                 .bind(s.date.millis())
                 .bind(s.availability_percent)
                 .bind(s.budget_consumed_minutes)
@@ -490,7 +490,7 @@ impl JobTx for SqliteTx {
                 .await
                 .map_err(write_error)?;
             if done.rows_affected() > 0 {
-                inserted.insert(s.objective_id.clone());
+                inserted.insert(s.objective_id.to_string());
             }
         }
         Ok(inserted)

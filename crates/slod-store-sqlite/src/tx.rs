@@ -211,7 +211,7 @@ impl StoreTx for SqliteTx {
             qb.push_values(chunk, |mut row, event| {
                 let (up_id, up_name) = upstream_columns(&event.attribution);
                 row.push_bind(&event.id)
-                    .push_bind(&event.objective_id)
+                    .push_bind(event.objective_id.as_str())
                     .push_bind(event.system_id.as_str())
                     .push_bind(event.start_time.millis())
                     .push_bind(event.end_time.map(Timestamp::millis))
@@ -468,7 +468,7 @@ impl StoreTx for SqliteTx {
         sqlx::query(&format!(
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
-        .bind(&o.id)
+        .bind(o.id.as_str())
         .bind(o.system_id.as_str())
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
@@ -485,7 +485,7 @@ impl StoreTx for SqliteTx {
         .await
         .map_err(write_error)?;
         sqlx::query("INSERT INTO slo_streaks (objective_id) VALUES (?)")
-            .bind(&o.id)
+            .bind(o.id.as_str())
             .execute(&mut *self.tx)
             .await
             .map_err(write_error)?;
@@ -509,7 +509,7 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
-        .bind(&o.id)
+        .bind(o.id.as_str())
         .execute(&mut *self.tx)
         .await
         .map_err(other)?;

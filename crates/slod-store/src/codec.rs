@@ -28,7 +28,7 @@ use slod_core::engine::{CheckState, SystemState};
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{
     Attribution, BurnRateThresholds, CheckId, DependencyExclusion, DowntimeEvent, HealthStatus,
-    Objective, ReportSource, System, SystemId, Target, WindowDays,
+    Objective, ObjectiveId, ReportSource, System, SystemId, Target, WindowDays,
 };
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
@@ -318,7 +318,7 @@ pub struct ObjectiveFields {
 impl ObjectiveFields {
     pub fn decode(self) -> StoreResult<Objective> {
         Ok(Objective {
-            id: self.id,
+            id: ObjectiveId::from_trusted(self.id),
             system_id: SystemId::from_trusted(self.system_id),
             health_check_configuration_id: self.health_check_configuration_id,
             target: Target::parse(self.target).map_err(|_| corrupt("target", self.target))?,
@@ -372,7 +372,7 @@ impl DowntimeFields {
         };
         Ok(DowntimeEvent {
             id: self.id,
-            objective_id: self.objective_id,
+            objective_id: ObjectiveId::from_trusted(self.objective_id),
             system_id: SystemId::from_trusted(self.system_id),
             start_time: millis(self.start_time),
             end_time: opt_millis(self.end_time),
@@ -491,7 +491,7 @@ pub struct SnapshotFields {
 impl SnapshotFields {
     pub fn decode(self) -> StoreResult<Snapshot> {
         Ok(Snapshot {
-            objective_id: self.objective_id,
+            objective_id: ObjectiveId::from_trusted(self.objective_id),
             date: millis(self.date),
             availability_percent: self.availability_percent,
             budget_consumed_minutes: self.budget_consumed_minutes,

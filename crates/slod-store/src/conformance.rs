@@ -11,8 +11,8 @@ use slod_core::engine::{
     apply_reports, forget_check, reconcile_objective, CheckState, HealthReport, ReportError,
 };
 use slod_core::model::{
-    BurnRateThresholds, CheckId, DependencyExclusion, HealthStatus, Objective, ReportSource,
-    SystemId, Target, WindowDays,
+    BurnRateThresholds, CheckId, DependencyExclusion, HealthStatus, Objective, ObjectiveId,
+    ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
 
@@ -100,7 +100,7 @@ fn t(minutes: i64) -> Timestamp {
 
 fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
     Objective {
-        id: oid.to_owned(),
+        id: ObjectiveId::from_trusted(oid.to_owned()),
         system_id: id(system),
         health_check_configuration_id: None,
         target: Target::parse(99.9).unwrap(),
@@ -229,7 +229,7 @@ pub async fn objectives_round_trip(store: &dyn Store) {
     tx.update_objective(&updated).await.expect("update");
     assert_eq!(tx.get_objective("o1").await.expect("get"), Some(updated.clone()));
     let mut ghost = updated.clone();
-    ghost.id = "ghost".into();
+    ghost.id = ObjectiveId::generate();
     assert!(matches!(tx.update_objective(&ghost).await, Err(StoreError::NotFound)));
     assert!(tx.delete_objective("o2").await.expect("delete"));
     assert!(!tx.delete_objective("o2").await.expect("delete again"));
@@ -1033,7 +1033,7 @@ pub async fn open_downtime_and_outbox_head(store: &dyn Store) {
 
 fn job_snapshot(objective: &str, day: i64, availability: f64) -> slod_core::streak::Snapshot {
     slod_core::streak::Snapshot {
-        objective_id: objective.to_owned(),
+        objective_id: ObjectiveId::from_trusted(objective.to_owned()),
         date: t(day * 1440),
         availability_percent: availability,
         budget_consumed_minutes: 1.5,
@@ -1321,14 +1321,14 @@ pub async fn digests_round_trip(store: &dyn Store) {
         at_risk_count: 0,
         healthy_count: total - 1,
         top_performers: vec![TopPerformer {
-            objective_id: "o1".into(),
+            objective_id: ObjectiveId::from_trusted("o1".into()),
             system_id: id("api"),
             system_name: "API".into(),
             availability: 99.95,
             streak_days: 12,
         }],
         worst_performers: vec![WorstPerformer {
-            objective_id: "o2".into(),
+            objective_id: ObjectiveId::from_trusted("o2".into()),
             system_id: id("db"),
             system_name: "Database".into(),
             availability: 98.5,

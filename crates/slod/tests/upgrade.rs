@@ -29,9 +29,9 @@ use slod_store_postgres::testing::{self as pg_testing, TestDatabase};
 use sqlx::{ConnectOptions, Connection};
 
 /// The SQLite fixtures, oldest first.
-const SQLITE_RELEASES: &[&str] = &["7c8b12c"];
+const SQLITE_RELEASES: &[&str] = &["7c8b12c", "8c071d1"];
 /// The PostgreSQL fixtures, oldest first.
-const POSTGRES_RELEASES: &[&str] = &["7c8b12c-postgres"];
+const POSTGRES_RELEASES: &[&str] = &["7c8b12c-postgres", "8c071d1-postgres"];
 
 fn fixture(release: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade").join(release)

@@ -45,7 +45,7 @@ impl From<DowntimeEvent> for DowntimeEventResponse {
             duration_seconds: event.duration_ms().map(|ms| ms as f64 / 1000.0),
             attribution_type: event.attribution.type_str(),
             id: event.id,
-            objective_id: event.objective_id,
+            objective_id: event.objective_id.to_string(),
             system_id: event.system_id,
             start_time: event.start_time,
             end_time: event.end_time,

@@ -21,7 +21,7 @@ use slod_core::achievements::{
 };
 use slod_core::engine::World;
 use slod_core::events::{EventType, NotificationEvent};
-use slod_core::model::{Objective, SystemId};
+use slod_core::model::{Objective, ObjectiveId, SystemId};
 use slod_core::status::{compute_status, compute_status_excluding, SloStatus};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
@@ -123,7 +123,7 @@ pub async fn on_recovery(
         .flat_map(|system| world.objectives.get(*system).into_iter().flatten())
         .map(|state| &state.objective)
         .collect();
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
     let streaks: BTreeMap<String, Streak> =
         tx.streaks(&ids).await?.into_iter().map(|r| (r.objective_id, r.streak)).collect();
     let latest = instants.values().flatten().max().copied().unwrap_or(Timestamp::from_millis(0));
@@ -145,6 +145,7 @@ pub async fn on_recovery(
         (true, Some(spans)) => Some(spans),
         (true, None) => match span_needs(world, recovered) {
             Some((ids, since, until)) => {
+                let ids: Vec<String> = ids.into_iter().map(String::from).collect();
                 read = tx.event_spans(&ids, since, until).await?;
                 Some(&read)
             }
@@ -173,11 +174,11 @@ pub async fn on_recovery(
                     // for nothing, as `status::as_of` rewinds them.
                     Some(spans) => {
                         let mut rewound = BTreeMap::from([(
-                            objective.id.clone(),
-                            spans.spans.get(&objective.id).cloned().unwrap_or_default(),
+                            objective.id.to_string(),
+                            spans.spans.get(objective.id.as_str()).cloned().unwrap_or_default(),
                         )]);
                         super::status::as_of(&mut rewound, at);
-                        let own_spans = rewound.remove(&objective.id).unwrap_or_default();
+                        let own_spans = rewound.remove(objective.id.as_str()).unwrap_or_default();
                         let excluded = super::maintenance::excluded(objective, &windows, at);
                         compute_status_excluding(
                             objective,
@@ -194,7 +195,7 @@ pub async fn on_recovery(
             let items: Vec<(&Objective, &SloStatus, &Streak)> = own
                 .iter()
                 .zip(&statuses)
-                .map(|(o, s)| (*o, s, streaks.get(&o.id).unwrap_or(&no_streak)))
+                .map(|(o, s)| (*o, s, streaks.get(o.id.as_str()).unwrap_or(&no_streak)))
                 .collect();
             let recent = outages.get(system).map(Vec::as_slice).unwrap_or(&[]);
             for kind in earned_at(&items, recent, at) {
@@ -239,7 +240,7 @@ pub async fn on_recovery(
 pub fn span_needs(
     world: &World,
     recovered: &[(SystemId, Timestamp, Timestamp)],
-) -> Option<(Vec<String>, Timestamp, Timestamp)> {
+) -> Option<(Vec<ObjectiveId>, Timestamp, Timestamp)> {
     let mut ids = Vec::new();
     let mut since: Option<Timestamp> = None;
     let mut until: Option<Timestamp> = None;
@@ -356,7 +357,7 @@ mod tests {
 
     fn objective() -> Objective {
         Objective {
-            id: "slo-1".into(),
+            id: ObjectiveId::from_trusted("slo-1".into()),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use slod_core::events::{EventType, NotificationEvent};
-use slod_core::model::{Objective, SystemId};
+use slod_core::model::{Objective, ObjectiveId, SystemId};
 use slod_core::status::SloStatus;
 use slod_core::time::Timestamp;
 use slod_store::notify::AlertState;
@@ -158,11 +158,11 @@ pub async fn evaluate(
     if judged.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = judged.iter().map(|j| j.objective.id.clone()).collect();
+    let ids: Vec<String> = judged.iter().map(|j| j.objective.id.to_string()).collect();
     let stored = tx.alert_states(&ids).await?;
     let mut events = Vec::new();
     for Judged { objective, status } in judged {
-        let fired = stored.get(&objective.id).copied().unwrap_or_default();
+        let fired = stored.get(objective.id.as_str()).copied().unwrap_or_default();
         let active = active_thresholds(objective, status);
         if active == fired {
             continue;
@@ -204,20 +204,20 @@ pub async fn evaluate_open_downtime(store: &dyn Store, now: Timestamp) -> Servic
         .filter(|o| open_ids.contains(o.id.as_str()))
         .collect();
     let statuses = status::statuses(store, &objectives, None, now).await?;
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
     let stored = store.alert_states(&ids).await?;
-    let mut by_system: BTreeMap<SystemId, BTreeSet<String>> = BTreeMap::new();
+    let mut by_system: BTreeMap<SystemId, BTreeSet<ObjectiveId>> = BTreeMap::new();
     for (objective, status) in objectives.iter().zip(&statuses) {
-        let fired = stored.get(&objective.id).copied().unwrap_or_default();
+        let fired = stored.get(objective.id.as_str()).copied().unwrap_or_default();
         if active_thresholds(objective, status) != fired {
             by_system.entry(objective.system_id.clone()).or_default().insert(objective.id.clone());
         }
     }
-    let systems: Vec<(SystemId, BTreeSet<String>)> = by_system.into_iter().collect();
+    let systems: Vec<(SystemId, BTreeSet<ObjectiveId>)> = by_system.into_iter().collect();
     let mut emitted = 0;
     for chunk in systems.chunks(SYSTEMS_PER_TRANSACTION) {
         let ids: Vec<SystemId> = chunk.iter().map(|(system, _)| system.clone()).collect();
-        let objectives: BTreeSet<String> =
+        let objectives: BTreeSet<ObjectiveId> =
             chunk.iter().flat_map(|(_, objectives)| objectives.iter().cloned()).collect();
         let mut tx = store.begin().await?;
         // Loading the world takes the same locks a report on these systems
@@ -249,7 +249,7 @@ mod tests {
 
     fn objective(target: f64, window_days: u32) -> Objective {
         Objective {
-            id: "o".into(),
+            id: ObjectiveId::from_trusted("o".into()),
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use slod_core::audit::{find_problems, rebuild_events, AuditData, Problem};
-use slod_core::model::SystemId;
+use slod_core::model::{ObjectiveId, SystemId};
 use slod_store::Store;
 
 use super::{id_generator, ServiceError, ServiceResult};
@@ -37,15 +37,15 @@ impl Findings {
     }
 
     /// The objectives with at least one problem.
-    pub fn objectives_affected(&self) -> BTreeSet<String> {
-        self.problems.iter().map(|p| p.objective_id().to_owned()).collect()
+    pub fn objectives_affected(&self) -> BTreeSet<ObjectiveId> {
+        self.problems.iter().map(|p| p.objective_id().clone()).collect()
     }
 }
 
 /// One objective's rebuilt events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repaired {
-    pub objective_id: String,
+    pub objective_id: ObjectiveId,
     pub system_id: SystemId,
     pub events_before: usize,
     pub events_after: usize,

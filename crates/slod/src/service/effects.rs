@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use slod_core::engine::World;
 use slod_core::events::{EventType, NotificationEvent};
-use slod_core::model::SystemId;
+use slod_core::model::{ObjectiveId, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::StoreTx;
 
@@ -43,7 +43,7 @@ struct StatusChanged<'a> {
 pub async fn after_changes(
     tx: &mut dyn StoreTx,
     world: &World,
-    objective_ids: &BTreeSet<String>,
+    objective_ids: &BTreeSet<ObjectiveId>,
     recovered: &[(SystemId, Timestamp, Timestamp)],
     now: Timestamp,
 ) -> ServiceResult<Vec<NotificationEvent>> {

@@ -8,8 +8,8 @@
 
 use slod_core::engine;
 use slod_core::model::{
-    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, SystemId, Target,
-    WindowDays,
+    validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveId, SystemId,
+    Target, WindowDays,
 };
 use slod_core::time::Timestamp;
 use slod_store::{Store, StoreTx};
@@ -76,7 +76,7 @@ pub async fn create_objective(
     };
     let burn_rate_thresholds = new.burn_rate_thresholds.validate()?;
     let objective = Objective {
-        id: slod_store::new_id(),
+        id: ObjectiveId::generate(),
         system_id: new.system_id,
         health_check_configuration_id: new.health_check_configuration_id,
         target: new.target,

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use slod_core::engine::World;
-use slod_core::model::{Objective, SystemId};
+use slod_core::model::{Objective, ObjectiveId, SystemId};
 use slod_core::status::{compute_status_excluding, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
@@ -55,14 +55,14 @@ pub async fn with_status(
         return Ok(Vec::new());
     }
     let statuses = statuses(store, &objectives, at, now).await?;
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
     let mut streaks: BTreeMap<String, Streak> =
         store.streaks(Some(&ids)).await?.into_iter().map(|r| (r.objective_id, r.streak)).collect();
     Ok(objectives
         .into_iter()
         .zip(statuses)
         .map(|(objective, status)| {
-            let streak = streaks.remove(&objective.id).unwrap_or_default();
+            let streak = streaks.remove(objective.id.as_str()).unwrap_or_default();
             ObjectiveWithStatus { objective, status, streak }
         })
         .collect())
@@ -88,7 +88,7 @@ pub async fn statuses(
         .map(|o| t.minus_millis(o.window_ms().max(longest_burn)))
         .min()
         .unwrap_or(t);
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
     let mut spans = store.event_spans(&ids, since, t).await?;
     if at.is_some() {
         as_of(&mut spans.spans, t);
@@ -101,7 +101,7 @@ pub async fn statuses(
     Ok(objectives
         .iter()
         .map(|objective| {
-            let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
+            let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let is_down = down.contains(&objective.system_id);
             let excluded = maintenance::excluded(objective, &windows, t);
             compute_status_excluding(objective, own, &spans.upstreams, t, is_down, &excluded)
@@ -169,7 +169,7 @@ pub struct Judged {
 pub async fn judge(
     tx: &mut dyn StoreTx,
     world: &World,
-    objective_ids: &BTreeSet<String>,
+    objective_ids: &BTreeSet<ObjectiveId>,
     now: Timestamp,
 ) -> ServiceResult<Vec<Judged>> {
     Ok(judge_with(tx, world, objective_ids, now, None).await?.0)
@@ -180,16 +180,16 @@ pub async fn judge(
 pub(super) async fn judge_with(
     tx: &mut dyn StoreTx,
     world: &World,
-    objective_ids: &BTreeSet<String>,
+    objective_ids: &BTreeSet<ObjectiveId>,
     now: Timestamp,
-    extra: Option<(Vec<String>, Timestamp, Timestamp)>,
+    extra: Option<(Vec<ObjectiveId>, Timestamp, Timestamp)>,
 ) -> ServiceResult<(Vec<Judged>, SpanSet)> {
     let objectives: Vec<&Objective> = world
         .objectives
         .values()
         .flatten()
         .map(|state| &state.objective)
-        .filter(|o| objective_ids.contains(&o.id))
+        .filter(|o| objective_ids.contains(o.id.as_str()))
         .collect();
     if objectives.is_empty() && extra.is_none() {
         return Ok((Vec::new(), SpanSet::default()));
@@ -201,13 +201,13 @@ pub(super) async fn judge_with(
         .min()
         .unwrap_or(now);
     let mut until = now;
-    let mut ids: BTreeSet<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let mut ids: BTreeSet<ObjectiveId> = objectives.iter().map(|o| o.id.clone()).collect();
     if let Some((more, from, to)) = extra {
         ids.extend(more);
         since = since.min(from);
         until = until.max(to);
     }
-    let ids: Vec<String> = ids.into_iter().collect();
+    let ids: Vec<String> = ids.into_iter().map(String::from).collect();
     // Spans beyond `now` or before a window count for nothing in
     // `compute_status`, so the wider read changes no status.
     let spans = tx.event_spans(&ids, since, until).await?;
@@ -215,7 +215,7 @@ pub(super) async fn judge_with(
     let judged = objectives
         .into_iter()
         .map(|objective| {
-            let own = spans.spans.get(&objective.id).map(Vec::as_slice).unwrap_or(&[]);
+            let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
             let excluded = maintenance::excluded(objective, &windows, now);
             let status =

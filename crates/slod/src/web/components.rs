@@ -493,7 +493,7 @@ mod tests {
 
     fn snapshot(day: i64, availability: f64) -> Snapshot {
         Snapshot {
-            objective_id: "o".into(),
+            objective_id: slod_core::model::ObjectiveId::from_trusted("o".into()),
             date: Timestamp::from_millis(day * DAY_MS),
             availability_percent: availability,
             budget_consumed_minutes: 0.0,

@@ -664,7 +664,7 @@ async fn a_run_abandoned_half_way_is_taken_over_and_finished() {
     };
     assert_eq!(tx.claim_run(&claim).await.unwrap(), ClaimOutcome::Claimed);
     let snapshot = Snapshot {
-        objective_id: done.clone(),
+        objective_id: slod_core::model::ObjectiveId::from_trusted(done.clone()),
         date: midnight(1),
         availability_percent: 100.0,
         budget_consumed_minutes: 0.0,
@@ -1162,7 +1162,7 @@ async fn benchmark() {
     use slod_core::engine::Changeset;
     use slod_core::model::{
         Attribution, BurnRateThresholds, DependencyExclusion, DowntimeEvent, Objective,
-        ReportSource, SystemId, Target, WindowDays,
+        ObjectiveId, ReportSource, SystemId, Target, WindowDays,
     };
 
     let objectives_n: usize =
@@ -1188,7 +1188,7 @@ async fn benchmark() {
         tx.set_upstreams(&sid(s), &[sid(s + 1)]).await.unwrap();
     }
     let objective = |o: usize, created: Timestamp| Objective {
-        id: format!("obj-{o:05}"),
+        id: ObjectiveId::from_trusted(format!("obj-{o:05}")),
         system_id: sid(o % systems_n),
         health_check_configuration_id: None,
         target: Target::parse(99.0).unwrap(),
@@ -1227,7 +1227,7 @@ async fn benchmark() {
             };
             pending.push(DowntimeEvent {
                 id: format!("ev-{o}-{e}"),
-                objective_id: format!("obj-{o:05}"),
+                objective_id: ObjectiveId::from_trusted(format!("obj-{o:05}")),
                 system_id: sid(system),
                 start_time: start,
                 end_time: Some(start.plus_millis(10_000)),
@@ -1282,7 +1282,7 @@ async fn benchmark() {
     let started = std::time::Instant::now();
     let objectives = app.store.list_objectives(None).await.unwrap();
     let listed = started.elapsed().as_secs_f64();
-    let ids: Vec<String> = objectives.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
     let started = std::time::Instant::now();
     let spans = app.store.event_spans(&ids, now.minus_millis(30 * DAY_MS), now).await.unwrap();
     let read = started.elapsed().as_secs_f64();

@@ -176,7 +176,7 @@ async fn daily_body(
                         Ok(chunk_done) => done.push(chunk_done),
                         Err(err) => {
                             tracing::error!(%date, objective = %objective.id, system = %objective.system_id, error = %err, "daily run: objective failed; the others go on");
-                            failed.push(objective.id.clone());
+                            failed.push(objective.id.to_string());
                             broken_systems.insert(objective.system_id.clone());
                         }
                     }
@@ -266,7 +266,7 @@ async fn daily_chunk(
         Some(known) if known.len() == chunk.len() => known,
         _ => status::statuses(store, chunk, Some(midnight), now).await?,
     };
-    let ids: Vec<String> = chunk.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = chunk.iter().map(|o| o.id.to_string()).collect();
     let mut tx = store.begin().await?;
     let mut streaks: BTreeMap<String, Streak> =
         tx.lock_streaks(&ids).await?.into_iter().map(|r| (r.objective_id, r.streak)).collect();
@@ -274,7 +274,7 @@ async fn daily_chunk(
         .iter()
         .zip(&statuses)
         .map(|(o, st)| {
-            let before = streaks.get(&o.id).map_or(0, |s| s.current_streak);
+            let before = streaks.get(o.id.as_str()).map_or(0, |s| s.current_streak);
             streak::snapshot(st, midnight, before)
         })
         .collect();
@@ -287,10 +287,10 @@ async fn daily_chunk(
         // Only the transaction that wrote the day's snapshot moves the
         // streak: a second run for the date finds the snapshot and leaves
         // the streak to the first.
-        if !inserted.contains(&objective.id) {
+        if !inserted.contains(objective.id.as_str()) {
             continue;
         }
-        let before = streaks.get(&objective.id).cloned().unwrap_or_default();
+        let before = streaks.get(objective.id.as_str()).cloned().unwrap_or_default();
         let outcome = streak::update_streak(&before, status, midnight);
         match outcome.change {
             StreakChange::Incremented => done.streaks_incremented += 1,
@@ -311,8 +311,8 @@ async fn daily_chunk(
             StreakChange::Unchanged => {}
         }
         if outcome.streak != before {
-            changed.push((objective.id.clone(), outcome.streak.clone()));
-            streaks.insert(objective.id.clone(), outcome.streak);
+            changed.push((objective.id.to_string(), outcome.streak.clone()));
+            streaks.insert(objective.id.to_string(), outcome.streak);
         }
     }
     tx.save_streaks(&changed).await?;
@@ -323,7 +323,7 @@ async fn daily_chunk(
         .cloned()
         .zip(statuses)
         .map(|(objective, status)| {
-            let streak = streaks.remove(&objective.id).unwrap_or_default();
+            let streak = streaks.remove(objective.id.as_str()).unwrap_or_default();
             (objective, status, streak)
         })
         .collect();

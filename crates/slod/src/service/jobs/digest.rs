@@ -141,7 +141,7 @@ async fn compute_digest(
         .zip(&statuses)
         .map(|(o, s)| {
             let name = names.get(&o.system_id).map_or(o.system_id.as_str(), String::as_str);
-            (o, s, streaks.get(&o.id).unwrap_or(&no_streak), name)
+            (o, s, streaks.get(o.id.as_str()).unwrap_or(&no_streak), name)
         })
         .collect();
     Ok(build_digest(week_of, &items))
