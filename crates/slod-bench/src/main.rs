@@ -82,6 +82,21 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         flip_every: u64,
     },
+    /// One Alertmanager webhook payload of `--alerts` alerts over
+    /// `--systems` systems (SPEC §13), posted three times: every alert
+    /// firing (the systems created, their outages opened), the same again
+    /// (Alertmanager's repeat), and every alert resolved. Each payload is
+    /// applied in one transaction.
+    Alertmanager {
+        #[arg(long)]
+        slod_bin: String,
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 10_000)]
+        alerts: usize,
+        #[arg(long, default_value_t = 500)]
+        systems: usize,
+    },
 }
 
 #[tokio::main]
@@ -116,6 +131,9 @@ async fn main() -> anyhow::Result<()> {
                 flip_every,
             };
             ingest(&slod_bin, &database, &load).await
+        }
+        Command::Alertmanager { slod_bin, database, alerts, systems } => {
+            alertmanager(&slod_bin, &database, alerts, systems).await
         }
     }
 }
@@ -643,5 +661,96 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
             println!("server peak RSS {peak:.1} MiB");
         }
     }
+    Ok(())
+}
+
+/// An Alertmanager v4 webhook body of `alerts` alerts, alert `i` on system
+/// `i mod systems`, shaped like a real one (labels, annotations, generator
+/// URL: about 600 bytes an alert).
+fn alertmanager_webhook(
+    prefix: &str,
+    alerts: usize,
+    systems: usize,
+    starts: Timestamp,
+    ends: Option<Timestamp>,
+) -> serde_json::Value {
+    let alerts: Vec<_> = (0..alerts)
+        .map(|i| {
+            let system = format!("{prefix}-{:05}", i % systems.max(1));
+            json!({
+                "status": if ends.is_some() { "resolved" } else { "firing" },
+                "labels": {"alertname": format!("HighErrorRate{i}"), "system": system,
+                           "severity": "critical", "instance": format!("10.0.{}.{}:9100", i / 250, i % 250),
+                           "job": "node", "team": "payments"},
+                "annotations": {"summary": format!("{system} answers 5xx on more than 5% of requests"),
+                                "description": "The error rate has been above the threshold for 5 minutes; see the runbook.",
+                                "runbook_url": "https://runbooks.example.com/high-error-rate"},
+                "startsAt": starts.to_rfc3339(),
+                "endsAt": ends.map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), Timestamp::to_rfc3339),
+                "generatorURL": "http://prometheus.example:9090/graph?g0.expr=rate%28http_requests_total%5B5m%5D%29&g0.tab=1",
+                "fingerprint": format!("{prefix}{i:010x}")
+            })
+        })
+        .collect();
+    json!({"receiver": "slod", "status": "firing", "version": "4", "groupKey": "{}:{}",
+           "truncatedAlerts": 0, "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+           "externalURL": "http://alertmanager.example:9093", "alerts": alerts})
+}
+
+async fn alertmanager(
+    bin: &str,
+    database: &str,
+    alerts: usize,
+    systems: usize,
+) -> anyhow::Result<()> {
+    let server = Server::start(bin, database).await?;
+    let url = format!("{}/api/v1/integrations/alertmanager", server.base);
+    let client = reqwest::Client::new();
+    let run = now();
+    // Systems of their own, so runs can share a database.
+    let prefix = format!("am{:x}", run.millis() % 0xff_ffff);
+    let starts = run.minus_millis(10 * 60 * 1000);
+    let ends = run.minus_millis(60 * 1000);
+    println!("load average before: {}", load_average());
+    for (label, body) in [
+        (
+            "firing (systems created, outages opened)",
+            alertmanager_webhook(&prefix, alerts, systems, starts, None),
+        ),
+        (
+            "firing again (Alertmanager's repeat)",
+            alertmanager_webhook(&prefix, alerts, systems, starts, None),
+        ),
+        (
+            "resolved (outages closed)",
+            alertmanager_webhook(&prefix, alerts, systems, starts, Some(ends)),
+        ),
+    ] {
+        let body = body.to_string();
+        let bytes = body.len();
+        let cpu_before = server.cpu_ms();
+        let started = Instant::now();
+        let response =
+            client.post(&url).header("content-type", "application/json").body(body).send().await?;
+        let status = response.status();
+        let answer = response.text().await?;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        if !status.is_success() {
+            bail!("{url} answered {status}: {answer}");
+        }
+        let cpu = match (cpu_before, server.cpu_ms()) {
+            (Some(before), Some(after)) => format!("{:.0} ms", after - before),
+            _ => "n/a".to_owned(),
+        };
+        println!(
+            "{label}: {alerts} alerts on {systems} systems, {:.1} MB, {elapsed:.0} ms \
+             (server CPU {cpu}); answer {answer}",
+            bytes as f64 / 1e6
+        );
+    }
+    if let Some((peak, current)) = server.memory_mib() {
+        println!("server memory: peak RSS {peak:.1} MiB, current RSS {current:.1} MiB");
+    }
+    println!("load average after: {}", load_average());
     Ok(())
 }

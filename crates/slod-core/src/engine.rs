@@ -10,6 +10,15 @@
 //! parameter; ids come from the caller's generator, so the engine never does
 //! I/O and every rule is testable on plain values.
 //!
+//! Checks (SPEC §12): a probe report may name its check; the system's probe
+//! status is the worst latest status of its checks, each check is held to
+//! time order on its own (reports naming none share one mark per system, as
+//! in the first release), and an objective bound to a check
+//! (`healthCheckConfigurationId`) opens and closes its events on that check
+//! and the incident source alone. Every transition takes effect no earlier
+//! than the system's latest one, so the report log is in time order per
+//! system and replaying it (`crate::audit`) gives the same events.
+//!
 //! ```
 //! use slod_core::engine::{apply_reports, HealthReport, World};
 //! use slod_core::model::{HealthStatus, ReportSource, SystemId};

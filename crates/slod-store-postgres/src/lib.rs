@@ -22,6 +22,7 @@
 //! ```
 
 mod audit;
+mod auth;
 mod jobs;
 mod maintenance;
 mod notify;

@@ -14,6 +14,7 @@
 //! ```
 
 mod audit;
+mod auth;
 mod jobs;
 mod maintenance;
 mod notify;

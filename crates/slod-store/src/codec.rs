@@ -91,6 +91,12 @@ pub const MAINTENANCE_COLUMNS: &str =
 pub const ATTEMPT_COLUMNS: &str =
     "delivery_id, attempt, started_at, finished_at, status_code, error, delivered";
 
+/// `api_tokens`, decoded by [`TokenFields`].
+pub const TOKEN_COLUMNS: &str =
+    "id, name, scope, secret_hash, created_at, last_used_at, revoked_at";
+/// `sessions`, decoded by [`SessionFields`].
+pub const SESSION_COLUMNS: &str = "id_hash, token_id, created_at, expires_at";
+
 /// `columns` with every name qualified by the table alias `alias`
 /// (`"o"`: `"o.id, o.system_id, …"`).
 pub fn qualified(alias: &str, columns: &str) -> String {
@@ -717,6 +723,52 @@ impl MaintenanceFields {
             created_at: millis(self.created_at),
             updated_at: millis(self.updated_at),
         })
+    }
+}
+
+/// A row of [`TOKEN_COLUMNS`].
+#[derive(Clone)]
+pub struct TokenFields {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl TokenFields {
+    pub fn decode(self) -> StoreResult<crate::auth::TokenRow> {
+        Ok(crate::auth::TokenRow {
+            scope: parse_enum("api_tokens.scope", &self.scope, crate::auth::Scope::parse)?,
+            id: self.id,
+            name: self.name,
+            secret_hash: self.secret_hash,
+            created_at: millis(self.created_at),
+            last_used_at: opt_millis(self.last_used_at),
+            revoked_at: opt_millis(self.revoked_at),
+        })
+    }
+}
+
+/// A row of [`SESSION_COLUMNS`].
+#[derive(Clone)]
+pub struct SessionFields {
+    pub id_hash: String,
+    pub token_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl SessionFields {
+    pub fn decode(self) -> crate::auth::SessionRow {
+        crate::auth::SessionRow {
+            id_hash: self.id_hash,
+            token_id: self.token_id,
+            created_at: millis(self.created_at),
+            expires_at: millis(self.expires_at),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use slod_core::time::{Timestamp, MINUTE_MS};
 
 use slod_core::maintenance::MaintenanceWindow;
 
+use crate::auth::{Scope, SessionRow, TokenRow};
 use crate::maintenance::MaintenanceWindowRow;
 use crate::{new_id, MaintenanceStore, MaintenanceTx, SpanSet, Store, StoreError};
 
@@ -62,6 +63,7 @@ macro_rules! conformance_suite {
             digests_round_trip,
             maintenance_windows_round_trip,
             maintenance_windows_go_with_their_system,
+            tokens_and_sessions_round_trip,
             ping_answers
         );
     };
@@ -1465,4 +1467,79 @@ pub async fn ping_answers(store: &dyn Store) {
     let tx = store.begin().await.unwrap();
     tx.commit().await.unwrap();
     store.ping().await.expect("a store answers after a write");
+}
+
+fn token_row(id: &str, scope: Scope, minute: i64) -> TokenRow {
+    TokenRow {
+        id: id.to_owned(),
+        name: format!("token {id}"),
+        scope,
+        secret_hash: format!("{id:0>64}"),
+        created_at: t(minute),
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// Tokens and sessions (SPEC §16): listed without the revoked, "any
+/// active" follows revocation, a session reads with its token, and revoking
+/// a token ends its sessions.
+pub async fn tokens_and_sessions_round_trip(store: &dyn Store) {
+    assert!(!store.any_active_token().await.expect("any"));
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_token(&token_row("b", Scope::Manage, 2)).await.expect("insert b");
+    tx.insert_token(&token_row("a", Scope::Read, 1)).await.expect("insert a");
+    tx.commit().await.expect("commit");
+    assert!(store.any_active_token().await.expect("any"));
+    let mut tx = store.begin().await.expect("begin");
+    assert!(matches!(
+        tx.insert_token(&token_row("a", Scope::Read, 3)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    drop(tx);
+    let listed = store.list_tokens().await.expect("list");
+    assert_eq!(listed, vec![token_row("a", Scope::Read, 1), token_row("b", Scope::Manage, 2)]);
+    assert!(store.get_token("nope").await.expect("get").is_none());
+
+    let session = SessionRow {
+        id_hash: "f".repeat(64),
+        token_id: "a".to_owned(),
+        created_at: t(5),
+        expires_at: t(65),
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_session(&session).await.expect("session");
+    tx.touch_token("a", t(6)).await.expect("touch");
+    tx.commit().await.expect("commit");
+    let (got, token) = store.get_session(&session.id_hash).await.expect("get").expect("exists");
+    assert_eq!(got, session);
+    assert_eq!(token.last_used_at, Some(t(6)));
+    assert_eq!(token.scope, Scope::Read);
+    assert!(store.get_session(&"e".repeat(64)).await.expect("get").is_none());
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.revoke_token("a", t(7)).await.expect("revoke"));
+    assert!(!tx.revoke_token("a", t(8)).await.expect("again"), "revoked once only");
+    assert!(!tx.revoke_token("nope", t(8)).await.expect("unknown"));
+    tx.commit().await.expect("commit");
+    assert!(store.get_session(&session.id_hash).await.expect("get").is_none(), "ended");
+    assert_eq!(store.get_token("a").await.expect("get").expect("kept").revoked_at, Some(t(7)));
+    assert_eq!(store.list_tokens().await.expect("list").len(), 1);
+
+    let mut tx = store.begin().await.expect("begin");
+    let old = SessionRow {
+        id_hash: "1".repeat(64),
+        token_id: "b".into(),
+        created_at: t(0),
+        expires_at: t(10),
+    };
+    let live = SessionRow { id_hash: "2".repeat(64), expires_at: t(100), ..old.clone() };
+    tx.insert_session(&old).await.expect("old");
+    tx.insert_session(&live).await.expect("live");
+    assert_eq!(tx.delete_expired_sessions(t(50)).await.expect("expire"), 1);
+    assert!(tx.delete_session(&live.id_hash).await.expect("delete"));
+    assert!(!tx.delete_session(&live.id_hash).await.expect("gone"));
+    assert!(tx.revoke_token("b", t(9)).await.expect("revoke b"));
+    tx.commit().await.expect("commit");
+    assert!(!store.any_active_token().await.expect("any"), "every token revoked");
 }

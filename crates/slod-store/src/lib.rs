@@ -26,6 +26,7 @@ use slod_core::status::EventSpan;
 use slod_core::time::Timestamp;
 
 pub mod audit;
+pub mod auth;
 pub mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -36,6 +37,7 @@ pub mod schema;
 pub mod span_cache;
 
 pub use audit::{AuditStore, AuditTx};
+pub use auth::{AuthStore, AuthTx};
 pub use jobs::{JobStore, JobTx};
 pub use maintenance::{MaintenanceStore, MaintenanceTx};
 pub use notify::{NotifyStore, NotifyTx};
@@ -160,7 +162,7 @@ impl SpanSetBuilder {
 /// module each.
 #[async_trait]
 pub trait Store:
-    Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore + AuditStore
+    Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore + AuditStore + AuthStore
 {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
@@ -213,7 +215,7 @@ pub trait Store:
 
 /// One write transaction; rolled back when dropped uncommitted.
 #[async_trait]
-pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx + AuditTx {
+pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx + AuditTx + AuthTx {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     /// Loads (and, where the backend needs it, locks) the slice of state

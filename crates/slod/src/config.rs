@@ -26,10 +26,51 @@ pub enum Command {
     /// Apply (or, with --dry-run, list) the database's pending migrations
     /// without serving.
     Migrate(MigrateArgs),
+    /// Create, list and revoke API tokens (SPEC §16).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Verify the stored downtime against its invariants (exit 0 when
     /// consistent, 1 otherwise); --repair rebuilds the events of each
     /// inconsistent objective from the report log.
     Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown this once only).
+    Create(TokenCreateArgs),
+    /// List the tokens that are not revoked (never their secrets).
+    List(TokenDatabaseArgs),
+    /// Revoke a token at once.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenDatabaseArgs {
+    /// Database URL, as for `slod serve`.
+    #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
+    pub database: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenCreateArgs {
+    /// What the token is for (shown in `slod token list`).
+    #[arg(long)]
+    pub name: String,
+    /// `read` (every GET), `ingest` (health reports and integrations) or
+    /// `manage` (everything).
+    #[arg(long)]
+    pub scope: String,
+    #[command(flatten)]
+    pub db: TokenDatabaseArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id (from `slod token list`).
+    pub id: String,
+    #[command(flatten)]
+    pub db: TokenDatabaseArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -95,6 +136,38 @@ pub struct ServeArgs {
     /// Log format: human-readable text or one JSON object per line.
     #[arg(long, env = "SLOD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Serve a non-loopback address while no API token exists (anyone who
+    /// can reach it can do anything): only behind something that controls
+    /// access itself.
+    #[arg(long, env = "SLOD_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+
+    /// Serve `/metrics` without a token.
+    #[arg(long, env = "SLOD_PUBLIC_METRICS")]
+    pub public_metrics: bool,
+
+    /// Let anyone read the dashboard without logging in (editing still
+    /// needs a `manage` session).
+    #[arg(long, env = "SLOD_PUBLIC_DASHBOARD")]
+    pub public_dashboard: bool,
+
+    /// Refuse webhook channels that reach loopback or private addresses
+    /// (link-local ones are always refused).
+    #[arg(long, env = "SLOD_DENY_PRIVATE_WEBHOOKS")]
+    pub deny_private_webhooks: bool,
+}
+
+impl From<&ServeArgs> for crate::access::AccessSettings {
+    fn from(args: &ServeArgs) -> Self {
+        Self {
+            insecure_no_auth: args.insecure_no_auth,
+            public_metrics: args.public_metrics,
+            public_dashboard: args.public_dashboard,
+            deny_private_webhooks: args.deny_private_webhooks,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,6 +209,48 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.database_url, "sqlite://slod.db");
         assert!(!settings.demo);
+    }
+
+    #[test]
+    fn access_flags_reach_the_access_settings() {
+        let cli = Cli::try_parse_from(["slod", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        assert_eq!(crate::access::AccessSettings::from(&args), Default::default());
+        let cli = Cli::try_parse_from([
+            "slod",
+            "serve",
+            "--insecure-no-auth",
+            "--public-metrics",
+            "--public-dashboard",
+            "--deny-private-webhooks",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        let access = crate::access::AccessSettings::from(&args);
+        assert!(access.insecure_no_auth && access.public_metrics);
+        assert!(access.public_dashboard && access.deny_private_webhooks);
+    }
+
+    #[test]
+    fn token_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "slod",
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "ingest",
+            "--database",
+            "sqlite://x.db",
+        ])
+        .unwrap();
+        let Command::Token(TokenCommand::Create(args)) = cli.command else { panic!("create") };
+        assert_eq!((args.name.as_str(), args.scope.as_str()), ("ci", "ingest"));
+        assert_eq!(args.db.database, "sqlite://x.db");
+        let cli = Cli::try_parse_from(["slod", "token", "revoke", "abc"]).unwrap();
+        let Command::Token(TokenCommand::Revoke(args)) = cli.command else { panic!("revoke") };
+        assert_eq!(args.id, "abc");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! objective's status is; this crate gives it a command line, a database
 //! (through the `slod-store` trait), a clock, and an HTTP API:
 //!
+//! - [`access`]: access control (SPEC §16): which token scope each request
+//!   needs, open-until-the-first-token, the failed-authentication limit.
 //! - [`config`]: the command line and the one [`config::Settings`] struct.
 //! - [`clock`]: where "now" comes from ([`clock::SystemClock`] in
 //!   production, [`clock::ManualClock`] in tests).
@@ -32,6 +34,7 @@
 //! `src/main.rs` only parses the command line and hands over to
 //! [`startup`].
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod clock;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use slod::access::AccessSettings;
 use slod::clock::SystemClock;
 use slod::config::{Cli, Command, Settings};
 use slod::startup::{shutdown_signal, Application};
@@ -16,7 +17,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => {
             slod::telemetry::init(args.log_format);
             let settings = Settings::from(&args);
-            match serve(&settings).await {
+            match serve(&settings, AccessSettings::from(&args)).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     tracing::error!("{err:#}");
@@ -27,10 +28,11 @@ async fn main() -> ExitCode {
         Command::Backup(args) => slod::ops::backup(&args).await,
         Command::Migrate(args) => slod::ops::migrate(&args).await,
         Command::Check(args) => slod::ops::check(&args).await,
+        Command::Token(command) => slod::ops::token(&command).await,
     }
 }
 
-async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+async fn serve(settings: &Settings, access: AccessSettings) -> anyhow::Result<()> {
+    let app = Application::build_with_access(settings, access, Arc::new(SystemClock)).await?;
     app.run_until(shutdown_signal()).await
 }

@@ -1,5 +1,6 @@
 //! The operator's commands besides `serve` (SPEC §18): `slod backup`,
-//! `slod migrate`, and `slod check` (SPEC §12).
+//! `slod migrate`, `slod token create|list|revoke` (SPEC §16) and `slod check`
+//! (SPEC §12).
 //!
 //! Each prints what it did on stdout and any failure on stderr, and turns
 //! the outcome into the exit status: 0 done, 1 failed, 2 not something this
@@ -23,9 +24,10 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use slod_store::schema::{Migration, SchemaStatus};
 
-use crate::config::{BackupArgs, CheckArgs, MigrateArgs};
+use crate::config::{BackupArgs, CheckArgs, MigrateArgs, TokenCommand};
 use crate::database::{backend_for, connect_store, redact, Backend};
 use crate::service::audit::{self, CheckOutcome, Findings};
+use crate::service::tokens::{self, NewToken};
 
 /// Why a command failed, and the exit status that says so.
 struct Failure {
@@ -225,6 +227,66 @@ fn plural(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+/// `slod token create|list|revoke`: the same operations as `/api/v1/tokens`,
+/// on the database directly (how the first token is made).
+pub async fn token(command: &TokenCommand) -> ExitCode {
+    init_logs();
+    finish(run_token(command).await)
+}
+
+async fn run_token(command: &TokenCommand) -> Result<String, Failure> {
+    let database = match command {
+        TokenCommand::Create(args) => &args.db.database,
+        TokenCommand::List(args) => &args.database,
+        TokenCommand::Revoke(args) => &args.db.database,
+    };
+    let store = connect_store(database, 1).await?;
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let failed = |err: crate::service::ServiceError| Failure::from(anyhow!("{err}"));
+    match command {
+        TokenCommand::Create(args) => {
+            let name = tokens::parse_token_name(&args.name, "--name")
+                .map_err(|err| anyhow!("{}: {}", err.field, err.message))?;
+            let scope = tokens::parse_scope(&args.scope, "--scope")
+                .map_err(|err| anyhow!("{}: {}", err.field, err.message))?;
+            let issued = tokens::create_token(&*store, now, NewToken { name, scope })
+                .await
+                .map_err(failed)?;
+            Ok(format!(
+                "created token {} ({}, {}); its secret, shown this once:\n{}",
+                issued.row.id,
+                issued.row.name,
+                issued.row.scope,
+                issued.token.expose()
+            ))
+        }
+        TokenCommand::List(_) => {
+            let rows = tokens::list_tokens(&*store).await.map_err(failed)?;
+            let mut report = format!(
+                "{:<16}  {:<7}  {:<24}  {:<24}  name",
+                "id", "scope", "created", "last used"
+            );
+            for row in rows {
+                let last =
+                    row.last_used_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                report.push_str(&format!(
+                    "\n{:<16}  {:<7}  {:<24}  {:<24}  {}",
+                    row.id,
+                    row.scope.as_str(),
+                    row.created_at.to_rfc3339(),
+                    last,
+                    row.name
+                ));
+            }
+            Ok(report)
+        }
+        TokenCommand::Revoke(args) => {
+            tokens::revoke_token(&*store, now, &args.id).await.map_err(failed)?;
+            Ok(format!("revoked token {}", args.id))
+        }
     }
 }
 

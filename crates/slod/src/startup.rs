@@ -18,6 +18,7 @@ use axum::Router;
 use slod_store::Store;
 use tokio::net::TcpListener;
 
+use crate::access::{listen_decision, Access, AccessSettings, ListenDecision};
 use crate::app::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -49,8 +50,19 @@ pub struct Application {
 
 impl Application {
     /// Opens the database the settings name (running its migrations) and
-    /// binds the listener.
+    /// binds the listener, with the default access settings.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_with_access(settings, AccessSettings::default(), clock).await
+    }
+
+    /// [`build`](Self::build) with access settings (SPEC §16): refuses a
+    /// non-loopback address while no token exists, unless
+    /// `--insecure-no-auth`.
+    pub async fn build_with_access(
+        settings: &Settings,
+        access: AccessSettings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let store =
             database::connect_store(&settings.database_url, settings.database_pool_size).await?;
         tracing::info!(
@@ -58,7 +70,7 @@ impl Application {
             database = %database::redact(&settings.database_url),
             "database ready"
         );
-        Self::with_store(settings, store, clock).await
+        Self::with_store_and_access(settings, store, access, clock).await
     }
 
     /// Like [`build`](Self::build), with a store already opened.
@@ -67,6 +79,35 @@ impl Application {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        Self::with_store_and_access(settings, store, AccessSettings::default(), clock).await
+    }
+
+    async fn with_store_and_access(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        access: AccessSettings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let tokens_exist = crate::service::tokens::any_token(&*store)
+            .await
+            .map_err(|err| anyhow::anyhow!("reading the tokens: {err}"))?;
+        match listen_decision(settings.listen, tokens_exist, access.insecure_no_auth) {
+            ListenDecision::Serve => {}
+            ListenDecision::ServeInsecure => tracing::warn!(
+                listen = %settings.listen,
+                "INSECURE: serving a non-loopback address with no API token and \
+                 --insecure-no-auth: ANYONE WHO CAN REACH THIS ADDRESS CAN READ, CHANGE AND \
+                 DELETE EVERYTHING. Create a token (`slod token create --scope manage`) to turn \
+                 access control on"
+            ),
+            ListenDecision::Refuse => anyhow::bail!(
+                "refusing to listen on {} with no API token: anyone who can reach it could \
+                 change or delete everything. Create a token first (`slod token create --name \
+                 admin --scope manage --database …`), listen on 127.0.0.1, or pass \
+                 --insecure-no-auth if something in front of slod controls access",
+                settings.listen
+            ),
+        }
         if settings.demo {
             demo::seed_if_empty(&*store, &*clock).await.context("seeding demo data")?;
         }
@@ -74,12 +115,16 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr().context("reading the bound address")?;
+        let access = Arc::new(Access::new(access, settings.listen));
+        let notify_settings =
+            NotifySettings { egress: access.egress(), ..NotifySettings::default() };
         let notifier = Arc::new(
-            Notifier::new(store.clone(), clock.clone(), NotifySettings::default())
+            Notifier::new(store.clone(), clock.clone(), notify_settings)
                 .context("setting up notifications")?,
         );
         let scheduler = Some(crate::scheduler::Scheduler::new(store.clone(), clock.clone()));
-        let router = app::router(AppState::new(store.clone(), clock.clone(), notifier.clone()));
+        let state = AppState::new(store.clone(), clock.clone(), notifier.clone(), access);
+        let router = app::router(state);
         Ok(Self {
             listener,
             address,
@@ -153,7 +198,9 @@ impl Application {
             signalled.send_replace(true);
         };
         tracing::info!("listening on {}", self.address);
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown);
+        // With the peer's address, for the failed-authentication limit.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, service).with_graceful_shutdown(shutdown);
         let drain_limit = async move {
             if draining.wait_for(|signalled| *signalled).await.is_err() {
                 std::future::pending::<()>().await;

@@ -256,7 +256,8 @@ pub(super) async fn create(
     State(state): State<AppState>,
     Json(CreateChannelRequest(new)): Json<CreateChannelRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<ChannelResponse>)> {
-    let channel = service::create_channel(&*state.store, state.now(), new).await?;
+    let channel =
+        service::create_channel(&*state.store, state.now(), new, state.access.egress()).await?;
     Ok((StatusCode::CREATED, axum::Json(channel.into())))
 }
 
@@ -272,7 +273,11 @@ pub(super) async fn update(
     PathId(id): PathId,
     Json(UpdateChannelRequest(patch)): Json<UpdateChannelRequest>,
 ) -> ApiResult<axum::Json<ChannelResponse>> {
-    Ok(axum::Json(service::update_channel(&*state.store, state.now(), &id, patch).await?.into()))
+    Ok(axum::Json(
+        service::update_channel(&*state.store, state.now(), &id, patch, state.access.egress())
+            .await?
+            .into(),
+    ))
 }
 
 pub(super) async fn delete(

@@ -6,7 +6,8 @@
 //! [`Clock`](crate::clock::Clock) for now, calls one `service` function, and renders its
 //! result. Every error is `{"error": {"code", "message", "field"}}`
 //! ([`error`]); [`crate::app`], which nests these routes, shapes unknown
-//! routes, wrong methods and bodies over 1 MiB the same way. Request bodies
+//! routes, wrong methods and bodies over 1 MiB (16 MiB on the
+//! [`integrations`] routes) the same way. Request bodies
 //! are parsed by [`crate::input`], which the dashboard shares.
 
 mod achievements;
@@ -14,14 +15,18 @@ mod channels;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod integrations;
 mod jobs;
 mod maintenance;
 mod objectives;
 pub(crate) mod readyz;
 mod stream;
 mod systems;
+mod tokens;
 
-use axum::routing::get;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::MethodRouter;
 use axum::Router;
 
 use crate::state::AppState;
@@ -29,45 +34,103 @@ use crate::state::AppState;
 /// The API's routes, relative to `/api/v1` (where [`crate::app`] nests
 /// them).
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/systems", get(systems::list))
-        .route("/systems/{id}", get(systems::get).put(systems::put).delete(systems::delete))
-        .route(
-            "/systems/{id}/dependencies",
-            get(systems::get_dependencies).put(systems::put_dependencies),
+    table().router
+}
+
+/// Every route the API serves, as (method, route template): what the
+/// access rules (SPEC §16) are tested against, built by the same code as
+/// the router so no route escapes the test.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().routes
+}
+
+fn table() -> Table {
+    Table::default()
+        .get("/systems", systems::list)
+        .get("/systems/{id}", systems::get)
+        .put("/systems/{id}", systems::put)
+        .delete("/systems/{id}", systems::delete)
+        .get("/systems/{id}/dependencies", systems::get_dependencies)
+        .put("/systems/{id}/dependencies", systems::put_dependencies)
+        .get("/systems/{id}/objectives", objectives::list_for_system)
+        .delete("/systems/{id}/checks/{check_id}", systems::forget_check)
+        .post("/health", health::post)
+        .get("/objectives", objectives::list)
+        .post("/objectives", objectives::create)
+        .get("/objectives/{id}", objectives::get)
+        .patch("/objectives/{id}", objectives::update)
+        .delete("/objectives/{id}", objectives::delete)
+        .get("/objectives/{id}/downtime-events", objectives::events)
+        .get("/objectives/{id}/snapshots", jobs::snapshots)
+        .get("/streaks", jobs::streaks)
+        .get("/digests", jobs::digests)
+        .post("/jobs/daily", jobs::run_daily)
+        .post("/jobs/weekly-digest", jobs::run_weekly_digest)
+        .get("/jobs/runs", jobs::runs)
+        .get("/achievements", achievements::definitions)
+        .get("/systems/{id}/achievements", achievements::for_system)
+        .get("/milestones", achievements::milestones)
+        .get("/channels", channels::list)
+        .post("/channels", channels::create)
+        .get("/channels/{id}", channels::get)
+        .patch("/channels/{id}", channels::update)
+        .delete("/channels/{id}", channels::delete)
+        .post("/channels/{id}/test", channels::test)
+        .get("/channels/{id}/deliveries", channels::deliveries)
+        .get("/events/stream", stream::stream)
+        .get("/systems/{id}/maintenance-windows", maintenance::list)
+        .post("/systems/{id}/maintenance-windows", maintenance::create)
+        .get("/maintenance-windows/{id}", maintenance::get)
+        .patch("/maintenance-windows/{id}", maintenance::update)
+        .delete("/maintenance-windows/{id}", maintenance::delete)
+        .get("/tokens", tokens::list)
+        .post("/tokens", tokens::create)
+        .delete("/tokens/{id}", tokens::revoke)
+        .add(
+            Method::POST,
+            "/integrations/alertmanager",
+            integrations::post(integrations::alertmanager),
         )
-        .route("/systems/{id}/objectives", get(objectives::list_for_system))
-        .route("/systems/{id}/checks/{check_id}", axum::routing::delete(systems::forget_check))
-        .route("/health", axum::routing::post(health::post))
-        .route("/objectives", get(objectives::list).post(objectives::create))
-        .route(
-            "/objectives/{id}",
-            get(objectives::get).patch(objectives::update).delete(objectives::delete),
+        .add(
+            Method::POST,
+            "/integrations/uptime-kuma",
+            integrations::post(integrations::uptime_kuma),
         )
-        .route("/objectives/{id}/downtime-events", get(objectives::events))
-        .route("/objectives/{id}/snapshots", get(jobs::snapshots))
-        .route("/streaks", get(jobs::streaks))
-        .route("/digests", get(jobs::digests))
-        .route("/jobs/daily", axum::routing::post(jobs::run_daily))
-        .route("/jobs/weekly-digest", axum::routing::post(jobs::run_weekly_digest))
-        .route("/jobs/runs", get(jobs::runs))
-        .route("/achievements", get(achievements::definitions))
-        .route("/systems/{id}/achievements", get(achievements::for_system))
-        .route("/milestones", get(achievements::milestones))
-        .route("/channels", get(channels::list).post(channels::create))
-        .route(
-            "/channels/{id}",
-            get(channels::get).patch(channels::update).delete(channels::delete),
-        )
-        .route("/channels/{id}/test", axum::routing::post(channels::test))
-        .route("/channels/{id}/deliveries", get(channels::deliveries))
-        .route("/events/stream", get(stream::stream))
-        .route(
-            "/systems/{id}/maintenance-windows",
-            get(maintenance::list).post(maintenance::create),
-        )
-        .route(
-            "/maintenance-windows/{id}",
-            get(maintenance::get).patch(maintenance::update).delete(maintenance::delete),
-        )
+        .add(Method::POST, "/integrations/gatus", integrations::post(integrations::gatus))
+}
+
+/// The router and the list of its routes, built together.
+#[derive(Default)]
+struct Table {
+    router: Router<AppState>,
+    routes: Vec<(Method, &'static str)>,
+}
+
+impl Table {
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<AppState>) -> Self {
+        // axum merges the methods of one path given in several calls.
+        self.router = self.router.route(path, route);
+        self.routes.push((method, path));
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::GET, path, axum::routing::get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::POST, path, axum::routing::post(handler))
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PUT, path, axum::routing::put(handler))
+    }
+
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PATCH, path, axum::routing::patch(handler))
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::DELETE, path, axum::routing::delete(handler))
+    }
 }

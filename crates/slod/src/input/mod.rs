@@ -11,10 +11,15 @@
 //! - [`fields`]: reading a JSON object field by field, naming bad fields.
 //! - [`objectives`]: the `/objectives` create and update bodies.
 //! - [`maintenance`]: the maintenance window create and update bodies.
+//! - [`integrations`]: the payloads of Alertmanager, Uptime Kuma and Gatus
+//!   (SPEC §13).
+//! - [`tokens`]: the `/tokens` create body.
 
 pub mod fields;
+pub mod integrations;
 pub mod maintenance;
 pub mod objectives;
+pub mod tokens;
 
 use serde_json::Value;
 use slod_core::model::ValidationError;

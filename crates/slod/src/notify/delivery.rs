@@ -130,6 +130,17 @@ impl Notifier {
         context: &RenderContext,
     ) -> SendResult {
         let started = Instant::now();
+        // A host written as an address never reaches the checking resolver.
+        if let Err(refused) =
+            crate::service::egress::check_literal_host(&channel.url, self.settings.egress)
+        {
+            return SendResult {
+                status_code: None,
+                error: Some(refused.to_string()),
+                delivered: false,
+                duration: started.elapsed(),
+            };
+        }
         let rendered = render::render(channel.kind, channel.secret.as_deref(), event, context);
         let mut request =
             self.http.post(&channel.url).timeout(self.settings.attempt_timeout).body(rendered.body);

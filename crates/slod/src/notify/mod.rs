@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::service::alerts;
+use crate::service::egress::{self, EgressPolicy};
 use delivery::SendResult;
 use render::{Envelope, RenderContext, TEST_EVENT_TYPE};
 use stream::{Cursor, StreamHub};
@@ -70,6 +71,9 @@ pub struct NotifySettings {
     pub retry_period: Duration,
     /// How long finished deliveries (and their attempts) are kept.
     pub retention: Duration,
+    /// Which addresses webhooks may reach (SPEC §16): checked on every
+    /// address a channel's host resolves to, at every send.
+    pub egress: EgressPolicy,
 }
 
 impl Default for NotifySettings {
@@ -85,6 +89,7 @@ impl Default for NotifySettings {
             max_retry: Duration::from_secs(600),
             retry_period: Duration::from_secs(24 * 3600),
             retention: Duration::from_secs(7 * 24 * 3600),
+            egress: EgressPolicy::default(),
         }
     }
 }
@@ -94,6 +99,24 @@ impl Default for NotifySettings {
 pub struct TestSend {
     pub event_id: String,
     pub result: SendResult,
+}
+
+/// The delivery client's resolver: resolves with the system resolver and
+/// refuses a name any of whose addresses the policy refuses
+/// ([`egress::resolve_checked`]).
+struct CheckedResolver {
+    policy: EgressPolicy,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy;
+        Box::pin(async move {
+            let addresses = egress::resolve_checked(name.as_str(), policy).await?;
+            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
 }
 
 /// The notification machinery one process shares: the HTTP client, the
@@ -135,6 +158,12 @@ impl Notifier {
             // A webhook answers or it does not; following redirects would
             // re-send the body (and signature) somewhere nobody configured.
             .redirect(reqwest::redirect::Policy::none())
+            // SPEC §16: every name is resolved by us, every address checked,
+            // and the connection made to the checked addresses only. No
+            // proxy from the environment: through one, the check would see
+            // the proxy's address, not the target's.
+            .dns_resolver(Arc::new(CheckedResolver { policy: settings.egress }))
+            .no_proxy()
             .connect_timeout(settings.attempt_timeout)
             .pool_max_idle_per_host(settings.per_channel_concurrency as usize)
             .user_agent(concat!("slod/", env!("CARGO_PKG_VERSION")))

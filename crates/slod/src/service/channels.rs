@@ -14,6 +14,7 @@ use slod_core::time::Timestamp;
 use slod_store::notify::{ChannelKind, ChannelRow, DeliveryRow};
 use slod_store::Store;
 
+use super::egress::{self, EgressPolicy};
 use super::{ServiceError, ServiceResult};
 
 /// The longest URL and secret accepted.
@@ -118,12 +119,16 @@ fn unknown_channel(id: &str) -> ServiceError {
     ServiceError::NotFound { message: format!("no channel with id `{id}`"), field: None }
 }
 
+/// Creates a channel; its URL's host must be a target `egress` allows
+/// (SPEC §16), as far as it resolves now (each send checks again).
 pub async fn create_channel(
     store: &dyn Store,
     now: Timestamp,
     new: NewChannel,
+    egress: EgressPolicy,
 ) -> ServiceResult<ChannelRow> {
     check_secret_fits_kind(new.kind, &new.secret)?;
+    egress::check_url(&new.url, egress, "url").await?;
     let channel = ChannelRow {
         id: slod_store::new_id(),
         name: new.name,
@@ -146,7 +151,11 @@ pub async fn update_channel(
     now: Timestamp,
     id: &str,
     patch: ChannelPatch,
+    egress: EgressPolicy,
 ) -> ServiceResult<ChannelRow> {
+    if let Some(url) = &patch.url {
+        egress::check_url(url, egress, "url").await?;
+    }
     let Some(mut channel) = store.get_channel(id).await? else {
         return Err(unknown_channel(id));
     };

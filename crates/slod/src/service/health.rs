@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError};
+use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError, World};
 use slod_core::model::{CheckId, HealthStatus, ReportSource, SystemId, ValidationError};
 use slod_core::time::{Timestamp, MINUTE_MS};
-use slod_store::Store;
+use slod_store::{Store, StoreTx};
 
 use super::{effects, id_generator, ServiceError, ServiceResult};
 
@@ -72,7 +72,7 @@ pub async fn apply_reports(
     // engine checks again, but cannot say which report it was.
     for input in &inputs {
         if let Some(at) = input.at {
-            if at > now.plus_millis(MAX_FUTURE_MS) {
+            if is_in_future(at, now) {
                 return Err(ValidationError::new(
                     format!("{}at", input.field_prefix),
                     format!("{at} is more than 5 minutes in the future (now is {now})"),
@@ -81,8 +81,45 @@ pub async fn apply_reports(
             }
         }
     }
-
     let mut tx = store.begin().await?;
+    let applied = apply_reports_in(&mut *tx, now, inputs, OnStale::Refuse).await?;
+    tx.commit().await?;
+    Ok(applied.outcome)
+}
+
+/// Whether a report at `at` is further ahead of `now` than SPEC §3 allows.
+pub fn is_in_future(at: Timestamp, now: Timestamp) -> bool {
+    at > now.plus_millis(MAX_FUTURE_MS)
+}
+
+/// What to do with a report older than the latest one applied for its
+/// check (SPEC §3 ordering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnStale {
+    /// Refuse the whole batch (`409`): `POST /health`.
+    Refuse,
+    /// Leave the report out and count it: the integrations (SPEC §13),
+    /// whose senders would retry a refused payload forever.
+    Skip,
+}
+
+/// What [`apply_reports_in`] did.
+#[derive(Debug)]
+pub(super) struct Applied {
+    pub outcome: ReportOutcome,
+    /// Reports left out as stale ([`OnStale::Skip`]).
+    pub stale: usize,
+}
+
+/// Applies `inputs` as one batch at `now` inside the caller's transaction,
+/// which the caller commits (or drops, on error, undoing every write made
+/// here, systems created included).
+pub(super) async fn apply_reports_in(
+    tx: &mut dyn StoreTx,
+    now: Timestamp,
+    inputs: Vec<ReportInput>,
+    on_stale: OnStale,
+) -> ServiceResult<Applied> {
     let mut created = Vec::new();
     // Which systems exist is asked only when a report may create one; the
     // world loaded below answers it for every other request.
@@ -105,16 +142,7 @@ pub async fn apply_reports(
         }
     }
 
-    let reports: Vec<HealthReport> = inputs
-        .iter()
-        .map(|input| HealthReport {
-            system_id: input.system_id.clone(),
-            status: input.status,
-            at: input.at.unwrap_or(now),
-            source: input.source,
-            check_id: input.check_id.clone(),
-        })
-        .collect();
+    let reports: Vec<HealthReport> = inputs.iter().map(|input| engine_report(input, now)).collect();
     // Unknown systems are not in the world.
     let mut world = tx.load_world_for_reports(&reports).await?;
     if let Some(unknown) = inputs.iter().find(|input| !world.systems.contains_key(&input.system_id))
@@ -124,6 +152,15 @@ pub async fn apply_reports(
             Some(format!("{}systemId", unknown.field_prefix)),
         ));
     }
+    let (inputs, reports, stale) = match on_stale {
+        OnStale::Refuse => (inputs, reports, 0),
+        OnStale::Skip => {
+            let (stale, fresh): (Vec<_>, Vec<_>) =
+                inputs.into_iter().partition(|input| is_stale(&world, input, now));
+            let reports = fresh.iter().map(|input| engine_report(input, now)).collect();
+            (fresh, reports, stale.len())
+        }
+    };
     let changes = engine::apply_reports(&mut world, reports, now, &mut id_generator())
         .map_err(|err| report_error(err, &inputs, now))?;
     tx.write_changes(&changes).await?;
@@ -135,8 +172,37 @@ pub async fn apply_reports(
         now,
     )
     .await?;
-    tx.commit().await?;
-    Ok(ReportOutcome::new(changes.summary, created))
+    Ok(Applied { outcome: ReportOutcome::new(changes.summary, created), stale })
+}
+
+fn engine_report(input: &ReportInput, now: Timestamp) -> HealthReport {
+    HealthReport {
+        system_id: input.system_id.clone(),
+        status: input.status,
+        at: input.at.unwrap_or(now),
+        source: input.source,
+        check_id: input.check_id.clone(),
+    }
+}
+
+/// Whether `input` is older than the latest report applied for its check,
+/// which the engine would refuse (SPEC §3, §12: time order is per check;
+/// reports naming none, and incident reports, share the system's one
+/// unnamed mark). The engine applies a batch in `at` order, so judging
+/// against the stored state alone is exact: no report of the batch can be
+/// stale with respect to another one of it. The world holds every check
+/// the batch names.
+fn is_stale(world: &World, input: &ReportInput, now: Timestamp) -> bool {
+    let Some(system) = world.systems.get(&input.system_id) else { return false };
+    let named = match input.source {
+        ReportSource::Healthcheck => input.check_id.as_ref().filter(|c| !c.is_unnamed()),
+        ReportSource::Incident => None,
+    };
+    let latest = match named {
+        Some(check) => system.checks.get(check).map(|state| state.at),
+        None => system.unnamed_report_at,
+    };
+    latest.is_some_and(|latest| input.at.unwrap_or(now) < latest)
 }
 
 /// Maps an engine refusal to the caller's terms, naming the report's field.

@@ -15,12 +15,15 @@ pub mod alerts;
 pub mod audit;
 pub mod channels;
 pub mod effects;
+pub mod egress;
 pub mod health;
+pub mod ingest;
 pub mod jobs;
 pub mod maintenance;
 pub mod objectives;
 pub mod status;
 pub mod systems;
+pub mod tokens;
 
 use slod_core::model::{SystemId, ValidationError};
 use slod_store::StoreError;

@@ -26,6 +26,7 @@ use slod_core::model::{DependencyExclusion, Objective, SystemId, ValidationError
 
 use super::components;
 use super::layout::{self, Nav};
+use super::session::{csrf_field, Viewer};
 use super::{check_same_origin, form_pairs, now, query_pairs, query_value, PageId, WebResult};
 use crate::input::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
 use crate::input::FromJson;
@@ -244,30 +245,36 @@ enum Mode<'a> {
 /// `GET /objectives/new[?systemId=]`.
 pub(super) async fn new_page(
     State(state): State<AppState>,
+    viewer: Viewer,
     query: RawQuery,
 ) -> WebResult<Response> {
     let pairs = query_pairs(query);
     let store = &*state.store;
     let now = now(&state);
     let Some(raw) = query_value(&pairs, "systemId").filter(|raw| !raw.is_empty()) else {
-        return Ok(Html(choose_system(&systems::list_systems(store).await?, None).into_string())
-            .into_response());
+        return Ok(Html(
+            choose_system(&systems::list_systems(store).await?, None, &viewer).into_string(),
+        )
+        .into_response());
     };
     let Some(system) = find_system(&state, raw).await? else {
         let note = format!("There is no system with id {raw}; pick one below.");
-        let page = choose_system(&systems::list_systems(store).await?, Some(&note));
+        let page = choose_system(&systems::list_systems(store).await?, Some(&note), &viewer);
         return Ok((StatusCode::NOT_FOUND, Html(page.into_string())).into_response());
     };
     let upstreams = systems::get_dependencies(store, &system.id).await?.upstream;
     let input = FormInput::defaults(system.id.as_str());
-    let page = form_page(Mode::Create, Some(&system), &upstreams, &input, &[]);
-    Ok(Html(layout::page("New objective", Nav::NewObjective, Some(now), page).into_string())
-        .into_response())
+    let page = form_page(Mode::Create, Some(&system), &upstreams, &input, &[], &viewer);
+    Ok(Html(
+        layout::page("New objective", Nav::NewObjective, Some(now), &viewer, page).into_string(),
+    )
+    .into_response())
 }
 
 /// `POST /objectives/new`.
 pub(super) async fn create(
     State(state): State<AppState>,
+    viewer: Viewer,
     headers: HeaderMap,
     body: Bytes,
 ) -> WebResult<Response> {
@@ -296,27 +303,29 @@ pub(super) async fn create(
             }
         },
     };
-    let page = form_page(Mode::Create, system.as_ref(), &upstreams, &input, &errors);
-    let page = layout::page("New objective", Nav::NewObjective, Some(now), page);
+    let page = form_page(Mode::Create, system.as_ref(), &upstreams, &input, &errors, &viewer);
+    let page = layout::page("New objective", Nav::NewObjective, Some(now), &viewer, page);
     Ok((StatusCode::BAD_REQUEST, Html(page.into_string())).into_response())
 }
 
 /// `GET /objectives/{id}/edit`.
 pub(super) async fn edit_page(
     State(state): State<AppState>,
+    viewer: Viewer,
     PageId(id): PageId,
 ) -> WebResult<Html<String>> {
     let now = now(&state);
     let (objective, system, upstreams) = load_for_edit(&state, &id).await?;
     let input = FormInput::from_objective(&objective);
-    let page = form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &[]);
-    Ok(Html(layout::page("Edit objective", Nav::None, Some(now), page).into_string()))
+    let page = form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &[], &viewer);
+    Ok(Html(layout::page("Edit objective", Nav::None, Some(now), &viewer, page).into_string()))
 }
 
 /// `POST /objectives/{id}/edit`: every field of the form is sent, so the
 /// update sets them all (an emptied check clears it).
 pub(super) async fn update(
     State(state): State<AppState>,
+    viewer: Viewer,
     headers: HeaderMap,
     PageId(id): PageId,
     body: Bytes,
@@ -343,8 +352,9 @@ pub(super) async fn update(
             }
         },
     };
-    let page = form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &errors);
-    let page = layout::page("Edit objective", Nav::None, Some(now), page);
+    let page =
+        form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &errors, &viewer);
+    let page = layout::page("Edit objective", Nav::None, Some(now), &viewer, page);
     Ok((StatusCode::BAD_REQUEST, Html(page.into_string())).into_response())
 }
 
@@ -372,7 +382,7 @@ async fn find_system(state: &AppState, raw: &str) -> WebResult<Option<SystemView
 }
 
 /// Step one of creating: which system the objective is for.
-fn choose_system(systems: &[SystemView], note: Option<&str>) -> Markup {
+fn choose_system(systems: &[SystemView], note: Option<&str>, viewer: &Viewer) -> Markup {
     let body = html! {
         h1 { "New objective" }
         @if let Some(note) = note {
@@ -395,7 +405,7 @@ fn choose_system(systems: &[SystemView], note: Option<&str>) -> Markup {
             }
         }
     };
-    layout::page("New objective", Nav::NewObjective, None, body)
+    layout::page("New objective", Nav::NewObjective, None, viewer, body)
 }
 
 /// The form itself, for both modes.
@@ -405,6 +415,7 @@ fn form_page(
     upstreams: &[SystemRef],
     input: &FormInput,
     errors: &[FormError],
+    viewer: &Viewer,
 ) -> Markup {
     let (heading, action, submit, cancel) = match mode {
         Mode::Create => (
@@ -459,6 +470,7 @@ fn form_page(
             }
         }
         form.editor method="post" action=(action) novalidate {
+            (csrf_field(viewer))
             div.field.invalid[error_for("systemId").is_some()] #f-systemId {
                 span.label { "System" }
                 @if let Some(system) = system {

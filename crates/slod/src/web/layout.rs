@@ -6,6 +6,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use slod_core::time::Timestamp;
 
 use super::format;
+use super::session::{csrf_field, Viewer};
 
 /// Which top-bar entry is the current page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,18 +27,38 @@ const LIVE_SCRIPT: &str = r#"<script>addEventListener("load",()=>setTimeout(()=>
 
 /// A page that keeps its numbers fresh from the event stream (overview,
 /// objective and system pages; never a form, which would lose its input).
-pub fn live_page(title: &str, nav: Nav, now: Option<Timestamp>, body: Markup) -> Markup {
-    shell(title, nav, now, body, true)
+pub fn live_page(
+    title: &str,
+    nav: Nav,
+    now: Option<Timestamp>,
+    viewer: &Viewer,
+    body: Markup,
+) -> Markup {
+    shell(title, nav, now, viewer, body, true)
 }
 
 /// A whole page: `title` goes to `<title>` (with " · slod"), `body` into
 /// `<main>`. `now` is the instant the page was computed at, shown in the
-/// footer so a reader knows how fresh the numbers are.
-pub fn page(title: &str, nav: Nav, now: Option<Timestamp>, body: Markup) -> Markup {
-    shell(title, nav, now, body, false)
+/// footer so a reader knows how fresh the numbers are. `viewer` decides
+/// whether the top bar offers editing and a logout button.
+pub fn page(
+    title: &str,
+    nav: Nav,
+    now: Option<Timestamp>,
+    viewer: &Viewer,
+    body: Markup,
+) -> Markup {
+    shell(title, nav, now, viewer, body, false)
 }
 
-fn shell(title: &str, nav: Nav, now: Option<Timestamp>, body: Markup, live: bool) -> Markup {
+fn shell(
+    title: &str,
+    nav: Nav,
+    now: Option<Timestamp>,
+    viewer: &Viewer,
+    body: Markup,
+    live: bool,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -53,8 +74,17 @@ fn shell(title: &str, nav: Nav, now: Option<Timestamp>, body: Markup, live: bool
                     a.brand href="/" { span aria-hidden="true" { "◎" } " slod" }
                     nav aria-label="Main" {
                         a href="/" aria-current=[(nav == Nav::Overview).then_some("page")] { "Overview" }
-                        a href="/objectives/new"
-                            aria-current=[(nav == Nav::NewObjective).then_some("page")] { "New objective" }
+                        @if viewer.can_edit {
+                            a href="/objectives/new"
+                                aria-current=[(nav == Nav::NewObjective).then_some("page")] { "New objective" }
+                        }
+                    }
+                    @if let Some(session) = &viewer.session {
+                        form.logout method="post" action="/logout" {
+                            span.muted { (session.token_name) " (" (session.scope) ")" } " "
+                            (csrf_field(viewer))
+                            button.button type="submit" { "Log out" }
+                        }
                     }
                 }
                 main #main { (body) }
@@ -77,6 +107,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Markup {
         title,
         Nav::None,
         None,
+        &Viewer::anonymous(),
         html! {
             section.empty {
                 h1 { (title) }

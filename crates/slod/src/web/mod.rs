@@ -17,12 +17,13 @@
 //! | `GET/POST /objectives/{id}/delete` | [`objective`]: confirmation, then delete |
 //! | `GET /systems/{id}` | [`system`]: objectives, dependencies, achievements |
 //! | `GET /static/slod.css` | the one stylesheet, from memory |
+//! | `GET/POST /login`, `POST /logout` | [`session`]: log in with a token, log out |
 //!
 //! Unknown objectives and systems get a friendly 404 page; the only 500 is a
 //! failing database, and its detail goes to the log, not the page. Forms
-//! posted from another site are refused ([`check_same_origin`]): there is no
-//! login, so nothing else would stop a hostile page from deleting
-//! objectives. The overview, objective and system pages carry one small
+//! posted from another site are refused ([`check_same_origin`]), which is
+//! what protects them while no token exists; once one does, every page
+//! needs a session and every form its anti-forgery token ([`session`]). The overview, objective and system pages carry one small
 //! inline script that refreshes their numbers from the live event stream;
 //! it is an extra, not a requirement.
 
@@ -33,6 +34,7 @@ mod format;
 mod layout;
 mod objective;
 mod overview;
+pub mod session;
 mod system;
 
 use axum::extract::RawQuery;
@@ -56,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/objectives/{id}/delete", get(objective::confirm_delete).post(objective::delete))
         .route("/systems/{id}", get(system::page))
         .route("/static/slod.css", get(stylesheet))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", axum::routing::post(session::logout))
 }
 
 /// The stylesheet, compiled into the binary so `slod serve` needs no files.
@@ -93,6 +97,8 @@ pub enum WebError {
     /// The request itself is unusable: a body that is not a form, a form
     /// posted from another site.
     BadRequest(String),
+    /// No session where one is needed (SPEC §16).
+    Unauthorized(String),
     Forbidden(String),
     /// The database failed; logged, shown as a generic apology.
     Internal(anyhow::Error),
@@ -120,6 +126,7 @@ impl IntoResponse for WebError {
         let (status, title, message) = match self {
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "Not found", message),
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, "Bad request", message),
+            Self::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "Log in first", message),
             Self::Forbidden(message) => (StatusCode::FORBIDDEN, "Forbidden", message),
             Self::Internal(detail) => {
                 tracing::error!(error = ?detail, "dashboard: internal error");

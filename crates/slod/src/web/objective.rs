@@ -12,6 +12,7 @@ use slod_core::time::{Timestamp, DAY_MS};
 
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
+use super::session::{csrf_field, Viewer};
 use super::{check_same_origin, data, format, now, PageId, WebResult};
 use crate::service::systems::{self, SystemRef, SystemView};
 use crate::service::{objectives, status::ObjectiveWithStatus};
@@ -25,6 +26,7 @@ const TIMELINE_LENGTH: u32 = 50;
 
 pub(super) async fn page(
     State(state): State<AppState>,
+    viewer: Viewer,
     PageId(id): PageId,
 ) -> WebResult<Html<String>> {
     let now = now(&state);
@@ -46,9 +48,11 @@ pub(super) async fn page(
         }
         div.titlebar {
             h1 { (system.name) ": " (components::objective_title(objective)) }
-            div.actions {
-                a.button href={ "/objectives/" (objective.id) "/edit" } { "Edit" }
-                a.button.danger href={ "/objectives/" (objective.id) "/delete" } { "Delete…" }
+            @if viewer.can_edit {
+                div.actions {
+                    a.button href={ "/objectives/" (objective.id) "/edit" } { "Edit" }
+                    a.button.danger href={ "/objectives/" (objective.id) "/delete" } { "Delete…" }
+                }
             }
         }
         p { (components::state_chips(state_now, down_now))
@@ -76,7 +80,7 @@ pub(super) async fn page(
         }
     };
     let title = format!("{} {}", system.name, components::objective_title(objective));
-    Ok(Html(layout::live_page(&title, Nav::None, Some(now), body).into_string()))
+    Ok(Html(layout::live_page(&title, Nav::None, Some(now), &viewer, body).into_string()))
 }
 
 fn stat_cards(item: &ObjectiveWithStatus) -> Markup {
@@ -177,6 +181,7 @@ fn settings(
 /// `GET /objectives/{id}/delete`: what will be lost, and the button.
 pub(super) async fn confirm_delete(
     State(state): State<AppState>,
+    viewer: Viewer,
     PageId(id): PageId,
 ) -> WebResult<Html<String>> {
     let now = now(&state);
@@ -191,13 +196,14 @@ pub(super) async fn confirm_delete(
             p { "Its downtime history, daily snapshots, streak and alert state go with it. "
                 "This cannot be undone." }
             form method="post" action={ "/objectives/" (item.objective.id) "/delete" } {
+                (csrf_field(&viewer))
                 button.button.danger type="submit" { "Delete objective" }
                 " "
                 a.button href={ "/objectives/" (item.objective.id) } { "Cancel" }
             }
         }
     };
-    Ok(Html(layout::page("Delete objective", Nav::None, Some(now), body).into_string()))
+    Ok(Html(layout::page("Delete objective", Nav::None, Some(now), &viewer, body).into_string()))
 }
 
 /// `POST /objectives/{id}/delete`: deletes, then shows the system's page.

@@ -20,6 +20,7 @@ use slod_core::time::Timestamp;
 use super::components::{self, State as ObjState};
 use super::data::{self, Milestone, Unlocked};
 use super::layout::{self, Nav};
+use super::session::Viewer;
 use super::{format, now, query_pairs, query_value, WebError, WebResult};
 use crate::service::status::ObjectiveWithStatus;
 use crate::service::systems::SystemView;
@@ -129,6 +130,7 @@ struct Row<'a> {
 
 pub(super) async fn page(
     State(state): State<AppState>,
+    viewer: Viewer,
     query: RawQuery,
 ) -> WebResult<Html<String>> {
     let pairs = query_pairs(query);
@@ -154,6 +156,7 @@ pub(super) async fn page(
         filter,
         page: page_no,
         now,
+        viewer: &viewer,
     };
     Ok(Html(view.render().into_string()))
 }
@@ -167,6 +170,7 @@ struct Overview<'a> {
     filter: Filter,
     page: usize,
     now: Timestamp,
+    viewer: &'a Viewer,
 }
 
 impl Overview<'_> {
@@ -213,7 +217,9 @@ impl Overview<'_> {
                             p { "slod knows " (self.systems.len()) " system"
                                 @if self.systems.len() != 1 { "s" }
                                 " but none has a reliability target." }
-                            p { a.button href="/objectives/new" { "Create an objective" } }
+                            @if self.viewer.can_edit {
+                                p { a.button href="/objectives/new" { "Create an objective" } }
+                            }
                         }
                     } @else {
                         p.muted {
@@ -243,7 +249,7 @@ impl Overview<'_> {
                 (components::milestone_feed(self.milestones, self.now))
             }
         };
-        layout::live_page("Overview", Nav::Overview, Some(self.now), body)
+        layout::live_page("Overview", Nav::Overview, Some(self.now), self.viewer, body)
     }
 
     fn filter_bar(&self, rows: &[Row<'_>]) -> Markup {
@@ -293,12 +299,17 @@ impl Overview<'_> {
                         @for system in bare.iter().take(BARE_SYSTEMS_SHOWN) {
                             li {
                                 a href={ "/systems/" (system.id) } { (system.name) }
-                                " — " a href={ "/objectives/new?systemId=" (system.id) } { "add an objective" }
+                                @if self.viewer.can_edit {
+                                    " — " a href={ "/objectives/new?systemId=" (system.id) } { "add an objective" }
+                                }
                             }
                         }
                         @if bare.len() > BARE_SYSTEMS_SHOWN {
-                            li { "and " (bare.len() - BARE_SYSTEMS_SHOWN) " more: "
-                                a href="/objectives/new" { "see them all" } }
+                            li { "and " (bare.len() - BARE_SYSTEMS_SHOWN) " more"
+                                @if self.viewer.can_edit {
+                                    ": " a href="/objectives/new" { "see them all" }
+                                }
+                            }
                         }
                     }
                 }

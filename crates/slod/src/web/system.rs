@@ -1,5 +1,6 @@
-//! `GET /systems/{id}`: a system's objectives, its upstream and downstream
-//! systems, and its achievements.
+//! `GET /systems/{id}`: a system's objectives, where its health reports come
+//! from (its checks, each with its latest report), its upstream and
+//! downstream systems, and its achievements.
 
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
@@ -8,13 +9,16 @@ use slod_core::model::SystemId;
 
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
+use super::session::Viewer;
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
+use crate::input::integrations::reporter;
 use crate::service::systems::{self, SystemRef};
 use crate::service::{objectives, ServiceError};
 use crate::state::AppState;
 
 pub(super) async fn page(
     State(state): State<AppState>,
+    viewer: Viewer,
     PageId(raw): PageId,
     query: RawQuery,
 ) -> WebResult<Html<String>> {
@@ -29,6 +33,7 @@ pub(super) async fn page(
     };
     let dependencies = systems::get_dependencies(store, &id).await?;
     let items = objectives::list_system_objectives(store, &id, now).await?;
+    let checks = data::checks(store, &id).await?;
     let achievements = data::achievements(store, Some(std::slice::from_ref(&id))).await?;
     let unlocked = achievements.get(&id).map(Vec::as_slice).unwrap_or(&[]);
     let deleted = query_value(&query_pairs(query), "deleted").is_some();
@@ -41,8 +46,10 @@ pub(super) async fn page(
         }
         div.titlebar {
             h1 { (system.name) " " span.sysid { (system.id) } }
-            div.actions {
-                a.button href={ "/objectives/new?systemId=" (system.id) } { "New objective" }
+            @if viewer.can_edit {
+                div.actions {
+                    a.button href={ "/objectives/new?systemId=" (system.id) } { "New objective" }
+                }
             }
         }
         p {
@@ -65,8 +72,10 @@ pub(super) async fn page(
             @if items.is_empty() {
                 p.empty-note {
                     "No objectives yet. "
-                    a href={ "/objectives/new?systemId=" (system.id) } { "Create one" }
-                    " to start tracking this system's availability."
+                    @if viewer.can_edit {
+                        a href={ "/objectives/new?systemId=" (system.id) } { "Create one" }
+                        " to start tracking this system's availability."
+                    }
                 }
             } @else {
                 (components::row_header())
@@ -74,6 +83,10 @@ pub(super) async fn page(
                     (components::objective_row(item, ObjState::of(&item.status), down_now))
                 }
             }
+        }
+        section.card #reports {
+            h2 { "Where reports come from" }
+            (check_list(&checks, now))
         }
         div.two {
             section.card {
@@ -90,7 +103,7 @@ pub(super) async fn page(
             (components::achievement_grid(unlocked, now))
         }
     };
-    Ok(Html(layout::live_page(&system.name, Nav::None, Some(now), body).into_string()))
+    Ok(Html(layout::live_page(&system.name, Nav::None, Some(now), &viewer, body).into_string()))
 }
 
 fn system_list(systems: &[SystemRef], empty: &str) -> maud::Markup {
@@ -101,6 +114,35 @@ fn system_list(systems: &[SystemRef], empty: &str) -> maud::Markup {
             ul.links {
                 @for system in systems {
                     li { a href={ "/systems/" (system.id) } { (system.name) } " " span.sysid { (system.id) } }
+                }
+            }
+        }
+    }
+}
+
+/// The system's checks: who sends each one's reports, its latest status
+/// and when it last reported (SPEC §12, §13).
+fn check_list(checks: &[data::Check], now: slod_core::time::Timestamp) -> maud::Markup {
+    html! {
+        @if checks.is_empty() {
+            p.muted {
+                "No health report yet. Send them with POST /api/v1/health, or point "
+                "Alertmanager, Uptime Kuma or Gatus at /api/v1/integrations/… (see the README)."
+            }
+        } @else {
+            ul.checks {
+                @for check in checks {
+                    @let (tool, what) = reporter(&check.check_id);
+                    li {
+                        strong { (tool) } " "
+                        span { (what) } " "
+                        @if check.status.is_down() {
+                            span.chip.st-down { (check.status.as_str()) }
+                        } @else {
+                            span.chip.st-ok { (check.status.as_str()) }
+                        }
+                        " " span.muted { "last report " (components::when(check.at, now)) }
+                    }
                 }
             }
         }

@@ -521,3 +521,69 @@ async fn an_open_page_refreshes_its_numbers_from_the_event_stream() {
     })
     .await;
 }
+
+/// Creates a token over the API (slod is open until the first) and returns
+/// its secret.
+async fn create_token(address: &str, bearer: Option<&str>, name: &str, scope: &str) -> String {
+    let mut request = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{address}/api/v1/tokens"))
+        .json(&json!({"name": name, "scope": scope}));
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    let body: Value = request.send().await.unwrap().json().await.unwrap();
+    body["secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn logging_in_with_a_read_token_shows_no_edit_controls_until_logout() {
+    let app = demo_with_history().await;
+    let address = app.address.clone();
+    let admin = create_token(&address, None, "admin", "manage").await;
+    let reader = create_token(&address, Some(&admin), "wall screen", "read").await;
+    with_browser(|client| async move {
+        // Asked for a token, then back where we were going.
+        client.goto(&format!("{address}/systems/api")).await.unwrap();
+        wait_for_path(&client, "/login").await;
+        screenshot(&client, "login", 1280).await;
+        client.find(Locator::Id("token")).await.unwrap().send_keys("slod_wrong").await.unwrap();
+        client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        let error = client.wait().for_element(Locator::Css("p.errors")).await.unwrap();
+        assert!(error.text().await.unwrap().contains("unknown or revoked"));
+        client.find(Locator::Id("token")).await.unwrap().send_keys(&reader).await.unwrap();
+        client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/systems/api").await;
+
+        // A read session: the numbers, no edit controls anywhere.
+        let top = text_of(&client, "header.top").await;
+        assert!(top.contains("wall screen (read)") && top.contains("Log out"), "{top}");
+        assert!(!top.contains("New objective"), "{top}");
+        assert!(client.find(Locator::LinkText("New objective")).await.is_err());
+        let objective = client
+            .find(Locator::Css("a[href^='/objectives/']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        client.goto(&format!("{address}{objective}")).await.unwrap();
+        wait_for_path(&client, &objective).await;
+        assert!(client.find(Locator::LinkText("Edit")).await.is_err(), "no Edit button");
+        assert!(client.find(Locator::LinkText("Delete…")).await.is_err(), "no Delete button");
+        screenshot(&client, "read-only-session", 1280).await;
+        // The cookie is out of the page's reach.
+        let cookies = client.execute("return document.cookie", vec![]).await.unwrap();
+        assert_eq!(cookies, Value::String(String::new()), "HttpOnly");
+
+        // Logout ends the session: the next page asks again.
+        client.find(Locator::Css("form.logout button")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/login").await;
+        client.goto(&format!("{address}/")).await.unwrap();
+        wait_for_path(&client, "/login").await;
+    })
+    .await;
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use slod::access::AccessSettings;
 use slod::clock::ManualClock;
 use slod::config::Settings;
 use slod::startup::Application;
@@ -32,6 +33,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    /// The database this app serves (another app may share it).
+    pub database_url: String,
     _dir: TempDir,
     /// The PostgreSQL database of this test, dropped (synchronously, with
     /// `FORCE`, so the server's open connections do not hold it) with the
@@ -47,22 +50,53 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(demo: bool) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, database) = match pg_testing::admin_url_from_env() {
+    spawn_app_configured(demo, AccessSettings::default()).await
+}
+
+/// [`spawn_app`] with access settings (SPEC §16: `--public-dashboard`, …).
+pub async fn spawn_app_with_access(access: AccessSettings) -> TestApp {
+    spawn_app_configured(false, access).await
+}
+
+/// A fresh database (SQLite in `dir`, or PostgreSQL) and its guard.
+async fn fresh_database_url(dir: &TempDir) -> (String, Option<TestDatabase>) {
+    match pg_testing::admin_url_from_env() {
         Some(admin) => {
             let (url, database) = pg_testing::fresh_database(&admin).await.unwrap();
             (url, Some(database))
         }
         None => (format!("sqlite://{}/slod.db", dir.path().display()), None),
-    };
+    }
+}
+
+/// A second server on `other`'s database (replicas share it), with its own
+/// access settings.
+pub async fn spawn_app_sharing(other: &TestApp, access: AccessSettings) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    start(other.database_url.clone(), None, dir, false, access).await
+}
+
+pub async fn spawn_app_configured(demo: bool, access: AccessSettings) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, database) = fresh_database_url(&dir).await;
+    start(database_url, database, dir, demo, access).await
+}
+
+async fn start(
+    database_url: String,
+    database: Option<TestDatabase>,
+    dir: TempDir,
+    demo: bool,
+    access: AccessSettings,
+) -> TestApp {
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url,
+        database_url: database_url.clone(),
         database_pool_size: 4,
         demo,
     };
     let clock = Arc::new(ManualClock::new(t0()));
-    let app = Application::build(&settings, clock.clone()).await.unwrap();
+    let app = Application::build_with_access(&settings, access, clock.clone()).await.unwrap();
     let address = format!("http://{}", app.address());
     tokio::spawn(app.run_until(std::future::pending()));
     let client = reqwest::Client::builder()
@@ -70,7 +104,7 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap();
-    TestApp { address, client, clock, _dir: dir, _database: database }
+    TestApp { address, client, clock, database_url, _dir: dir, _database: database }
 }
 
 impl TestApp {
@@ -122,6 +156,20 @@ impl TestApp {
             .post(self.url(path))
             .header("content-type", "application/json")
             .body(body.to_owned());
+        self.send(request).await
+    }
+
+    /// Sends `body` as-is with the given content type (none when `None`).
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url(path)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
         self.send(request).await
     }
 

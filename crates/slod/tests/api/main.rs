@@ -3,6 +3,8 @@
 //! and a [`ManualClock`](slod::clock::ManualClock) the test moves by hand.
 //! `durability` runs the compiled binary instead, to kill it with SIGKILL.
 
+mod access;
+mod alertmanager;
 mod browser;
 mod checks;
 mod concurrency;
@@ -12,6 +14,7 @@ mod durability;
 mod errors;
 mod health;
 mod helpers;
+mod integrations;
 mod jobs;
 mod maintenance;
 mod notify;
