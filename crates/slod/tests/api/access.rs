@@ -71,6 +71,7 @@ fn rules() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]> {
         ("GET", "/maintenance-windows/{id}", READ),
         ("PATCH", "/maintenance-windows/{id}", MANAGE),
         ("DELETE", "/maintenance-windows/{id}", MANAGE),
+        ("DELETE", "/systems/{id}/checks/{check_id}", MANAGE),
         ("GET", "/tokens", MANAGE),
         ("POST", "/tokens", MANAGE),
         ("DELETE", "/tokens/{id}", MANAGE),
