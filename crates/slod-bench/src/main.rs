@@ -191,6 +191,7 @@ async fn seed(
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: now.minus_millis(40 * DAY_MS),
             updated_at: now,
         };

@@ -188,10 +188,100 @@ impl BurnRateAlertTier {
 pub fn validate_tiers(
     tiers: Vec<BurnRateAlertTier>,
 ) -> Result<Vec<BurnRateAlertTier>, ValidationError> {
+    if tiers.len() > MAX_TIERS {
+        return Err(ValidationError::new(
+            "burnRateAlerts",
+            format!("may hold at most {MAX_TIERS} tiers, not {}", tiers.len()),
+        ));
+    }
     for (i, tier) in tiers.iter().enumerate() {
         tier.validate(&format!("burnRateAlerts[{i}]"))?;
     }
     Ok(tiers)
+}
+
+/// The most tiers one objective may have. Which tiers have fired is kept
+/// as one bit per position (see [`BurnRateAlerts::firing_mask`]); ten is
+/// far more than the workbook's three or four.
+pub const MAX_TIERS: usize = 10;
+
+/// An objective's `burnRateAlerts`: a validated list of tiers (at most
+/// [`MAX_TIERS`], each valid). Empty turns tier alerts off. Serialized as
+/// the bare JSON array; deserializing validates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<BurnRateAlertTier>", into = "Vec<BurnRateAlertTier>")]
+pub struct BurnRateAlerts(Vec<BurnRateAlertTier>);
+
+impl Default for BurnRateAlerts {
+    /// SPEC §12's three tiers.
+    fn default() -> Self {
+        Self(BurnRateAlertTier::DEFAULTS.to_vec())
+    }
+}
+
+impl TryFrom<Vec<BurnRateAlertTier>> for BurnRateAlerts {
+    type Error = ValidationError;
+
+    fn try_from(tiers: Vec<BurnRateAlertTier>) -> Result<Self, Self::Error> {
+        Self::parse(tiers)
+    }
+}
+
+impl From<BurnRateAlerts> for Vec<BurnRateAlertTier> {
+    fn from(alerts: BurnRateAlerts) -> Self {
+        alerts.0
+    }
+}
+
+impl BurnRateAlerts {
+    /// Errors name the field as the API does: `burnRateAlerts[1].shortWindow`.
+    pub fn parse(tiers: Vec<BurnRateAlertTier>) -> Result<Self, ValidationError> {
+        validate_tiers(tiers).map(Self)
+    }
+
+    pub fn tiers(&self) -> &[BurnRateAlertTier] {
+        &self.0
+    }
+
+    /// Every tier judged against `rates`, in list order.
+    pub fn readings(&self, rates: &BurnRates, window_days: u32) -> Vec<TierReading> {
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(index, tier)| TierReading::of(index, *tier, rates, window_days))
+            .collect()
+    }
+
+    /// Bit `i` set: tier `i` is firing. What the alert state remembers.
+    pub fn firing_mask(&self, rates: &BurnRates, window_days: u32) -> u32 {
+        firing_tiers(rates, &self.0, window_days)
+            .iter()
+            .fold(0, |mask, firing| mask | (1 << firing.index))
+    }
+}
+
+/// One tier against a status's rates, firing or not: what the dashboard
+/// shows next to each tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TierReading {
+    pub index: usize,
+    pub tier: BurnRateAlertTier,
+    /// `None` when the target is 100 % (no rates).
+    pub burn_rate_long: Option<f64>,
+    pub burn_rate_short: Option<f64>,
+    pub threshold: f64,
+    pub firing: bool,
+}
+
+impl TierReading {
+    fn of(index: usize, tier: BurnRateAlertTier, rates: &BurnRates, window_days: u32) -> Self {
+        let threshold = tier.threshold(window_days);
+        let burn_rate_long = rates.get(tier.long_window);
+        let burn_rate_short = rates.get(tier.short_window);
+        let firing = matches!((burn_rate_long, burn_rate_short),
+            (Some(long), Some(short)) if long >= threshold && short >= threshold);
+        Self { index, tier, burn_rate_long, burn_rate_short, threshold, firing }
+    }
 }
 
 /// A tier whose long and short windows are both at or above its threshold:
@@ -217,16 +307,17 @@ pub fn firing_tiers(
         .iter()
         .enumerate()
         .filter_map(|(index, tier)| {
-            let long = rates.get(tier.long_window)?;
-            let short = rates.get(tier.short_window)?;
-            let threshold = tier.threshold(window_days);
-            (long >= threshold && short >= threshold).then_some(FiringTier {
-                index,
-                tier: *tier,
-                burn_rate_long: long,
-                burn_rate_short: short,
-                threshold,
-            })
+            let reading = TierReading::of(index, *tier, rates, window_days);
+            match (reading.firing, reading.burn_rate_long, reading.burn_rate_short) {
+                (true, Some(burn_rate_long), Some(burn_rate_short)) => Some(FiringTier {
+                    index,
+                    tier: *tier,
+                    burn_rate_long,
+                    burn_rate_short,
+                    threshold: reading.threshold,
+                }),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -299,6 +390,41 @@ mod tests {
             assert_eq!(err.field, "t.budgetPercent", "{budget}");
         }
         assert!(tier(BurnWindow::H72, BurnWindow::M5, 100.0).validate("t").is_ok());
+        let eleven = vec![BurnRateAlertTier::DEFAULTS[0]; MAX_TIERS + 1];
+        assert_eq!(BurnRateAlerts::parse(eleven).unwrap_err().field, "burnRateAlerts");
+        assert!(BurnRateAlerts::parse(vec![BurnRateAlertTier::DEFAULTS[0]; MAX_TIERS]).is_ok());
+        assert!(BurnRateAlerts::parse(Vec::new()).is_ok(), "no tiers: tier alerts off");
+    }
+
+    #[test]
+    fn the_list_serializes_bare_and_validates_when_read() {
+        let json = serde_json::to_value(BurnRateAlerts::default()).unwrap();
+        assert_eq!(json, serde_json::to_value(BurnRateAlertTier::DEFAULTS).unwrap());
+        let back: BurnRateAlerts = serde_json::from_value(json).unwrap();
+        assert_eq!(back.tiers(), BurnRateAlertTier::DEFAULTS);
+        let bad = serde_json::json!([{"severity": "page", "longWindow": "5m", "shortWindow": "1h", "budgetPercent": 2}]);
+        let err = serde_json::from_value::<BurnRateAlerts>(bad).unwrap_err();
+        assert!(err.to_string().contains("shorter than longWindow"), "{err}");
+    }
+
+    #[test]
+    fn readings_and_mask_agree_with_firing_tiers() {
+        let alerts = BurnRateAlerts::default();
+        let r = rates(10.0, 7.0, 20.0, 7.0, 3.0, 0.9);
+        let readings = alerts.readings(&r, 30);
+        assert_eq!(readings.iter().map(|r| r.firing).collect::<Vec<_>>(), [false, true, false]);
+        assert_eq!(readings[0].burn_rate_long, Some(20.0));
+        assert_eq!(readings[0].burn_rate_short, Some(10.0));
+        assert_eq!(readings[2].threshold, 1.0);
+        assert_eq!(alerts.firing_mask(&r, 30), 0b010);
+        let all = rates(14.4, 6.0, 14.4, 6.0, 1.0, 1.0);
+        assert_eq!(alerts.firing_mask(&all, 30), 0b111);
+        // A 7-day window lowers the thresholds: 3.36, 1.4 and 0.2333…
+        let week = rates(3.36, 1.4, 3.36, 1.4, 0.0, 0.24);
+        assert_eq!(alerts.firing_mask(&week, 7), 0b111);
+        let none = BurnRates { m5: None, m30: None, h1: None, h6: None, h24: None, h72: None };
+        assert_eq!(alerts.firing_mask(&none, 30), 0);
+        assert!(alerts.readings(&none, 30).iter().all(|r| !r.firing && r.burn_rate_long.is_none()));
     }
 
     #[test]

@@ -146,6 +146,7 @@ mod tests {
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
         }

@@ -1001,6 +1001,7 @@ mod tests {
             excluded_dependency_ids: excluded.iter().map(|s| sid(s)).collect(),
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: at(0),
             updated_at: at(0),
         }

@@ -22,6 +22,8 @@ pub enum EventType {
     BudgetExhausted,
     #[serde(rename = "slo.burn.fast")]
     BurnFast,
+    #[serde(rename = "slo.burn.alert")]
+    BurnAlert,
     #[serde(rename = "slo.streak.broken")]
     StreakBroken,
     #[serde(rename = "slo.achievement.unlocked")]
@@ -31,12 +33,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         Self::StatusChanged,
         Self::BudgetWarning,
         Self::BudgetCritical,
         Self::BudgetExhausted,
         Self::BurnFast,
+        Self::BurnAlert,
         Self::StreakBroken,
         Self::AchievementUnlocked,
         Self::WeeklyDigest,
@@ -49,6 +52,7 @@ impl EventType {
             Self::BudgetCritical => "slo.budget.critical",
             Self::BudgetExhausted => "slo.budget.exhausted",
             Self::BurnFast => "slo.burn.fast",
+            Self::BurnAlert => "slo.burn.alert",
             Self::StreakBroken => "slo.streak.broken",
             Self::AchievementUnlocked => "slo.achievement.unlocked",
             Self::WeeklyDigest => "slo.weekly.digest",

@@ -447,6 +447,9 @@ pub struct Objective {
     pub excluded_dependency_ids: Vec<SystemId>,
     pub exclude_maintenance_windows: bool,
     pub burn_rate_thresholds: BurnRateThresholds,
+    /// SPEC §12's multiwindow tiers; the three defaults unless set.
+    #[serde(default)]
+    pub burn_rate_alerts: crate::burn_alerts::BurnRateAlerts,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -205,6 +205,7 @@ mod tests {
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: day(-60),
             updated_at: day(-60),
         };

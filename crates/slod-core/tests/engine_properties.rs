@@ -71,6 +71,7 @@ impl Scenario {
                 .collect(),
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: Timestamp::from_millis(T0),
             updated_at: Timestamp::from_millis(T0),
         }

@@ -399,9 +399,9 @@ impl NotifyTx for PgTx {
     ) -> StoreResult<bool> {
         let updated = sqlx::query(
             "UPDATE alert_state SET warning = $1, critical = $2, exhausted = $3, burn_fast = $4,
-                 updated_at = $5
+                 updated_at = $5, burn_tiers = $11
              WHERE objective_id = $6 AND warning = $7 AND critical = $8 AND exhausted = $9
-               AND burn_fast = $10",
+               AND burn_fast = $10 AND burn_tiers = $12",
         )
         .bind(new.warning)
         .bind(new.critical)
@@ -413,6 +413,8 @@ impl NotifyTx for PgTx {
         .bind(expected.critical)
         .bind(expected.exhausted)
         .bind(expected.burn_fast)
+        .bind(i64::from(new.burn_tiers))
+        .bind(i64::from(expected.burn_tiers))
         .execute(self.writer())
         .await
         .map_err(other)?;
@@ -427,8 +429,8 @@ impl NotifyTx for PgTx {
         // wins; ours was judged on the same crossing).
         let inserted = sqlx::query(
             "INSERT INTO alert_state
-                 (objective_id, warning, critical, exhausted, burn_fast, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6
+                 (objective_id, warning, critical, exhausted, burn_fast, updated_at, burn_tiers)
+             SELECT $1, $2, $3, $4, $5, $6, $7
              WHERE EXISTS (SELECT 1 FROM slo_objectives WHERE id = $1)
              ON CONFLICT (objective_id) DO NOTHING",
         )
@@ -438,6 +440,7 @@ impl NotifyTx for PgTx {
         .bind(new.exhausted)
         .bind(new.burn_fast)
         .bind(now.millis())
+        .bind(i64::from(new.burn_tiers))
         .execute(self.writer())
         .await
         .map_err(other)?;
@@ -454,7 +457,7 @@ async fn read_alert_states(
         return Ok(BTreeMap::new());
     }
     let rows = sqlx::query(
-        "SELECT objective_id, warning, critical, exhausted, burn_fast FROM alert_state
+        "SELECT objective_id, warning, critical, exhausted, burn_fast, burn_tiers FROM alert_state
          WHERE objective_id = ANY($1)",
     )
     .bind(objective_ids)
@@ -470,6 +473,10 @@ async fn read_alert_states(
                     critical: r.try_get(2).map_err(other)?,
                     exhausted: r.try_get(3).map_err(other)?,
                     burn_fast: r.try_get(4).map_err(other)?,
+                    burn_tiers: slod_store::codec::narrow(
+                        "burn_tiers",
+                        r.try_get::<i64, _>(5).map_err(other)?,
+                    )?,
                 },
             ))
         })
@@ -569,6 +576,7 @@ mod tests {
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: t(0),
             updated_at: t(0),
         })

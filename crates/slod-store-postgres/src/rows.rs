@@ -97,6 +97,7 @@ pub(crate) fn objective_from_row_at(row: &PgRow, offset: usize) -> Result<Object
         fast_burn_multiplier: row.try_get(col(10)).map_err(other)?,
         created_at: row.try_get(col(11)).map_err(other)?,
         updated_at: row.try_get(col(12)).map_err(other)?,
+        burn_rate_alerts: row.try_get(col(13)).map_err(other)?,
     }
     .decode()
 }

@@ -75,6 +75,7 @@ fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,
         burn_rate_thresholds: BurnRateThresholds::default(),
+        burn_rate_alerts: Default::default(),
         created_at: t(0),
         updated_at: t(0),
     }

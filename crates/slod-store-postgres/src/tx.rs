@@ -1010,7 +1010,7 @@ impl StoreTx for PgTx {
         self.lock_scope(&BTreeSet::from([o.system_id.clone()]), BTreeSet::new(), false).await?;
         sqlx::query(&format!(
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
@@ -1025,6 +1025,7 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
+        .bind(slod_store::codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .execute(self.writer())
         .await
         .map_err(write_error)?;
@@ -1041,8 +1042,9 @@ impl StoreTx for PgTx {
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = $1, target = $2, window_days = $3,
              dependency_exclusion = $4, excluded_dependency_ids = $5, exclude_maintenance_windows = $6,
-             warning_percent = $7, critical_percent = $8, fast_burn_multiplier = $9, updated_at = $10
-             WHERE id = $11",
+             warning_percent = $7, critical_percent = $8, fast_burn_multiplier = $9, updated_at = $10,
+             burn_rate_alerts = $11
+             WHERE id = $12",
         )
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
@@ -1054,6 +1056,7 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
+        .bind(slod_store::codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .bind(o.id.as_str())
         .execute(self.writer())
         .await

@@ -392,9 +392,9 @@ impl NotifyTx for SqliteTx {
     ) -> StoreResult<bool> {
         let updated = sqlx::query(
             "UPDATE alert_state SET warning = ?1, critical = ?2, exhausted = ?3, burn_fast = ?4,
-                 updated_at = ?5
+                 updated_at = ?5, burn_tiers = ?11
              WHERE objective_id = ?6 AND warning = ?7 AND critical = ?8 AND exhausted = ?9
-               AND burn_fast = ?10",
+               AND burn_fast = ?10 AND burn_tiers = ?12",
         )
         .bind(new.warning)
         .bind(new.critical)
@@ -406,6 +406,8 @@ impl NotifyTx for SqliteTx {
         .bind(expected.critical)
         .bind(expected.exhausted)
         .bind(expected.burn_fast)
+        .bind(i64::from(new.burn_tiers))
+        .bind(i64::from(expected.burn_tiers))
         .execute(&mut *self.tx)
         .await
         .map_err(other)?;
@@ -419,8 +421,8 @@ impl NotifyTx for SqliteTx {
         // just did (then their state wins and ours was stale).
         let inserted = sqlx::query(
             "INSERT INTO alert_state
-                 (objective_id, warning, critical, exhausted, burn_fast, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 (objective_id, warning, critical, exhausted, burn_fast, updated_at, burn_tiers)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
              WHERE EXISTS (SELECT 1 FROM slo_objectives WHERE id = ?1)
              ON CONFLICT (objective_id) DO NOTHING",
         )
@@ -430,6 +432,7 @@ impl NotifyTx for SqliteTx {
         .bind(new.exhausted)
         .bind(new.burn_fast)
         .bind(now.millis())
+        .bind(i64::from(new.burn_tiers))
         .execute(&mut *self.tx)
         .await
         .map_err(other)?;
@@ -446,7 +449,7 @@ async fn read_alert_states(
         return Ok(BTreeMap::new());
     }
     let mut qb = QueryBuilder::<Sqlite>::new(
-        "SELECT objective_id, warning, critical, exhausted, burn_fast FROM alert_state
+        "SELECT objective_id, warning, critical, exhausted, burn_fast, burn_tiers FROM alert_state
          WHERE objective_id IN ",
     );
     push_in_list(&mut qb, objective_ids.iter().map(String::as_str));
@@ -461,6 +464,10 @@ async fn read_alert_states(
                     critical: flag(2)?,
                     exhausted: flag(3)?,
                     burn_fast: flag(4)?,
+                    burn_tiers: slod_store::codec::narrow(
+                        "burn_tiers",
+                        r.try_get::<i64, _>(5).map_err(other)?,
+                    )?,
                 },
             ))
         })

@@ -8,8 +8,8 @@ use slod_core::events::NotificationEvent;
 use slod_core::model::{CheckId, DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::codec::{
-    attach_checks, checks_named_by, upstream_columns, CHECK_COLUMNS, EVENT_COLUMNS, EVENT_WIDTH,
-    OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH, SYSTEM_COLUMNS,
+    self, attach_checks, checks_named_by, upstream_columns, CHECK_COLUMNS, EVENT_COLUMNS,
+    EVENT_WIDTH, OBJECTIVE_COLUMNS, OBJECTIVE_WIDTH, SYSTEM_COLUMNS,
 };
 use slod_store::{StoreResult, StoreTx};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
@@ -466,7 +466,8 @@ impl StoreTx for SqliteTx {
 
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
@@ -481,6 +482,7 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
+        .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .execute(&mut *self.tx)
         .await
         .map_err(write_error)?;
@@ -496,7 +498,8 @@ impl StoreTx for SqliteTx {
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = ?, target = ?, window_days = ?,
              dependency_exclusion = ?, excluded_dependency_ids = ?, exclude_maintenance_windows = ?,
-             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?
+             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?,
+             burn_rate_alerts = ?
              WHERE id = ?",
         )
         .bind(&o.health_check_configuration_id)
@@ -509,6 +512,7 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
+        .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .bind(o.id.as_str())
         .execute(&mut *self.tx)
         .await

@@ -23,6 +23,7 @@
 
 use anyhow::anyhow;
 use slod_core::achievements::AchievementType;
+use slod_core::burn_alerts::BurnRateAlerts;
 use slod_core::digest::WeeklyDigest;
 use slod_core::engine::{CheckState, SystemState};
 use slod_core::events::{EventType, NotificationEvent};
@@ -57,9 +58,9 @@ pub const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_i
                                      window_days, dependency_exclusion, excluded_dependency_ids, \
                                      exclude_maintenance_windows, warning_percent, \
                                      critical_percent, fast_burn_multiplier, created_at, \
-                                     updated_at";
+                                     updated_at, burn_rate_alerts";
 /// Columns in [`OBJECTIVE_COLUMNS`].
-pub const OBJECTIVE_WIDTH: usize = 13;
+pub const OBJECTIVE_WIDTH: usize = 14;
 /// `slo_downtime_events`, decoded by [`DowntimeFields`].
 pub const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, \
                                  attribution_type, upstream_system_id, upstream_system_name, \
@@ -319,6 +320,14 @@ pub struct ObjectiveFields {
     pub fast_burn_multiplier: f64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON text: the tier list (SPEC §12).
+    pub burn_rate_alerts: String,
+}
+
+/// `burn_rate_alerts` as stored: the JSON array the API serves.
+pub fn encode_burn_rate_alerts(alerts: &BurnRateAlerts) -> StoreResult<String> {
+    serde_json::to_string(alerts)
+        .map_err(|err| StoreError::Other(anyhow!("encoding burn_rate_alerts: {err}")))
 }
 
 impl ObjectiveFields {
@@ -346,6 +355,7 @@ impl ObjectiveFields {
                 critical_percent: self.critical_percent,
                 fast_burn_multiplier: self.fast_burn_multiplier,
             },
+            burn_rate_alerts: parse_json("burn_rate_alerts", &self.burn_rate_alerts)?,
             created_at: millis(self.created_at),
             updated_at: millis(self.updated_at),
         })
@@ -797,6 +807,7 @@ mod tests {
             fast_burn_multiplier: 14.4,
             created_at: 1,
             updated_at: 2,
+            burn_rate_alerts: encode_burn_rate_alerts(&BurnRateAlerts::default()).unwrap(),
         }
     }
 
@@ -853,7 +864,28 @@ mod tests {
         assert_eq!(o.excluded_dependency_ids[0].as_str(), "db");
         assert!(o.exclude_maintenance_windows);
         assert_eq!(o.updated_at, Timestamp::from_millis(2));
+        assert_eq!(o.burn_rate_alerts, BurnRateAlerts::default());
     }
+
+    #[test]
+    fn stored_tiers_are_validated_when_read() {
+        let mut bad = objective();
+        bad.burn_rate_alerts =
+            r#"[{"severity":"page","longWindow":"5m","shortWindow":"1h","budgetPercent":2}]"#
+                .into();
+        let err = message(bad.decode().unwrap_err());
+        assert!(err.contains("burn_rate_alerts"), "{err}");
+        let mut garbled = objective();
+        garbled.burn_rate_alerts = "[".into();
+        assert!(message(garbled.decode().unwrap_err()).contains("burn_rate_alerts"));
+        // The migration's default text is the defaults.
+        let mut migrated = objective();
+        migrated.burn_rate_alerts = MIGRATION_DEFAULT.into();
+        assert_eq!(migrated.decode().unwrap().burn_rate_alerts, BurnRateAlerts::default());
+    }
+
+    /// The `DEFAULT` of `burn_rate_alerts` in both stores' migration 0007.
+    const MIGRATION_DEFAULT: &str = r#"[{"severity":"page","longWindow":"1h","shortWindow":"5m","budgetPercent":2},{"severity":"page","longWindow":"6h","shortWindow":"30m","budgetPercent":5},{"severity":"ticket","longWindow":"72h","shortWindow":"6h","budgetPercent":10}]"#;
 
     #[test]
     fn out_of_range_integers_are_errors_naming_the_column() {

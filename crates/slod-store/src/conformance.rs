@@ -7,6 +7,7 @@
 //! factory returns `Option<(store, guard)>`, and `None` (no server
 //! configured) makes every case pass without running.
 
+use slod_core::burn_alerts::{BurnRateAlertTier, BurnRateAlerts, BurnWindow, Severity};
 use slod_core::engine::{
     apply_reports, forget_check, reconcile_objective, CheckState, HealthReport, ReportError,
 };
@@ -111,6 +112,7 @@ fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,
         burn_rate_thresholds: BurnRateThresholds::default(),
+        burn_rate_alerts: Default::default(),
         created_at: t(0),
         updated_at: t(0),
     }
@@ -213,6 +215,12 @@ pub async fn objectives_round_trip(store: &dyn Store) {
         fast_burn_multiplier: 2.0,
     };
     o.exclude_maintenance_windows = true;
+    // Tiers as given, in order (SPEC §12).
+    o.burn_rate_alerts = BurnRateAlerts::parse(vec![
+        BurnRateAlertTier::new(Severity::Ticket, BurnWindow::H24, BurnWindow::M30, 12.5),
+        BurnRateAlertTier::DEFAULTS[0],
+    ])
+    .unwrap();
     add_objective(store, o.clone()).await;
     add_objective(store, objective("o2", "db", DependencyExclusion::Strict)).await;
 
@@ -226,6 +234,7 @@ pub async fn objectives_round_trip(store: &dyn Store) {
     let mut updated = o.clone();
     updated.target = Target::parse(99.0).unwrap();
     updated.excluded_dependency_ids.clear();
+    updated.burn_rate_alerts = BurnRateAlerts::parse(Vec::new()).unwrap();
     updated.updated_at = t(5);
     let mut tx = store.begin().await.expect("begin");
     tx.update_objective(&updated).await.expect("update");
@@ -971,6 +980,8 @@ pub async fn alert_state_compare_and_swap(store: &dyn Store) {
     let none = AlertState::default();
     let warned = AlertState { warning: true, ..none };
     let burning = AlertState { warning: true, burn_fast: true, ..none };
+    // Tiers 0 and 9 of `burnRateAlerts` fired.
+    let tiers = AlertState { burn_tiers: 0b10_0000_0001, ..burning };
 
     let mut tx = store.begin().await.expect("begin");
     assert!(tx.alert_states(&["o1".into()]).await.expect("states").is_empty());
@@ -989,6 +1000,13 @@ pub async fn alert_state_compare_and_swap(store: &dyn Store) {
     // Re-arming goes back to the default, and swaps from there again.
     assert!(tx.swap_alert_state("o1", burning, none, t(3)).await.expect("re-arm"));
     assert!(tx.swap_alert_state("o1", none, warned, t(4)).await.expect("fire again"));
+    // The tier bits take part in the compare too.
+    assert!(tx.swap_alert_state("o2", none, tiers, t(4)).await.expect("tiers from nothing"));
+    let one_tier = AlertState { burn_tiers: 1, ..burning };
+    assert!(!tx.swap_alert_state("o2", one_tier, none, t(5)).await.expect("stale tiers"));
+    assert_eq!(tx.alert_states(&["o2".into()]).await.expect("states")["o2"], tiers);
+    assert!(tx.swap_alert_state("o2", tiers, one_tier, t(5)).await.expect("re-arm one tier"));
+    assert_eq!(tx.alert_states(&["o2".into()]).await.expect("states")["o2"], one_tier);
     assert!(tx.delete_objective("o1").await.expect("delete"));
     tx.commit().await.expect("commit");
 

@@ -205,6 +205,9 @@ pub struct AlertState {
     pub critical: bool,
     pub exhausted: bool,
     pub burn_fast: bool,
+    /// The objective's `burnRateAlerts` tiers that have fired, by position:
+    /// bit `i` is tier `i` (SPEC §12).
+    pub burn_tiers: u32,
 }
 
 /// Reads for notification channels, deliveries and alerts.

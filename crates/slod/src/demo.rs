@@ -85,6 +85,7 @@ pub async fn seed_if_empty(store: &dyn Store, clock: &dyn Clock) -> anyhow::Resu
             excluded_dependency_ids: excluded.iter().map(|e| trusted(e)).collect(),
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: Some(created_at),
         };
         create_objective(store, now, objective)

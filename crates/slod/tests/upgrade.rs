@@ -175,6 +175,62 @@ async fn every_postgres_release_answers_as_it_did() {
     }
 }
 
+/// Objectives made before burn-rate tiers existed get SPEC §12's three
+/// defaults (migration 0007), on both stores.
+async fn assert_default_tiers(database_url: String) {
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url,
+        database_pool_size: 4,
+        demo: false,
+    };
+    let (at, _) = answers("7c8b12c");
+    let app = Application::build(&settings, Arc::new(ManualClock::new(at)))
+        .await
+        .unwrap()
+        .without_scheduler()
+        .without_notify_workers();
+    let base = format!("http://{}", app.address());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build();
+    let body: Value = client
+        .unwrap()
+        .get(format!("{base}/api/v1/objectives"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let objectives = body["objectives"].as_array().unwrap();
+    assert!(!objectives.is_empty());
+    let defaults = serde_json::json!([
+        {"severity": "page", "longWindow": "1h", "shortWindow": "5m", "budgetPercent": 2.0},
+        {"severity": "page", "longWindow": "6h", "shortWindow": "30m", "budgetPercent": 5.0},
+        {"severity": "ticket", "longWindow": "72h", "shortWindow": "6h", "budgetPercent": 10.0}
+    ]);
+    for item in objectives {
+        assert_eq!(item["objective"]["burnRateAlerts"], defaults, "{item}");
+    }
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn objectives_from_before_tiers_get_the_default_tiers() {
+    let (_dir, path) = sqlite_copy("7c8b12c");
+    assert_default_tiers(sqlite_url(&path)).await;
+    let Some(admin) = admin_url("objectives_from_before_tiers_get_the_default_tiers") else {
+        return;
+    };
+    let (url, database) = postgres_copy(&admin, "7c8b12c-postgres").await;
+    assert_default_tiers(url).await;
+    pg_testing::drop_database(database).await.unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // The command line: `slod migrate`, and `serve` on a newer database
 

@@ -3,6 +3,7 @@
 //! the same JSON and parse it here, so both accept exactly the same values.
 
 use serde_json::Value;
+use slod_core::burn_alerts::{BurnRateAlertTier, BurnRateAlerts, BurnWindow, Severity};
 use slod_core::model::{DependencyExclusion, SystemId, Target, ValidationError, WindowDays};
 use slod_core::time::Timestamp;
 
@@ -23,7 +24,48 @@ struct CommonFields {
     excluded_dependency_ids: Option<Vec<SystemId>>,
     exclude_maintenance_windows: Option<bool>,
     burn_rate_thresholds: Option<ThresholdsPatch>,
+    burn_rate_alerts: Option<BurnRateAlerts>,
     created_at: Option<Timestamp>,
+}
+
+/// `burnRateAlerts` (SPEC §12): an array of `{severity, longWindow,
+/// shortWindow, budgetPercent}`, all four required, each error naming its
+/// entry (`burnRateAlerts[1].shortWindow`).
+fn burn_rate_alerts(
+    body: &mut ObjectReader<'_>,
+) -> Result<Option<BurnRateAlerts>, ValidationError> {
+    let path = body.path("burnRateAlerts");
+    let Some(items) = body.array("burnRateAlerts")? else { return Ok(None) };
+    let mut tiers = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let field = format!("{path}[{index}]");
+        let mut tier = ObjectReader::new(item, &field)?;
+        let severity = tier.required("severity", ObjectReader::string)?;
+        let severity = Severity::parse(severity).ok_or_else(|| {
+            ValidationError::new(
+                tier.path("severity"),
+                format!("`{severity}` is not one of page, ticket"),
+            )
+        })?;
+        let window = |tier: &mut ObjectReader<'_>, key: &'static str| {
+            let raw = tier.required(key, ObjectReader::string)?;
+            BurnWindow::parse(raw).ok_or_else(|| {
+                ValidationError::new(
+                    tier.path(key),
+                    format!("`{raw}` is not a burn-rate window (5m, 30m, 1h, 6h, 24h or 72h)"),
+                )
+            })
+        };
+        let long_window = window(&mut tier, "longWindow")?;
+        let short_window = window(&mut tier, "shortWindow")?;
+        let budget_percent = tier.required("budgetPercent", ObjectReader::number)?;
+        tier.finish()?;
+        tiers.push(
+            BurnRateAlertTier::new(severity, long_window, short_window, budget_percent)
+                .validate(&field)?,
+        );
+    }
+    BurnRateAlerts::parse(tiers).map(Some)
 }
 
 impl CommonFields {
@@ -73,6 +115,7 @@ impl CommonFields {
                 Some(patch)
             }
         };
+        let burn_rate_alerts = burn_rate_alerts(body)?;
         let created_at = body.timestamp("createdAt")?;
         Ok(Self {
             health_check_configuration_id,
@@ -80,6 +123,7 @@ impl CommonFields {
             excluded_dependency_ids,
             exclude_maintenance_windows,
             burn_rate_thresholds,
+            burn_rate_alerts,
             created_at,
         })
     }
@@ -105,6 +149,7 @@ impl FromJson for CreateObjectiveRequest {
             burn_rate_thresholds: common
                 .burn_rate_thresholds
                 .map_or(defaults, |patch| patch.apply_to(defaults)),
+            burn_rate_alerts: common.burn_rate_alerts.unwrap_or_default(),
             created_at: common.created_at,
         }))
     }
@@ -133,6 +178,7 @@ impl FromJson for UpdateObjectiveRequest {
             excluded_dependency_ids: common.excluded_dependency_ids,
             exclude_maintenance_windows: common.exclude_maintenance_windows,
             burn_rate_thresholds: common.burn_rate_thresholds,
+            burn_rate_alerts: common.burn_rate_alerts,
             created_at: common.created_at,
         }))
     }

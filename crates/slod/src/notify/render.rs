@@ -197,6 +197,34 @@ fn summarize(event: &Envelope<'_>, context: &RenderContext) -> Summary {
                 "D13438",
             )
         }
+        "slo.burn.alert" => {
+            let severity = str_field(data, "severity").unwrap_or("page").to_owned();
+            let long = str_field(data, "longWindow").unwrap_or("long window").to_owned();
+            let short = str_field(data, "shortWindow").unwrap_or("short window").to_owned();
+            let threshold = num_field(data, "threshold");
+            facts.push(("Severity", severity.clone()));
+            facts.push((
+                "Burn rate (long)",
+                format!("{} over {long}", rate(num_field(data, "burnRateLong"))),
+            ));
+            facts.push((
+                "Burn rate (short)",
+                format!("{} over {short}", rate(num_field(data, "burnRateShort"))),
+            ));
+            facts.push(("Threshold", rate(threshold)));
+            objective_facts(&mut facts);
+            let page = severity == "page";
+            (
+                format!("Burn-rate {severity}: {system}"),
+                format!(
+                    "{system} ({slo}) is burning its error budget at {} over {long} and {} over {short}, at or above {}; {left_text} left.",
+                    rate(num_field(data, "burnRateLong")),
+                    rate(num_field(data, "burnRateShort")),
+                    rate(threshold)
+                ),
+                if page { "D13438" } else { "FFA500" },
+            )
+        }
         "slo.streak.broken" => {
             let streak = num_field(data, "streak").unwrap_or(0.0);
             let best = num_field(data, "bestStreak").unwrap_or(0.0);
@@ -435,6 +463,35 @@ mod tests {
     }
 
     #[test]
+    fn a_burn_tier_alert_names_its_severity_windows_and_threshold() {
+        let data = json!({"systemId": "pay", "objectiveId": "o1", "severity": "ticket",
+            "longWindow": "72h", "shortWindow": "6h", "burnRateLong": 1.5,
+            "burnRateShort": 3.0, "threshold": 1.0});
+        let event =
+            Envelope { id: "e3", event_type: "slo.burn.alert", occurred_at: at(), data: &data };
+        let request = render(ChannelKind::Teams, None, &event, &context());
+        let card: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(card["title"], "Burn-rate ticket: Payments API");
+        assert_eq!(card["themeColor"], "FFA500");
+        let facts = card["sections"][0]["facts"].to_string();
+        assert!(facts.contains("1.5x over 72h"), "{facts}");
+        assert!(facts.contains("3.0x over 6h"), "{facts}");
+        assert!(facts.contains("\"Threshold\"") && facts.contains("1.0x"), "{facts}");
+        let text = card.to_string();
+        assert!(text.contains("at 1.5x over 72h and 3.0x over 6h, at or above 1.0x"), "{text}");
+        let page = json!({"systemId": "pay", "objectiveId": "o1", "severity": "page",
+            "longWindow": "1h", "shortWindow": "5m", "burnRateLong": 20.0,
+            "burnRateShort": 40.0, "threshold": 14.4});
+        let event =
+            Envelope { id: "e4", event_type: "slo.burn.alert", occurred_at: at(), data: &page };
+        let card: Value =
+            serde_json::from_slice(&render(ChannelKind::Teams, None, &event, &context()).body)
+                .unwrap();
+        assert_eq!(card["title"], "Burn-rate page: Payments API");
+        assert_eq!(card["themeColor"], "D13438");
+    }
+
+    #[test]
     fn every_event_type_renders_without_context() {
         let payloads = [
             (
@@ -443,6 +500,11 @@ mod tests {
             ),
             ("slo.budget.critical", warning_data()),
             ("slo.budget.exhausted", json!({"systemId": "a", "objectiveId": "o", "target": 99.0})),
+            (
+                "slo.burn.alert",
+                json!({"systemId": "a", "objectiveId": "o", "severity": "page", "longWindow": "1h",
+                "shortWindow": "5m", "burnRateLong": 20.0, "burnRateShort": 40.0, "threshold": 14.4}),
+            ),
             (
                 "slo.streak.broken",
                 json!({"systemId": "a", "objectiveId": "o", "streak": 12, "bestStreak": 30}),

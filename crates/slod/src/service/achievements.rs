@@ -366,6 +366,7 @@ mod tests {
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: at(0).minus_millis(DAY_MS),
             updated_at: at(0),
         }

@@ -1,6 +1,7 @@
 //! Budget and burn-rate alerts (SPEC §8): edge-triggered threshold events.
 //!
-//! Four thresholds per objective, judged on its status now:
+//! Four thresholds per objective, and its burn-rate tiers, judged on its
+//! status now:
 //!
 //! | event | active while |
 //! |---|---|
@@ -8,6 +9,7 @@
 //! | `slo.budget.critical` | the same against `criticalPercent` |
 //! | `slo.budget.exhausted` | remaining budget is 0 (and some is consumed) |
 //! | `slo.burn.fast` | 1 h burn rate ≥ `fastBurnMultiplier` and 5 m burn rate ≥ it |
+//! | `slo.burn.alert` | per tier of `burnRateAlerts` (SPEC §12): its long and short windows' burn rates both ≥ its threshold |
 //!
 //! An event fires when its threshold goes from inactive to active, once;
 //! the threshold re-arms silently when it goes inactive again. Which ones
@@ -24,10 +26,21 @@
 //!
 //! "Some budget is consumed" keeps a `warningPercent` of 0 from firing on an
 //! objective that never had any downtime.
+//!
+//! Burn-rate tiers are remembered by their position in the objective's
+//! list (one bit each in [`AlertState::burn_tiers`]). Editing the list
+//! keeps the bits: a tier still firing under its new settings does not fire
+//! again, one no longer firing re-arms, as when a budget threshold is
+//! edited. Like fast burn, a tier that fired during an outage re-arms when
+//! next judged with a window below its threshold: at the latest, at the
+//! report that starts the next outage. Rates only fall while the system is
+//! up, so that judgement sees the lowest they have been since the outage
+//! ended, and a tier that fell below in between is never missed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use slod_core::burn_alerts::{firing_tiers, BurnWindow, Severity};
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{Objective, ObjectiveId, SystemId};
 use slod_core::status::SloStatus;
@@ -58,6 +71,9 @@ pub fn active_thresholds(objective: &Objective, status: &SloStatus) -> AlertStat
             (status.burn_rates.h1, status.burn_rates.m5),
             (Some(h1), Some(m5)) if h1 >= fast && m5 >= fast
         ),
+        burn_tiers: objective
+            .burn_rate_alerts
+            .firing_mask(&status.burn_rates, objective.window_days.get()),
     }
 }
 
@@ -93,6 +109,60 @@ struct ExhaustedPayload<'a> {
     system_id: &'a SystemId,
     objective_id: &'a str,
     target: f64,
+}
+
+/// `slo.burn.alert` payload (SPEC §12).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BurnTierPayload<'a> {
+    system_id: &'a SystemId,
+    objective_id: &'a str,
+    severity: Severity,
+    long_window: BurnWindow,
+    short_window: BurnWindow,
+    burn_rate_long: f64,
+    burn_rate_short: f64,
+    threshold: f64,
+}
+
+/// One `slo.burn.alert` per tier firing in `now_active` that had not fired
+/// in `fired`, in list order.
+fn tier_crossings(
+    fired: AlertState,
+    now_active: AlertState,
+    objective: &Objective,
+    status: &SloStatus,
+    now: Timestamp,
+) -> Vec<NotificationEvent> {
+    let new_tiers = now_active.burn_tiers & !fired.burn_tiers;
+    if new_tiers == 0 {
+        return Vec::new();
+    }
+    firing_tiers(
+        &status.burn_rates,
+        objective.burn_rate_alerts.tiers(),
+        objective.window_days.get(),
+    )
+    .into_iter()
+    .filter(|firing| new_tiers & (1 << firing.index) != 0)
+    .map(|firing| {
+        NotificationEvent::new(
+            slod_store::new_id(),
+            EventType::BurnAlert,
+            now,
+            BurnTierPayload {
+                system_id: &objective.system_id,
+                objective_id: &objective.id,
+                severity: firing.tier.severity,
+                long_window: firing.tier.long_window,
+                short_window: firing.tier.short_window,
+                burn_rate_long: firing.burn_rate_long,
+                burn_rate_short: firing.burn_rate_short,
+                threshold: firing.threshold,
+            },
+        )
+    })
+    .collect()
 }
 
 /// `slo.burn.fast` payload.
@@ -175,6 +245,7 @@ pub async fn evaluate(
         for event_type in crossings(fired, active) {
             events.push(event_for(event_type, objective, status, now));
         }
+        events.extend(tier_crossings(fired, active, objective, status, now));
     }
     Ok(events)
 }
@@ -258,6 +329,7 @@ mod tests {
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
             burn_rate_thresholds: BurnRateThresholds::default(),
+            burn_rate_alerts: Default::default(),
             created_at: Timestamp::from_millis(T - 400 * DAY_MS),
             updated_at: Timestamp::from_millis(T - 400 * DAY_MS),
         }
@@ -318,7 +390,13 @@ mod tests {
     fn crossings_fire_once_and_rearm() {
         let none = AlertState::default();
         let warn = AlertState { warning: true, ..none };
-        let all = AlertState { warning: true, critical: true, exhausted: true, burn_fast: true };
+        let all = AlertState {
+            warning: true,
+            critical: true,
+            exhausted: true,
+            burn_fast: true,
+            burn_tiers: 0,
+        };
         assert_eq!(crossings(none, warn), [EventType::BudgetWarning]);
         assert!(crossings(warn, warn).is_empty());
         assert!(crossings(warn, none).is_empty(), "re-arming is silent");

@@ -6,6 +6,7 @@
 //! event differently, the event is split at now. Closed history is never
 //! rewritten.
 
+use slod_core::burn_alerts::BurnRateAlerts;
 use slod_core::engine;
 use slod_core::model::{
     validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveId, SystemId,
@@ -47,6 +48,7 @@ pub struct NewObjective {
     pub excluded_dependency_ids: Vec<SystemId>,
     pub exclude_maintenance_windows: bool,
     pub burn_rate_thresholds: BurnRateThresholds,
+    pub burn_rate_alerts: BurnRateAlerts,
     /// `None`: now.
     pub created_at: Option<Timestamp>,
 }
@@ -62,6 +64,8 @@ pub struct ObjectivePatch {
     pub excluded_dependency_ids: Option<Vec<SystemId>>,
     pub exclude_maintenance_windows: Option<bool>,
     pub burn_rate_thresholds: Option<ThresholdsPatch>,
+    /// Replaces the whole list.
+    pub burn_rate_alerts: Option<BurnRateAlerts>,
     pub created_at: Option<Timestamp>,
 }
 
@@ -85,6 +89,7 @@ pub async fn create_objective(
         excluded_dependency_ids: new.excluded_dependency_ids,
         exclude_maintenance_windows: new.exclude_maintenance_windows,
         burn_rate_thresholds,
+        burn_rate_alerts: new.burn_rate_alerts,
         created_at,
         updated_at: now,
     };
@@ -131,6 +136,9 @@ pub async fn update_objective(
     if let Some(thresholds) = patch.burn_rate_thresholds {
         objective.burn_rate_thresholds =
             thresholds.apply_to(objective.burn_rate_thresholds).validate()?;
+    }
+    if let Some(alerts) = patch.burn_rate_alerts {
+        objective.burn_rate_alerts = alerts;
     }
     if let Some(at) = patch.created_at {
         objective.created_at = validate_created_at(at, now)?;

@@ -318,18 +318,79 @@ pub fn when(t: Timestamp, now: Timestamp) -> Markup {
     html! { time datetime=(t.to_rfc3339()) title=(format::utc(t)) { (format::relative(t, now)) } }
 }
 
+/// The swatch that marks maintenance on charts and timelines, for legends.
+pub fn maintenance_swatch() -> Markup {
+    html! { span.mw-swatch aria-hidden="true" {} }
+}
+
+/// How many milliseconds of `[start, end)` the merged `maintenance`
+/// occurrences cover.
+fn covered_ms(maintenance: &[(i64, i64)], start: i64, end: i64) -> i64 {
+    maintenance.iter().map(|&(s, e)| (e.min(end) - s.max(start)).max(0)).sum()
+}
+
+/// One entry of the timeline: a downtime event or a maintenance occurrence.
+enum Entry<'a> {
+    Event(&'a DowntimeEvent),
+    Maintenance(i64, i64),
+}
+
 /// Recent downtime as a vertical timeline: a dot per event joined by a
-/// line, its attribution as a badge, start, end and duration.
-pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
+/// line, its attribution as a badge, start, end and duration. Maintenance
+/// occurrences of the system (merged, `[start, end)` in milliseconds) are
+/// interleaved as shaded entries, newest first like the events, and an
+/// event that overlaps one says for how long.
+pub fn timeline(events: &[DowntimeEvent], maintenance: &[(i64, i64)], now: Timestamp) -> Markup {
+    let mut entries: Vec<(i64, Entry<'_>)> =
+        events.iter().map(|e| (e.start_time.millis(), Entry::Event(e))).collect();
+    entries.extend(maintenance.iter().map(|&(s, e)| (s, Entry::Maintenance(s, e))));
+    entries.sort_by_key(|(start, _)| std::cmp::Reverse(*start));
     html! {
         @if events.is_empty() {
             p.empty-note { "No downtime recorded for this objective. 🎉" }
-        } @else {
+        }
+        @if !entries.is_empty() {
             ol.timeline {
-                @for event in events {
-                    @let open = event.end_time.is_none();
-                    @let end = event.end_time.unwrap_or(now);
-                    li.ev.ev-up[matches!(event.attribution, Attribution::Upstream { .. })].ev-open[open] {
+                @for (_, entry) in &entries {
+                    @match entry {
+                        Entry::Maintenance(start, end) => {
+                            (maintenance_entry(*start, *end, now))
+                        }
+                        Entry::Event(event) => {
+                            (event_entry(event, maintenance, now))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn maintenance_entry(start: i64, end: i64, now: Timestamp) -> Markup {
+    let (start, end) = (Timestamp::from_millis(start), Timestamp::from_millis(end));
+    html! {
+        li.ev.ev-maint {
+            span.dot aria-hidden="true" {}
+            div.ev-body {
+                span.chip.mw-chip title="A planned maintenance window of the system" { "maintenance" }
+                @if end > now { " " span.chip.st-risk { "in progress" } }
+                div.ev-when {
+                    time datetime=(start.to_rfc3339()) { (format::utc(start)) }
+                    " → "
+                    time datetime=(end.to_rfc3339()) { (format::utc(end)) }
+                }
+                div.muted { (format::duration(end.millis() - start.millis())) }
+            }
+        }
+    }
+}
+
+fn event_entry(event: &DowntimeEvent, maintenance: &[(i64, i64)], now: Timestamp) -> Markup {
+    let open = event.end_time.is_none();
+    let end = event.end_time.unwrap_or(now);
+    let in_maintenance = covered_ms(maintenance, event.start_time.millis(), end.millis());
+    html! {
+                    li.ev.ev-up[matches!(event.attribution, Attribution::Upstream { .. })].ev-open[open].ev-in-maint[in_maintenance > 0] {
                         span.dot aria-hidden="true" {}
                         div.ev-body {
                             @match &event.attribution {
@@ -358,12 +419,13 @@ pub fn timeline(events: &[DowntimeEvent], now: Timestamp) -> Markup {
                             div.muted {
                                 b { (format::duration(end.millis() - event.start_time.millis())) }
                                 " · started " (when(event.start_time, now))
+                                @if in_maintenance > 0 {
+                                    " · " span.mw-note { (maintenance_swatch()) " "
+                                        (format::duration(in_maintenance)) " during maintenance" }
+                                }
                             }
                         }
                     }
-                }
-            }
-        }
     }
 }
 
@@ -378,7 +440,10 @@ const PAD_BOTTOM: f64 = 30.0;
 /// Availability over the daily snapshots as a pure SVG line chart, with the
 /// target drawn as a dashed line: one `circle.point` per snapshot (oldest
 /// first), red below the target, each with its date and value on hover.
-pub fn trend_chart(snapshots: &[Snapshot], target: f64) -> Markup {
+///
+/// Maintenance occurrences (merged, `[start, end)` in milliseconds) are
+/// shaded as `rect.maint` bands over the days they fall in.
+pub fn trend_chart(snapshots: &[Snapshot], target: f64, maintenance: &[(i64, i64)]) -> Markup {
     if snapshots.is_empty() {
         return html! {
             p.empty-note {
@@ -422,6 +487,17 @@ pub fn trend_chart(snapshots: &[Snapshot], target: f64) -> Markup {
     );
     let target_y = y(target);
     let n = |v: f64| format!("{v:.1}");
+    // Bands for the occurrences inside the chart's days, at least 2 units
+    // wide so a short one still shows.
+    let bands: Vec<(f64, f64, i64, i64)> = maintenance
+        .iter()
+        .filter(|&&(start, end)| end > first && start < last.max(first + 1))
+        .map(|&(start, end)| {
+            let at = |ms: i64| x(Timestamp::from_millis(ms.clamp(first, last)));
+            let (left, right) = (at(start), at(end));
+            (left, (right - left).max(2.0), start, end)
+        })
+        .collect();
     html! {
         figure.chart {
             svg viewBox={ "0 0 " (CHART_W) " " (CHART_H) } role="img" aria-label=(summary) {
@@ -441,6 +517,12 @@ pub fn trend_chart(snapshots: &[Snapshot], target: f64) -> Markup {
                         (format::date(snapshots[snapshots.len() - 1].date))
                     }
                 }
+                @for (left, width, start, end) in &bands {
+                    rect.maint x=(n(*left)) y=(n(PAD_TOP)) width=(n(*width)) height=(n(plot_h)) {
+                        title { "Maintenance " (format::utc(Timestamp::from_millis(*start))) " → "
+                            (format::utc(Timestamp::from_millis(*end))) }
+                    }
+                }
                 path.trend d=(line) {}
                 @for s in snapshots {
                     circle.point.below[s.availability_percent < target]
@@ -451,7 +533,12 @@ pub fn trend_chart(snapshots: &[Snapshot], target: f64) -> Markup {
                     }
                 }
             }
-            figcaption.muted { (summary) }
+            figcaption.muted { (summary)
+                @if !bands.is_empty() {
+                    " " (maintenance_swatch()) " Shaded: maintenance (" (bands.len())
+                    @if bands.len() == 1 { " occurrence" } @else { " occurrences" } ")."
+                }
+            }
         }
     }
 }
@@ -506,15 +593,46 @@ mod tests {
     #[test]
     fn the_trend_chart_has_a_point_per_snapshot_and_the_target() {
         let snapshots = [snapshot(1, 100.0), snapshot(2, 99.8), snapshot(4, 99.95)];
-        let svg = trend_chart(&snapshots, 99.9).into_string();
+        let svg = trend_chart(&snapshots, 99.9, &[]).into_string();
         assert_eq!(svg.matches("<circle class=\"point").count(), 3);
         assert_eq!(svg.matches("<circle class=\"point below\"").count(), 1);
         assert!(svg.contains("<line class=\"target\""));
         assert!(svg.contains("target 99.9 %"));
         // A single snapshot is still a point, centred.
-        let one = trend_chart(&snapshots[..1], 99.9).into_string();
+        let one = trend_chart(&snapshots[..1], 99.9, &[]).into_string();
         assert_eq!(one.matches("<circle class=\"point").count(), 1);
-        assert!(trend_chart(&[], 99.9).into_string().contains("No daily snapshots yet"));
+        assert!(trend_chart(&[], 99.9, &[]).into_string().contains("No daily snapshots yet"));
+        assert!(!svg.contains("rect class=\"maint\""));
+    }
+
+    #[test]
+    fn maintenance_is_shaded_on_the_chart_and_in_the_timeline() {
+        let snapshots = [snapshot(1, 100.0), snapshot(2, 99.8), snapshot(4, 99.95)];
+        let hour = DAY_MS / 24;
+        // One occurrence on day 2, one before the chart (not drawn).
+        let maintenance = [(-3 * hour, -2 * hour), (2 * DAY_MS + hour, 2 * DAY_MS + 3 * hour)];
+        let svg = trend_chart(&snapshots, 99.9, &maintenance).into_string();
+        assert_eq!(svg.matches("<rect class=\"maint\"").count(), 1, "{svg}");
+        assert!(svg.contains("Shaded: maintenance (1 occurrence)"));
+
+        let event = DowntimeEvent {
+            id: "e".into(),
+            objective_id: slod_core::model::ObjectiveId::from_trusted("o".into()),
+            system_id: slod_core::model::SystemId::from_trusted("api".to_owned()),
+            start_time: Timestamp::from_millis(2 * DAY_MS),
+            end_time: Some(Timestamp::from_millis(2 * DAY_MS + 2 * hour)),
+            attribution: Attribution::SelfCaused,
+            source: ReportSource::Healthcheck,
+        };
+        let now = Timestamp::from_millis(5 * DAY_MS);
+        let html = timeline(std::slice::from_ref(&event), &maintenance[1..], now).into_string();
+        assert_eq!(html.matches("class=\"ev ev-maint\"").count(), 1, "{html}");
+        // The event overlaps the occurrence for its second hour.
+        assert!(html.contains("1 h during maintenance"), "{html}");
+        // The occurrence started after the event: listed first (newest first).
+        assert!(html.find("ev-maint").unwrap() < html.find("ev-in-maint").unwrap());
+        let quiet = timeline(&[], &[], now).into_string();
+        assert!(quiet.contains("No downtime recorded"));
     }
 
     #[test]

@@ -15,6 +15,15 @@
 //! Creating starts from a system (`?systemId=`): the exclusion picker lists
 //! that system's upstreams, so without JavaScript the system is chosen
 //! first, on its own small page.
+//!
+//! Burn-rate tiers (`burnRateAlerts`, SPEC §12) are rows of four fields
+//! named like the API's paths (`burnRateAlerts[1].shortWindow`), plus a
+//! Remove box per row and one empty row to add a tier; the "Add a tier row"
+//! button (after the save button, so Enter still saves) shows the form
+//! again with one more empty row, saving nothing. An
+//! empty row is skipped; the rows left become the `burnRateAlerts` array,
+//! and an error the parser names for the array's entry `j` is shown on the
+//! row it came from.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -22,6 +31,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use slod_core::burn_alerts::{BurnRateAlertTier, BurnWindow};
 use slod_core::model::{DependencyExclusion, Objective, SystemId, ValidationError};
 
 use super::components;
@@ -34,9 +46,10 @@ use crate::service::systems::{self, SystemRef, SystemView};
 use crate::service::{objectives, ServiceError};
 use crate::state::AppState;
 
-/// Every field the form has, by its API name. An error naming any other
-/// field is shown above the form.
-const FIELDS: [&str; 10] = [
+/// Every field the form has, by its API name (the tier rows' fields are
+/// `burnRateAlerts[i].…`). An error naming any other field is shown above
+/// the form.
+const FIELDS: [&str; 11] = [
     "systemId",
     "target",
     "windowDays",
@@ -47,31 +60,87 @@ const FIELDS: [&str; 10] = [
     "burnRateThresholds.warningPercent",
     "burnRateThresholds.criticalPercent",
     "burnRateThresholds.fastBurnMultiplier",
+    "burnRateAlerts",
 ];
+
+/// The prefix of the tier rows' field names.
+const TIERS: &str = "burnRateAlerts";
 
 /// A problem with the form, next to `field` (a name from [`FIELDS`]) or,
 /// when `None`, above the form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FormError {
-    field: Option<&'static str>,
+    field: Option<String>,
     message: String,
 }
 
 impl FormError {
-    fn at(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field: Some(field), message: message.into() }
+    fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: Some(field.into()), message: message.into() }
     }
 
     /// Places a validation error: `excludedDependencyIds[2]` belongs to the
-    /// `excludedDependencyIds` picker.
+    /// `excludedDependencyIds` picker; `burnRateAlerts[1].shortWindow` to
+    /// that field of the second tier row sent (see [`Self::on_rows`]).
     fn from_validation(err: ValidationError) -> Self {
+        if err.field.starts_with(&format!("{TIERS}[")) {
+            return Self { field: Some(err.field), message: err.message };
+        }
         let base = err.field.split('[').next().unwrap_or("");
         let field = FIELDS.into_iter().find(|f| *f == base);
         let message = match field {
             Some(_) => err.message,
             None => err.to_string(),
         };
-        Self { field, message }
+        Self { field: field.map(str::to_owned), message }
+    }
+
+    /// Moves an error about entry `j` of the sent array to the form row it
+    /// came from (`rows[j]`), empty rows having been skipped.
+    fn on_rows(mut self, rows: &[usize]) -> Self {
+        if let Some(field) = &self.field {
+            if let Some((index, rest)) = tier_field(field) {
+                if let Some(row) = rows.get(index) {
+                    self.field = Some(format!("{TIERS}[{row}]{rest}"));
+                }
+            }
+        }
+        self
+    }
+}
+
+/// `burnRateAlerts[3].severity` → `(3, ".severity")`.
+fn tier_field(field: &str) -> Option<(usize, &str)> {
+    let rest = field.strip_prefix(TIERS)?.strip_prefix('[')?;
+    let (index, rest) = rest.split_once(']')?;
+    Some((index.parse().ok()?, rest))
+}
+
+/// One tier row as typed; all empty is an empty row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TierInput {
+    severity: String,
+    long_window: String,
+    short_window: String,
+    budget_percent: String,
+    remove: bool,
+}
+
+impl TierInput {
+    fn of(tier: &BurnRateAlertTier) -> Self {
+        Self {
+            severity: tier.severity.as_str().into(),
+            long_window: tier.long_window.as_str().into(),
+            short_window: tier.short_window.as_str().into(),
+            budget_percent: tier.budget_percent.to_string(),
+            remove: false,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        [&self.severity, &self.long_window, &self.short_window, &self.budget_percent]
+            .iter()
+            .all(|v| v.trim().is_empty())
     }
 }
 
@@ -88,6 +157,8 @@ struct FormInput {
     warning: String,
     critical: String,
     fast_burn: String,
+    /// The tier rows, empty ones included (they come back as sent).
+    tiers: Vec<TierInput>,
 }
 
 impl FormInput {
@@ -103,6 +174,11 @@ impl FormInput {
             warning: thresholds.warning_percent.to_string(),
             critical: thresholds.critical_percent.to_string(),
             fast_burn: thresholds.fast_burn_multiplier.to_string(),
+            tiers: BurnRateAlertTier::DEFAULTS
+                .iter()
+                .map(TierInput::of)
+                .chain([TierInput::default()])
+                .collect(),
             ..Self::default()
         }
     }
@@ -120,12 +196,34 @@ impl FormInput {
             warning: thresholds.warning_percent.to_string(),
             critical: thresholds.critical_percent.to_string(),
             fast_burn: thresholds.fast_burn_multiplier.to_string(),
+            tiers: objective
+                .burn_rate_alerts
+                .tiers()
+                .iter()
+                .map(TierInput::of)
+                .chain([TierInput::default()])
+                .collect(),
         }
     }
 
     fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         let mut input = Self::default();
+        // Rows by their index in the form, in order; an index a browser
+        // never sends (a gap) is simply not a row.
+        let mut tiers: BTreeMap<usize, TierInput> = BTreeMap::new();
         for (key, value) in pairs {
+            if let Some((row, part)) = tier_field(&key) {
+                let tier = tiers.entry(row).or_default();
+                match part {
+                    ".severity" => tier.severity = value,
+                    ".longWindow" => tier.long_window = value,
+                    ".shortWindow" => tier.short_window = value,
+                    ".budgetPercent" => tier.budget_percent = value,
+                    ".remove" => tier.remove = true,
+                    _ => {}
+                }
+                continue;
+            }
             match key.as_str() {
                 "systemId" => input.system_id = value,
                 "target" => input.target = value,
@@ -141,6 +239,7 @@ impl FormInput {
                 _ => {}
             }
         }
+        input.tiers = tiers.into_values().collect();
         input
     }
 
@@ -148,7 +247,10 @@ impl FormInput {
     /// cannot express in JSON terms is judged here (text that is not a
     /// number at all); ranges, ids and the rest are left to the API's
     /// parser. Every such problem is reported, not just the first.
-    fn to_json(&self, create: bool) -> Result<Value, Vec<FormError>> {
+    ///
+    /// Also returns, for each entry of `burnRateAlerts`, the form row it
+    /// came from.
+    fn to_json(&self, create: bool) -> Result<(Value, Vec<usize>), Vec<FormError>> {
         let mut errors = Vec::new();
         let mut body = Map::new();
         if create {
@@ -184,6 +286,38 @@ impl FormInput {
                 None
             }
         };
+        let mut tiers = Vec::new();
+        let mut rows = Vec::new();
+        for (row, tier) in self.tiers.iter().enumerate() {
+            if tier.remove || tier.is_empty() {
+                continue;
+            }
+            let mut entry = Map::new();
+            for (key, raw) in [
+                ("severity", &tier.severity),
+                ("longWindow", &tier.long_window),
+                ("shortWindow", &tier.short_window),
+            ] {
+                // Left out when empty, so the parser says it is required.
+                if !raw.trim().is_empty() {
+                    entry.insert(key.into(), Value::String(raw.trim().to_owned()));
+                }
+            }
+            let budget = tier.budget_percent.trim();
+            if !budget.is_empty() {
+                match budget.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                    Some(n) => {
+                        entry.insert("budgetPercent".into(), Value::Number(n));
+                    }
+                    None => errors.push(FormError::at(
+                        format!("{TIERS}[{row}].budgetPercent"),
+                        "must be a number, e.g. 2",
+                    )),
+                }
+            }
+            tiers.push(Value::Object(entry));
+            rows.push(row);
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -198,6 +332,7 @@ impl FormInput {
             ("fastBurnMultiplier", fast_burn),
         ]);
         body.insert("burnRateThresholds".into(), Value::Object(thresholds));
+        body.insert(TIERS.into(), Value::Array(tiers));
         if !self.dependency_exclusion.is_empty() {
             body.insert(
                 "dependencyExclusion".into(),
@@ -218,7 +353,7 @@ impl FormInput {
             "healthCheckConfigurationId".into(),
             if check.is_empty() { Value::Null } else { Value::String(check.to_owned()) },
         );
-        Ok(Value::Object(body))
+        Ok((Value::Object(body), rows))
     }
 }
 
@@ -279,7 +414,9 @@ pub(super) async fn create(
     body: Bytes,
 ) -> WebResult<Response> {
     check_same_origin(&headers)?;
-    let input = FormInput::from_pairs(form_pairs(&body)?);
+    let pairs = form_pairs(&body)?;
+    let add_row = wants_another_row(&pairs);
+    let mut input = FormInput::from_pairs(pairs);
     let now = now(&state);
     let store = &*state.store;
     let system = find_system(&state, input.system_id.trim()).await?;
@@ -287,10 +424,16 @@ pub(super) async fn create(
         Some(system) => systems::get_dependencies(store, &system.id).await?.upstream,
         None => Vec::new(),
     };
+    if add_row {
+        input.tiers.push(TierInput::default());
+        let page = form_page(Mode::Create, system.as_ref(), &upstreams, &input, &[], &viewer);
+        let page = layout::page("New objective", Nav::NewObjective, Some(now), &viewer, page);
+        return Ok(Html(page.into_string()).into_response());
+    }
     let errors = match input.to_json(true) {
         Err(errors) => errors,
-        Ok(json) => match CreateObjectiveRequest::from_json(&json) {
-            Err(err) => vec![FormError::from_validation(err)],
+        Ok((json, rows)) => match CreateObjectiveRequest::from_json(&json) {
+            Err(err) => vec![FormError::from_validation(err).on_rows(&rows)],
             Ok(CreateObjectiveRequest(new)) => {
                 match objectives::create_objective(store, now, new).await {
                     Ok(objective) => {
@@ -298,7 +441,7 @@ pub(super) async fn create(
                             Redirect::to(&format!("/objectives/{}", objective.id)).into_response()
                         )
                     }
-                    Err(err) => vec![service_error(err)?],
+                    Err(err) => vec![service_error(err)?.on_rows(&rows)],
                 }
             }
         },
@@ -333,13 +476,22 @@ pub(super) async fn update(
     check_same_origin(&headers)?;
     let now = now(&state);
     let (objective, system, upstreams) = load_for_edit(&state, &id).await?;
-    let mut input = FormInput::from_pairs(form_pairs(&body)?);
+    let pairs = form_pairs(&body)?;
+    let add_row = wants_another_row(&pairs);
+    let mut input = FormInput::from_pairs(pairs);
     // The system is fixed once created; the form only shows it.
     input.system_id = objective.system_id.to_string();
+    if add_row {
+        input.tiers.push(TierInput::default());
+        let page =
+            form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &[], &viewer);
+        let page = layout::page("Edit objective", Nav::None, Some(now), &viewer, page);
+        return Ok(Html(page.into_string()).into_response());
+    }
     let errors = match input.to_json(false) {
         Err(errors) => errors,
-        Ok(json) => match UpdateObjectiveRequest::from_json(&json) {
-            Err(err) => vec![FormError::from_validation(err)],
+        Ok((json, rows)) => match UpdateObjectiveRequest::from_json(&json) {
+            Err(err) => vec![FormError::from_validation(err).on_rows(&rows)],
             Ok(UpdateObjectiveRequest(patch)) => {
                 match objectives::update_objective(&*state.store, now, &id, patch).await {
                     Ok(saved) => {
@@ -347,7 +499,7 @@ pub(super) async fn update(
                             Redirect::to(&format!("/objectives/{}", saved.id)).into_response()
                         )
                     }
-                    Err(err) => vec![service_error(err)?],
+                    Err(err) => vec![service_error(err)?.on_rows(&rows)],
                 }
             }
         },
@@ -356,6 +508,11 @@ pub(super) async fn update(
         form_page(Mode::Edit(&objective), Some(&system), &upstreams, &input, &errors, &viewer);
     let page = layout::page("Edit objective", Nav::None, Some(now), &viewer, page);
     Ok((StatusCode::BAD_REQUEST, Html(page.into_string())).into_response())
+}
+
+/// Whether the "Add a tier row" button sent the form.
+fn wants_another_row(pairs: &[(String, String)]) -> bool {
+    pairs.iter().any(|(key, _)| key == "addTier")
 }
 
 async fn load_for_edit(
@@ -436,7 +593,7 @@ fn form_page(
             format!("/objectives/{}", objective.id),
         ),
     };
-    let error_for = |field: &str| errors.iter().find(|e| e.field == Some(field));
+    let error_for = |field: &str| errors.iter().find(|e| e.field.as_deref() == Some(field));
     // Upstreams to offer: the system's, plus any the objective already
     // names that are no longer upstreams, so saving does not drop them
     // silently.
@@ -460,7 +617,7 @@ fn form_page(
                 ul {
                     @for error in errors {
                         li {
-                            @if let Some(field) = error.field {
+                            @if let Some(field) = &error.field {
                                 a href={ "#" (field_id(field)) } { (field_label(field)) } ": "
                             }
                             (error.message)
@@ -544,8 +701,12 @@ fn form_page(
                         "decimal", "1-hour burn rate, 1 or more", error_for("burnRateThresholds.fastBurnMultiplier")))
                 }
             }
+            (tier_rows(&input.tiers, errors))
             div.actions {
+                // First, so Enter in a field saves rather than adding a row.
                 button.button.primary type="submit" { (submit) }
+                " "
+                button.button type="submit" name="addTier" value="1" { "Add a tier row" }
                 " "
                 a.button href=(cancel) { "Cancel" }
             }
@@ -553,14 +714,86 @@ fn form_page(
     }
 }
 
-/// The element id of a field's input (dots are legal in ids but not in
-/// CSS selectors).
+/// The element id of a field's input (dots and brackets are legal in ids
+/// but not in CSS selectors).
 fn field_id(field: &str) -> String {
-    format!("f-{}", field.replace('.', "-"))
+    format!("f-{}", field.replace(['.', '['], "-").replace(']', ""))
+}
+
+/// The burn-rate tier rows: severity, long and short window, budget share,
+/// Remove; each with its error under it.
+fn tier_rows(tiers: &[TierInput], errors: &[FormError]) -> Markup {
+    let error_for = |field: &str| errors.iter().find(|e| e.field.as_deref() == Some(field));
+    let windows = BurnWindow::ALL.map(BurnWindow::as_str);
+    let select = |name: String, value: &str, options: &[&str]| {
+        let error = error_for(&name);
+        html! {
+            select id=(field_id(&name)) name=(name) aria-invalid=[error.map(|_| "true")] {
+                option value="" selected[value.is_empty()] { "—" }
+                @for option in options {
+                    option value=(option) selected[value == *option] { (option) }
+                }
+                // Whatever was sent that is not an option, so the error
+                // next to it makes sense.
+                @if !value.is_empty() && !options.contains(&value) {
+                    option value=(value) selected { (value) }
+                }
+            }
+            (error_text(&name, error))
+        }
+    };
+    html! {
+        fieldset.field.invalid[error_for(TIERS).is_some()] #f-burnRateAlerts {
+            legend { "Burn-rate alert tiers" }
+            p.hint { "Each tier sends " code { "slo.burn.alert" } " once both its long and its short "
+                "window burn the budget at least as fast as spending the given share of the whole "
+                "window's budget within the long window. Leave a row empty to skip it; tick Remove "
+                "to drop a tier; no tiers, no tier alerts." }
+            table.tier-rows {
+                thead { tr {
+                    th scope="col" { "Severity" } th scope="col" { "Long window" }
+                    th scope="col" { "Short window" } th scope="col" { "Budget (%)" }
+                    th scope="col" { "Remove" }
+                } }
+                tbody {
+                    @for (i, tier) in tiers.iter().enumerate() {
+                        @let name = |part: &str| format!("{TIERS}[{i}].{part}");
+                        tr.tier-row data-row=(i) {
+                            td { (select(name("severity"), &tier.severity, &["page", "ticket"])) }
+                            td { (select(name("longWindow"), &tier.long_window, &windows)) }
+                            td { (select(name("shortWindow"), &tier.short_window, &windows)) }
+                            td {
+                                @let budget = name("budgetPercent");
+                                input type="text" id=(field_id(&budget)) name=(budget) value=(tier.budget_percent)
+                                    inputmode="decimal" autocomplete="off" placeholder="e.g. 2"
+                                    aria-invalid=[error_for(&budget).map(|_| "true")];
+                                (error_text(&budget, error_for(&budget)))
+                            }
+                            td {
+                                input type="checkbox" id=(field_id(&name("remove"))) name=(name("remove"))
+                                    value="true" checked[tier.remove] aria-label={ "Remove tier " (i + 1) };
+                            }
+                        }
+                    }
+                }
+            }
+            (error_text(TIERS, error_for(TIERS)))
+        }
+    }
 }
 
 /// A field's name in the error summary.
-fn field_label(field: &str) -> &'static str {
+fn field_label(field: &str) -> String {
+    if let Some((row, part)) = tier_field(field) {
+        let part = match part {
+            ".severity" => "severity",
+            ".longWindow" => "long window",
+            ".shortWindow" => "short window",
+            ".budgetPercent" => "budget",
+            _ => "entry",
+        };
+        return format!("Tier {} {part}", row + 1);
+    }
     match field {
         "systemId" => "System",
         "target" => "Target",
@@ -572,8 +805,10 @@ fn field_label(field: &str) -> &'static str {
         "burnRateThresholds.warningPercent" => "Warning threshold",
         "burnRateThresholds.criticalPercent" => "Critical threshold",
         "burnRateThresholds.fastBurnMultiplier" => "Fast burn threshold",
+        TIERS => "Burn-rate alert tiers",
         _ => "Field",
     }
+    .to_owned()
 }
 
 /// A labelled text input with its hint and, when refused, its error right
@@ -632,8 +867,9 @@ mod tests {
             ("burnRateThresholds.fastBurnMultiplier", "5"),
             ("healthCheckConfigurationId", ""),
         ]));
-        let json = input.to_json(true).unwrap();
+        let (json, _) = input.to_json(true).unwrap();
         assert_eq!(json["target"], 99.95);
+        assert_eq!(json["burnRateAlerts"], serde_json::json!([]));
         assert_eq!(json["windowDays"], 30);
         assert_eq!(json["excludedDependencyIds"], serde_json::json!(["db", "cache"]));
         assert_eq!(json["excludeMaintenanceWindows"], false);
@@ -649,7 +885,7 @@ mod tests {
         input.target = "lots".into();
         input.window_days = "".into();
         let errors = input.to_json(true).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_deref()).collect();
         assert_eq!(fields, vec![Some("target"), Some("windowDays")]);
     }
 
@@ -657,15 +893,65 @@ mod tests {
     fn range_errors_come_from_the_apis_parser_and_land_on_their_field() {
         let mut input = FormInput::defaults("api");
         input.target = "150".into();
-        let err = CreateObjectiveRequest::from_json(&input.to_json(true).unwrap()).err().unwrap();
+        let err = CreateObjectiveRequest::from_json(&input.to_json(true).unwrap().0).err().unwrap();
         let placed = FormError::from_validation(err);
-        assert_eq!(placed.field, Some("target"));
+        assert_eq!(placed.field.as_deref(), Some("target"));
         let indexed = FormError::from_validation(ValidationError::new(
             "excludedDependencyIds[1]",
             "contains ' '",
         ));
-        assert_eq!(indexed.field, Some("excludedDependencyIds"));
+        assert_eq!(indexed.field.as_deref(), Some("excludedDependencyIds"));
         let unknown = FormError::from_validation(ValidationError::new("body", "bad"));
         assert_eq!(unknown.field, None);
+    }
+
+    #[test]
+    fn tier_rows_become_the_array_and_errors_return_to_their_row() {
+        let input = FormInput::from_pairs(pairs(&[
+            ("target", "99.9"),
+            ("windowDays", "30"),
+            ("burnRateThresholds.warningPercent", "50"),
+            ("burnRateThresholds.criticalPercent", "80"),
+            ("burnRateThresholds.fastBurnMultiplier", "5"),
+            ("burnRateAlerts[0].severity", "page"),
+            ("burnRateAlerts[0].longWindow", "1h"),
+            ("burnRateAlerts[0].shortWindow", "5m"),
+            ("burnRateAlerts[0].budgetPercent", "2"),
+            ("burnRateAlerts[0].remove", "true"),
+            ("burnRateAlerts[1].severity", ""),
+            ("burnRateAlerts[1].longWindow", ""),
+            ("burnRateAlerts[1].shortWindow", ""),
+            ("burnRateAlerts[1].budgetPercent", " "),
+            ("burnRateAlerts[2].severity", "ticket"),
+            ("burnRateAlerts[2].longWindow", "6h"),
+            ("burnRateAlerts[2].shortWindow", "24h"),
+            ("burnRateAlerts[2].budgetPercent", "7.5"),
+        ]));
+        assert_eq!(input.tiers.len(), 3);
+        let (json, rows) = input.to_json(false).unwrap();
+        // Row 0 removed, row 1 empty: row 2 is entry 0.
+        assert_eq!(rows, [2]);
+        assert_eq!(
+            json["burnRateAlerts"],
+            serde_json::json!([{"severity": "ticket", "longWindow": "6h", "shortWindow": "24h", "budgetPercent": 7.5}])
+        );
+        let err = UpdateObjectiveRequest::from_json(&json).err().unwrap();
+        assert_eq!(err.field, "burnRateAlerts[0].shortWindow");
+        let placed = FormError::from_validation(err).on_rows(&rows);
+        assert_eq!(placed.field.as_deref(), Some("burnRateAlerts[2].shortWindow"));
+        assert_eq!(field_label("burnRateAlerts[2].shortWindow"), "Tier 3 short window");
+        assert_eq!(field_id("burnRateAlerts[2].shortWindow"), "f-burnRateAlerts-2-shortWindow");
+
+        let mut bad = input.clone();
+        bad.tiers[2].budget_percent = "lots".into();
+        let errors = bad.to_json(false).unwrap_err();
+        assert_eq!(errors[0].field.as_deref(), Some("burnRateAlerts[2].budgetPercent"));
+        // Defaults: the three tiers and one empty row.
+        let fresh = FormInput::defaults("api");
+        assert_eq!(fresh.tiers.len(), 4);
+        let (json, rows) = fresh.to_json(true).unwrap();
+        assert_eq!(rows, [0, 1, 2]);
+        let CreateObjectiveRequest(new) = CreateObjectiveRequest::from_json(&json).unwrap();
+        assert_eq!(new.burn_rate_alerts.tiers(), BurnRateAlertTier::DEFAULTS);
     }
 }

@@ -15,7 +15,10 @@
 //! | `GET/POST /objectives/new` | [`editor`]: create form (`?systemId=` picks the system) |
 //! | `GET/POST /objectives/{id}/edit` | [`editor`]: edit form |
 //! | `GET/POST /objectives/{id}/delete` | [`objective`]: confirmation, then delete |
-//! | `GET /systems/{id}` | [`system`]: objectives, dependencies, achievements |
+//! | `GET /systems/{id}` | [`system`]: objectives, maintenance windows, dependencies, achievements |
+//! | `GET/POST /systems/{id}/maintenance-windows/new` | [`maintenance`]: plan a window |
+//! | `GET/POST /maintenance-windows/{id}/edit` | [`maintenance`]: change a window |
+//! | `POST /maintenance-windows/{id}/cancel` | [`maintenance`]: cancel (or restore) a window |
 //! | `GET /static/slod.css` | the one stylesheet, from memory |
 //! | `GET/POST /login`, `POST /logout` | [`session`]: log in with a token, log out |
 //!
@@ -32,6 +35,7 @@ mod data;
 mod editor;
 mod format;
 mod layout;
+mod maintenance;
 mod objective;
 mod overview;
 pub mod session;
@@ -57,6 +61,15 @@ pub fn router() -> Router<AppState> {
         .route("/objectives/{id}/edit", get(editor::edit_page).post(editor::update))
         .route("/objectives/{id}/delete", get(objective::confirm_delete).post(objective::delete))
         .route("/systems/{id}", get(system::page))
+        .route(
+            "/systems/{id}/maintenance-windows/new",
+            get(maintenance::new_page).post(maintenance::create),
+        )
+        .route(
+            "/maintenance-windows/{id}/edit",
+            get(maintenance::edit_page).post(maintenance::update),
+        )
+        .route("/maintenance-windows/{id}/cancel", axum::routing::post(maintenance::cancel))
         .route("/static/slod.css", get(stylesheet))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", axum::routing::post(session::logout))

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
+use slod_core::maintenance::{merged_occurrences, MaintenanceWindow};
 use slod_core::model::Objective;
 use slod_core::time::{Timestamp, DAY_MS};
 
@@ -15,14 +16,19 @@ use super::layout::{self, Nav};
 use super::session::{csrf_field, Viewer};
 use super::{check_same_origin, data, format, now, PageId, WebResult};
 use crate::service::systems::{self, SystemRef, SystemView};
-use crate::service::{objectives, status::ObjectiveWithStatus};
+use crate::service::{maintenance, objectives, status::ObjectiveWithStatus};
 use crate::state::AppState;
 
 /// How far back the trend chart looks.
 const TREND_DAYS: i64 = 90;
 
-/// How many events the timeline lists.
+/// How many events the timeline lists (and at most as many maintenance
+/// occurrences).
 const TIMELINE_LENGTH: u32 = 50;
+
+/// The timeline shows maintenance of at least this many recent days, even
+/// when there is no downtime that far back.
+const TIMELINE_MAINTENANCE_DAYS: i64 = 7;
 
 pub(super) async fn page(
     State(state): State<AppState>,
@@ -35,7 +41,26 @@ pub(super) async fn page(
     let system = systems::get_system(store, &item.objective.system_id).await?;
     let upstreams = systems::get_dependencies(store, &item.objective.system_id).await?.upstream;
     let events = objectives::list_events(store, &id, TIMELINE_LENGTH).await?;
-    let snapshots = data::snapshots(store, &id, now.minus_millis(TREND_DAYS * DAY_MS), now).await?;
+    let trend_from = now.minus_millis(TREND_DAYS * DAY_MS);
+    let snapshots = data::snapshots(store, &id, trend_from, now).await?;
+    // The system's windows as they stand (SPEC §12: a plan, not history),
+    // shaded over the chart's days and the timeline's span.
+    let windows: Vec<MaintenanceWindow> = maintenance::list(store, now, &item.objective.system_id)
+        .await?
+        .into_iter()
+        .map(|w| w.row.window)
+        .collect();
+    let chart_maintenance = merged_occurrences(&windows, trend_from.millis(), now.millis());
+    let timeline_from = events
+        .iter()
+        .map(|e| e.start_time.millis())
+        .min()
+        .unwrap_or(now.millis())
+        .min(now.millis() - TIMELINE_MAINTENANCE_DAYS * DAY_MS);
+    let mut timeline_maintenance = merged_occurrences(&windows, timeline_from, now.millis());
+    // Newest first on screen; keep the most recent ones.
+    let skip = timeline_maintenance.len().saturating_sub(TIMELINE_LENGTH as usize);
+    timeline_maintenance.drain(..skip);
     let objective = &item.objective;
     let status = &item.status;
     let state_now = ObjState::of(status);
@@ -66,13 +91,17 @@ pub(super) async fn page(
             (components::attribution_bar(status, true))
             (burn_table(&item))
         }
-        section.card {
-            h2 { "Availability trend " span.muted { "(daily snapshots, last " (TREND_DAYS) " days)" } }
-            (components::trend_chart(&snapshots, objective.target.get()))
+        section.card #burn-tiers {
+            h2 { "Burn-rate alerts " span.muted { "(multiwindow tiers)" } }
+            (tier_table(&item))
         }
         section.card {
-            h2 { "Recent downtime " span.muted { "(newest first, up to " (TIMELINE_LENGTH) ")" } }
-            (components::timeline(&events, now))
+            h2 { "Availability trend " span.muted { "(daily snapshots, last " (TREND_DAYS) " days)" } }
+            (components::trend_chart(&snapshots, objective.target.get(), &chart_maintenance))
+        }
+        section.card {
+            h2 { "Recent downtime " span.muted { "(newest first, up to " (TIMELINE_LENGTH) ", with maintenance)" } }
+            (components::timeline(&events, &timeline_maintenance, now))
         }
         section.card {
             h2 { "Settings" }
@@ -104,6 +133,17 @@ fn stat_cards(item: &ObjectiveWithStatus) -> Markup {
                 b.big { (format::minutes(status.error_budget_consumed_minutes)) }
                 span.muted { "burn rate " (format::burn(status.burn_rate)) " over the window" }
             }
+            div.stat #maintenance-minutes {
+                span.label { "Excluded (maintenance)" }
+                b.big { (format::minutes(status.maintenance_minutes)) }
+                span.muted {
+                    @if item.objective.exclude_maintenance_windows {
+                        "downtime in maintenance windows, not counted"
+                    } @else {
+                        "this objective counts maintenance as downtime"
+                    }
+                }
+            }
             div.stat {
                 span.label { "Streak" }
                 b.big { (components::streak(&item.streak)) }
@@ -118,6 +158,7 @@ fn burn_table(item: &ObjectiveWithStatus) -> Markup {
     let fast = item.objective.burn_rate_thresholds.fast_burn_multiplier;
     let windows = [
         ("5 min", rates.m5),
+        ("30 min", rates.m30),
         ("1 h", rates.h1),
         ("6 h", rates.h6),
         ("24 h", rates.h24),
@@ -133,6 +174,51 @@ fn burn_table(item: &ObjectiveWithStatus) -> Markup {
                     td.hot[rate.is_some_and(|r| r >= fast && r > 0.0)] { (format::burn(*rate)) }
                 }
             } }
+        }
+    }
+}
+
+/// Each of `burnRateAlerts` with its current long and short rates, its
+/// threshold, and whether it is firing (both at or above it).
+fn tier_table(item: &ObjectiveWithStatus) -> Markup {
+    let objective = &item.objective;
+    let readings =
+        objective.burn_rate_alerts.readings(&item.status.burn_rates, objective.window_days.get());
+    html! {
+        @if readings.is_empty() {
+            p.empty-note { "No burn-rate tiers: this objective sends no " code { "slo.burn.alert" } ". "
+                a href={ "/objectives/" (objective.id) "/edit#f-burnRateAlerts" } { "Add one" } "." }
+        } @else {
+            p.burns-note #tiers-note { "A tier alerts (" code { "slo.burn.alert" } ") once both its long and "
+                "its short window burn at or above its threshold: the budget share it names, spent "
+                "within the long window." }
+            table.tiers aria-describedby="tiers-note" {
+                thead { tr {
+                    th scope="col" { "Severity" } th scope="col" { "Windows" } th scope="col" { "Budget" }
+                    th scope="col" { "Threshold" } th scope="col" { "Long rate" } th scope="col" { "Short rate" }
+                    th scope="col" { "State" }
+                } }
+                tbody {
+                    @for reading in &readings {
+                        @let hot = |rate: Option<f64>| rate.is_some_and(|r| r >= reading.threshold);
+                        tr.tier data-tier=(reading.index) data-firing=(reading.firing) {
+                            td { (reading.tier.severity.as_str()) }
+                            td { (reading.tier.long_window) " / " (reading.tier.short_window) }
+                            td { (format::target(reading.tier.budget_percent)) " %" }
+                            td.threshold { (format::burn(Some(reading.threshold))) }
+                            td.long.hot[hot(reading.burn_rate_long)] { (format::burn(reading.burn_rate_long)) }
+                            td.short.hot[hot(reading.burn_rate_short)] { (format::burn(reading.burn_rate_short)) }
+                            td {
+                                @if reading.firing {
+                                    span.chip.st-down { "firing" }
+                                } @else {
+                                    span.chip.st-ok { "quiet" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -171,6 +257,14 @@ fn settings(
             dd { "warning at " (format::target(thresholds.warning_percent)) " % of the budget used, critical at "
                 (format::target(thresholds.critical_percent)) " %, fast burn at "
                 (format::target(thresholds.fast_burn_multiplier)) "×" }
+            dt { "Burn-rate tiers" }
+            dd { @if objective.burn_rate_alerts.tiers().is_empty() { "none" } @else {
+                @for (i, tier) in objective.burn_rate_alerts.tiers().iter().enumerate() {
+                    @if i > 0 { "; " }
+                    (tier.severity.as_str()) " at " (format::target(tier.budget_percent)) " % in "
+                    (tier.long_window) " (and " (tier.short_window) ")"
+                }
+            } }
             dt { "Created" } dd { (format::utc(objective.created_at)) " (" (components::when(objective.created_at, now)) ")" }
             dt { "Updated" } dd { (format::utc(objective.updated_at)) " (" (components::when(objective.updated_at, now)) ")" }
             dt { "Id" } dd { code { (objective.id) } }

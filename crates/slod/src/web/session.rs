@@ -100,8 +100,14 @@ pub fn csrf_field(viewer: &Viewer) -> Markup {
 /// would): those need a `manage` session.
 pub fn is_edit_route(method: &Method, route: &str) -> bool {
     let reads = *method == Method::GET || *method == Method::HEAD;
-    let edit_page =
-        matches!(route, "/objectives/new" | "/objectives/{id}/edit" | "/objectives/{id}/delete");
+    let edit_page = matches!(
+        route,
+        "/objectives/new"
+            | "/objectives/{id}/edit"
+            | "/objectives/{id}/delete"
+            | "/systems/{id}/maintenance-windows/new"
+            | "/maintenance-windows/{id}/edit"
+    );
     !matches!(route, "/login" | "/logout") && (!reads || edit_page)
 }
 
@@ -362,6 +368,10 @@ mod tests {
         assert!(is_edit_route(&Method::GET, "/objectives/{id}/edit"));
         assert!(is_edit_route(&Method::GET, "/objectives/{id}/delete"));
         assert!(is_edit_route(&Method::POST, "/objectives/{id}/delete"));
+        assert!(is_edit_route(&Method::GET, "/systems/{id}/maintenance-windows/new"));
+        assert!(is_edit_route(&Method::GET, "/maintenance-windows/{id}/edit"));
+        assert!(is_edit_route(&Method::POST, "/maintenance-windows/{id}/cancel"));
+        assert!(!is_edit_route(&Method::GET, "/systems/{id}"));
         assert!(!is_edit_route(&Method::GET, "/objectives/{id}"));
         assert!(!is_edit_route(&Method::GET, "/"));
         assert!(!is_edit_route(&Method::POST, "/logout"));

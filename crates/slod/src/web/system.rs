@@ -1,6 +1,7 @@
 //! `GET /systems/{id}`: a system's objectives, where its health reports come
-//! from (its checks, each with its latest report), its upstream and
-//! downstream systems, and its achievements.
+//! from (its checks, each with its latest report), its maintenance windows
+//! (with their status, and links to plan, edit and cancel them), its
+//! upstream and downstream systems, and its achievements.
 
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
@@ -13,7 +14,7 @@ use super::session::Viewer;
 use super::{data, format, now, query_pairs, query_value, PageId, WebError, WebResult};
 use crate::input::integrations::reporter;
 use crate::service::systems::{self, SystemRef};
-use crate::service::{objectives, ServiceError};
+use crate::service::{maintenance, objectives, ServiceError};
 use crate::state::AppState;
 
 pub(super) async fn page(
@@ -36,13 +37,19 @@ pub(super) async fn page(
     let checks = data::checks(store, &id).await?;
     let achievements = data::achievements(store, Some(std::slice::from_ref(&id))).await?;
     let unlocked = achievements.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-    let deleted = query_value(&query_pairs(query), "deleted").is_some();
+    let windows = maintenance::list(store, now, &id).await?;
+    let pairs = query_pairs(query);
+    let deleted = query_value(&pairs, "deleted").is_some();
+    let window_flash = query_value(&pairs, "maintenance").and_then(super::maintenance::flash);
     let down_now = system.status.is_down();
 
     let body = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/" { "Overview" } " › " (system.name) }
         @if deleted {
             p.flash role="status" { "The objective was deleted." }
+        }
+        @if let Some(message) = window_flash {
+            p.flash role="status" { (message) }
         }
         div.titlebar {
             h1 { (system.name) " " span.sysid { (system.id) } }
@@ -87,6 +94,18 @@ pub(super) async fn page(
         section.card #reports {
             h2 { "Where reports come from" }
             (check_list(&checks, now))
+        }
+        section.card #maintenance {
+            div.titlebar {
+                h2 { "Maintenance windows" }
+                @if viewer.can_edit {
+                    div.actions {
+                        a.button href={ "/systems/" (system.id) "/maintenance-windows/new" } { "Plan maintenance" }
+                    }
+                }
+            }
+            (super::maintenance::explainer())
+            (super::maintenance::window_list(&system.id, &windows, &viewer))
         }
         div.two {
             section.card {

@@ -587,3 +587,222 @@ async fn logging_in_with_a_read_token_shows_no_edit_controls_until_logout() {
     })
     .await;
 }
+
+/// Waits until `css` matches an element whose text contains `needle`.
+async fn wait_for_text(client: &Client, css: &str, needle: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            let text = element.text().await.unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("`{css}` never showed `{needle}`");
+}
+
+async fn fill(client: &Client, id: &str, text: &str) {
+    let input = client.find(Locator::Id(id)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+#[tokio::test]
+async fn maintenance_windows_are_planned_edited_and_cancelled_from_the_system_page() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        client.goto(&format!("{address}/systems/api")).await.unwrap();
+        assert!(text_of(&client, "#maintenance").await.contains("No maintenance windows"));
+        client.find(Locator::LinkText("Plan maintenance")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/systems/api/maintenance-windows/new").await;
+
+        // The clock is at 2026-03-01 00:00 UTC. An end before the start:
+        // the API's message next to `end`, nothing stored.
+        fill(&client, "mw-title", "Database upgrade").await;
+        fill(&client, "mw-start", "2026-03-02 02:00").await;
+        fill(&client, "mw-end", "2026-03-02 01:00").await;
+        client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
+        let error = client.wait().for_element(Locator::Css("p.error[data-field=end]")).await;
+        assert!(error.unwrap().text().await.unwrap().contains("after"), "end before start");
+        let listed = get_json(&address, "/systems/api/maintenance-windows").await;
+        assert_eq!(listed["maintenanceWindows"], json!([]), "nothing stored");
+        screenshot(&client, "maintenance-error", 1280).await;
+
+        fill(&client, "mw-end", "2026-03-02 04:00").await;
+        client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/systems/api").await;
+        let row = wait_for_text(&client, "#maintenance tr.mw", "Database upgrade").await;
+        assert!(row.contains("scheduled"), "{row}");
+        assert!(row.contains("2026-03-02 02:00"), "{row}");
+        assert!(text_of(&client, "p.flash").await.contains("planned"));
+
+        // A weekly one already running: in progress.
+        client.find(Locator::LinkText("Plan maintenance")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/systems/api/maintenance-windows/new").await;
+        fill(&client, "mw-title", "Weekly patching").await;
+        fill(&client, "mw-start", "2026-02-28 23:00").await;
+        fill(&client, "mw-end", "2026-03-01 01:00").await;
+        fill(&client, "mw-recurrence", "FREQ=WEEKLY;BYDAY=SA").await;
+        client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
+        let row = wait_for_text(&client, "#maintenance", "Weekly patching").await;
+        assert!(row.contains("in progress"), "{row}");
+        assert!(row.contains("FREQ=WEEKLY"), "{row}");
+        let listed = get_json(&address, "/systems/api/maintenance-windows").await;
+        let statuses: Vec<&str> = listed["maintenanceWindows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["in_progress", "scheduled"], "oldest start first");
+        screenshot(&client, "system-maintenance", 1280).await;
+
+        // Edit the one-off: a new title and an hour later.
+        let upgrade = listed["maintenanceWindows"][1]["id"].as_str().unwrap().to_owned();
+        let row = format!("tr[data-window='{upgrade}']");
+        client.find(Locator::Css(&format!("{row} a.button"))).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, &format!("/maintenance-windows/{upgrade}/edit")).await;
+        let kept = client.find(Locator::Id("mw-start")).await.unwrap().prop("value").await;
+        assert_eq!(kept.unwrap().as_deref(), Some("2026-03-02 02:00"));
+        fill(&client, "mw-title", "Postgres 17 upgrade").await;
+        fill(&client, "mw-end", "2026-03-02 05:00").await;
+        client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
+        wait_for_text(&client, &row, "Postgres 17 upgrade").await;
+        let saved = get_json(&address, &format!("/maintenance-windows/{upgrade}")).await;
+        assert_eq!(saved["title"], "Postgres 17 upgrade");
+        assert_eq!(saved["end"], "2026-03-02T05:00:00.000Z");
+
+        // Cancel it: listed as cancelled, and the API agrees.
+        client
+            .find(Locator::Css(&format!("{row} button.danger")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let text = wait_for_text(&client, &row, "cancelled").await;
+        assert!(text.contains("Restore"), "{text}");
+        let saved = get_json(&address, &format!("/maintenance-windows/{upgrade}")).await;
+        assert_eq!(saved["cancelled"], true);
+        assert_eq!(saved["status"], "cancelled");
+        assert!(text_of(&client, "p.flash").await.contains("cancelled"));
+        // The other window is untouched.
+        let listed = get_json(&address, "/systems/api/maintenance-windows").await;
+        assert_eq!(listed["maintenanceWindows"][0]["cancelled"], false);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_tier_edited_in_the_editor_shows_on_the_objective_page() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let id =
+        app.create_objective(json!({"systemId": "api", "target": 99.9, "windowDays": 30})).await;
+    // One minute down now: 1 h at (1 / 60) / 0.001 = 16.7 and 5 m at 200
+    // fire the 1 h page (14.4); 6 h at 2.8 is under the 6 h page's 6, and
+    // 72 h at 0.23 under the ticket's 1.
+    app.report("api", "unhealthy", -1).await;
+    let address = app.address.clone();
+    with_browser(|client| async move {
+        client.goto(&format!("{address}/objectives/{id}")).await.unwrap();
+        let tiers = text_of(&client, "#burn-tiers").await;
+        assert!(tiers.contains("14.40×"), "{tiers}");
+        let firing = client.find_all(Locator::Css("tr.tier[data-firing=true]")).await.unwrap();
+        assert_eq!(firing.len(), 1, "{tiers}");
+        assert_eq!(firing[0].attr("data-tier").await.unwrap().as_deref(), Some("0"));
+        assert!(tiers.contains("16.67×") && tiers.contains("200.00×"), "{tiers}");
+        assert_eq!(client.find_all(Locator::Css("tr.tier")).await.unwrap().len(), 3);
+        client.find(Locator::LinkText("Edit")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, &format!("/objectives/{id}/edit")).await;
+        let rows = client.find_all(Locator::Css("tr.tier-row")).await.unwrap();
+        assert_eq!(rows.len(), 4, "three tiers and an empty row");
+
+        // A short window as wide as the long one: refused on its row.
+        client
+            .find(Locator::Css("select[name='burnRateAlerts[1].shortWindow']"))
+            .await
+            .unwrap()
+            .select_by_value("6h")
+            .await
+            .unwrap();
+        client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
+        let error = client
+            .wait()
+            .for_element(Locator::Css("p.error[data-field='burnRateAlerts[1].shortWindow']"))
+            .await
+            .unwrap();
+        assert!(error.text().await.unwrap().contains("shorter than longWindow"));
+        let unchanged = get_json(&address, &format!("/objectives/{id}")).await;
+        assert_eq!(unchanged["objective"]["burnRateAlerts"][1]["shortWindow"], "30m");
+        screenshot(&client, "edit-tiers-error", 1280).await;
+
+        // Fix it; make the first tier 4 % in 1 h; remove the ticket; add a
+        // ticket at 50 % in 24 h (30 m) in the empty row.
+        client
+            .find(Locator::Css("select[name='burnRateAlerts[1].shortWindow']"))
+            .await
+            .unwrap()
+            .select_by_value("30m")
+            .await
+            .unwrap();
+        fill(&client, "f-burnRateAlerts-0-budgetPercent", "4").await;
+        client.find(Locator::Id("f-burnRateAlerts-2-remove")).await.unwrap().click().await.unwrap();
+        for (part, value) in [("severity", "ticket"), ("longWindow", "24h"), ("shortWindow", "30m")]
+        {
+            client
+                .find(Locator::Css(&format!("select[name='burnRateAlerts[3].{part}']")))
+                .await
+                .unwrap()
+                .select_by_value(value)
+                .await
+                .unwrap();
+        }
+        fill(&client, "f-burnRateAlerts-3-budgetPercent", "50").await;
+        client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
+        for _ in 0..50 {
+            if client.current_url().await.unwrap().path() == format!("/objectives/{id}") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(client.current_url().await.unwrap().path(), format!("/objectives/{id}"));
+        let saved = get_json(&address, &format!("/objectives/{id}")).await;
+        assert_eq!(
+            saved["objective"]["burnRateAlerts"],
+            json!([
+                {"severity": "page", "longWindow": "1h", "shortWindow": "5m", "budgetPercent": 4.0},
+                {"severity": "page", "longWindow": "6h", "shortWindow": "30m", "budgetPercent": 5.0},
+                {"severity": "ticket", "longWindow": "24h", "shortWindow": "30m", "budgetPercent": 50.0}
+            ])
+        );
+        // On the page: thresholds 4 % × 720 = 28.8 and 50 % × 720 / 24 = 15.
+        let tiers = text_of(&client, "#burn-tiers").await;
+        assert!(tiers.contains("28.80×"), "{tiers}");
+        assert!(tiers.contains("15.00×"), "{tiers}");
+        assert!(tiers.contains("24h / 30m"), "{tiers}");
+        assert!(!tiers.contains("72h"), "{tiers}");
+        assert_eq!(client.find_all(Locator::Css("tr.tier")).await.unwrap().len(), 3);
+        screenshot(&client, "objective-tiers", 1280).await;
+
+        // "Add a tier row" adds an empty row and saves nothing.
+        client.find(Locator::LinkText("Edit")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, &format!("/objectives/{id}/edit")).await;
+        client.find(Locator::Css("button[name=addTier]")).await.unwrap().click().await.unwrap();
+        let mut rows = 0;
+        for _ in 0..50 {
+            rows = client.find_all(Locator::Css("tr.tier-row")).await.unwrap().len();
+            if rows == 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(rows, 5, "three tiers and two empty rows");
+        let again = get_json(&address, &format!("/objectives/{id}")).await;
+        assert_eq!(again["objective"]["updatedAt"], saved["objective"]["updatedAt"]);
+    })
+    .await;
+}

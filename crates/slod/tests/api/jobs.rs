@@ -1202,6 +1202,7 @@ async fn benchmark() {
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,
         burn_rate_thresholds: BurnRateThresholds::default(),
+        burn_rate_alerts: Default::default(),
         created_at: created,
         updated_at: created,
     };

@@ -7,6 +7,7 @@ mod access;
 mod alertmanager;
 mod browser;
 mod checks;
+mod burn_alerts;
 mod concurrency;
 mod demo;
 mod dependencies;
