@@ -10,6 +10,15 @@
 //! parameter; ids come from the caller's generator, so the engine never does
 //! I/O and every rule is testable on plain values.
 //!
+//! Checks (SPEC §12): a probe report may name its check; the system's probe
+//! status is the worst latest status of its checks, each check is held to
+//! time order on its own (reports naming none share one mark per system, as
+//! in the first release), and an objective bound to a check
+//! (`healthCheckConfigurationId`) opens and closes its events on that check
+//! and the incident source alone. Every transition takes effect no earlier
+//! than the system's latest one, so the report log is in time order per
+//! system and replaying it (`crate::audit`) gives the same events.
+//!
 //! ```
 //! use slod_core::engine::{apply_reports, HealthReport, World};
 //! use slod_core::model::{HealthStatus, ReportSource, SystemId};
@@ -1650,6 +1659,202 @@ mod tests {
         assert_eq!(h.open_event("strict").unwrap().source, Healthcheck);
         h.hc("api", Healthy, 20);
         assert_eq!(h.pieces("strict"), vec![p(10, Some(20), "self")]);
+    }
+
+    // ---- checks (SPEC §12) ----------------------------------------------
+
+    fn ck(raw: &str) -> CheckId {
+        CheckId::parse(raw, "checkId").unwrap()
+    }
+
+    /// A probe report from the named check.
+    fn named(system: &str, check: &str, status: HealthStatus, minute: i64) -> HealthReport {
+        HealthReport { check_id: Some(ck(check)), ..report(system, status, minute, Healthcheck) }
+    }
+
+    fn bound(id: &str, system: &str, check: &str) -> Objective {
+        let mut o = objective(id, system, Strict, &[]);
+        o.health_check_configuration_id = Some(check.into());
+        o
+    }
+
+    #[test]
+    fn the_probe_status_is_the_worst_latest_status_of_the_checks() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(objective("whole", "api", Strict, &[]));
+        h.apply(vec![named("api", "a", Unhealthy, 10)]);
+        h.apply(vec![named("api", "b", Degraded, 12)]);
+        let api = |h: &Harness| h.world.systems[&sid("api")].clone();
+        assert_eq!(api(&h).healthcheck, Unhealthy);
+        let changes = h.apply(vec![named("api", "a", Healthy, 15)]);
+        assert_eq!(api(&h).healthcheck, Degraded);
+        assert!(changes.outages_ended.is_empty(), "b still holds it down");
+        let changes = h.apply(vec![named("api", "b", Healthy, 20)]);
+        assert_eq!(api(&h).healthcheck, Healthy);
+        assert_eq!(changes.outages_ended, vec![(sid("api"), at(10), at(20))]);
+        assert_eq!(h.pieces("whole"), vec![p(10, Some(20), "self")]);
+        let a = api(&h).checks[&ck("a")];
+        assert_eq!((a.status, a.at, a.down_since), (Healthy, at(15), None));
+        let rows: Vec<(String, Option<HealthStatus>)> = changes
+            .checks
+            .iter()
+            .map(|c| (c.check_id.to_string(), c.state.map(|s| s.status)))
+            .collect();
+        assert_eq!(rows, vec![("b".to_owned(), Some(Healthy))]);
+        assert_eq!(changes.transitions[0].check_id, ck("b"));
+    }
+
+    #[test]
+    fn an_objective_bound_to_a_check_follows_that_check_alone() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(objective("whole", "api", Strict, &[]));
+        h.objective(bound("on-a", "api", "a"));
+        h.objective(bound("on-b", "api", "b"));
+        h.apply(vec![named("api", "a", Unhealthy, 10)]);
+        h.apply(vec![named("api", "b", Unhealthy, 20)]);
+        h.apply(vec![named("api", "a", Healthy, 30)]);
+        h.apply(vec![named("api", "b", Healthy, 40)]);
+        assert_eq!(h.pieces("whole"), vec![p(10, Some(40), "self")]);
+        assert_eq!(h.pieces("on-a"), vec![p(10, Some(30), "self")]);
+        assert_eq!(h.pieces("on-b"), vec![p(20, Some(40), "self")]);
+        // A report naming no check is the check "": none of the bound ones.
+        h.hc("api", Unhealthy, 50);
+        h.hc("api", Healthy, 55);
+        assert_eq!(h.pieces("on-a"), vec![p(10, Some(30), "self")]);
+        assert_eq!(h.pieces("whole"), vec![p(10, Some(40), "self"), p(50, Some(55), "self")]);
+    }
+
+    #[test]
+    fn the_incident_source_holds_check_bound_objectives_down_too() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(bound("on-a", "api", "a"));
+        h.apply(vec![report("api", Unhealthy, 10, Incident)]);
+        h.apply(vec![named("api", "a", Unhealthy, 15)]);
+        h.apply(vec![report("api", Healthy, 20, Incident)]);
+        assert_eq!(h.open_event("on-a").unwrap().source, Incident);
+        h.apply(vec![named("api", "a", Healthy, 25)]);
+        assert_eq!(h.pieces("on-a"), vec![p(10, Some(25), "self")]);
+    }
+
+    #[test]
+    fn a_bound_objective_keeps_its_upstream_attribution() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.system("db", "Database");
+        h.depends("api", "db");
+        let mut o = bound("on-a", "api", "a");
+        o.dependency_exclusion = SelfOnly;
+        h.objective(o);
+        h.hc("db", Unhealthy, 5);
+        h.apply(vec![named("api", "a", Unhealthy, 10)]);
+        // db recovers while a is still down: the upstream piece ends and the
+        // objective goes on, charged to itself.
+        h.hc("db", Healthy, 20);
+        h.apply(vec![named("api", "a", Healthy, 30)]);
+        assert_eq!(h.pieces("on-a"), vec![p(10, Some(20), "upstream:db"), p(20, Some(30), "self")]);
+        // a failing while db is down is db's; another check failing on top
+        // changes nothing for it.
+        h.hc("db", Unhealthy, 40);
+        h.apply(vec![named("api", "a", Unhealthy, 41)]);
+        h.apply(vec![named("api", "z", Unhealthy, 42)]);
+        h.apply(vec![named("api", "a", Healthy, 43)]);
+        assert_eq!(h.pieces("on-a").last(), Some(&p(41, Some(43), "upstream:db")));
+        h.hc("db", Healthy, 50);
+        assert_eq!(h.open_event("on-a"), None);
+    }
+
+    #[test]
+    fn time_order_is_per_check_and_unnamed_reports_keep_one_mark() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.apply(vec![named("api", "a", Healthy, 20)]);
+        h.apply(vec![named("api", "b", Healthy, 10)]);
+        let err = h.try_apply(vec![named("api", "a", Unhealthy, 15)]).unwrap_err();
+        assert_eq!(
+            err,
+            ReportError::CheckOutOfOrder {
+                system_id: sid("api"),
+                check_id: ck("a"),
+                at: at(15),
+                latest: at(20)
+            }
+        );
+        assert!(err.to_string().contains("check `a`"));
+        // Unnamed reports are held to their own mark only, across sources.
+        h.hc("api", Healthy, 5);
+        h.apply(vec![report("api", Healthy, 6, Incident)]);
+        let err = h.try_apply(vec![report("api", Healthy, 5, Healthcheck)]).unwrap_err();
+        assert!(matches!(err, ReportError::OutOfOrder { latest, .. } if latest == at(6)));
+        let api = &h.world.systems[&sid("api")];
+        assert_eq!((api.last_report_at, api.unnamed_report_at), (Some(at(20)), Some(at(6))));
+        // An incident report's check is ignored.
+        let incident =
+            HealthReport { check_id: Some(ck("a")), ..report("api", Healthy, 7, Incident) };
+        h.apply(vec![incident]);
+        assert_eq!(h.world.systems[&sid("api")].checks[&ck("a")].at, at(20));
+    }
+
+    #[test]
+    fn a_transition_takes_effect_no_earlier_than_the_systems_latest() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(objective("whole", "api", Strict, &[]));
+        h.objective(bound("on-b", "api", "b"));
+        h.apply(vec![named("api", "a", Unhealthy, 30)]);
+        let changes = h.apply(vec![named("api", "b", Unhealthy, 20)]);
+        assert_eq!(changes.transitions[0].at, at(30));
+        assert_eq!(h.world.systems[&sid("api")].checks[&ck("b")].down_since, Some(at(30)));
+        assert_eq!(h.pieces("on-b"), vec![p(30, None, "self")]);
+        h.apply(vec![named("api", "a", Healthy, 40)]);
+        let changes = h.apply(vec![named("api", "b", Healthy, 35)]);
+        assert_eq!(changes.outages_ended, vec![(sid("api"), at(30), at(40))]);
+        assert_eq!(h.pieces("on-b"), vec![p(30, Some(40), "self")]);
+        assert_eq!(h.pieces("whole"), vec![p(30, Some(40), "self")]);
+        // A repeat changes no status and moves no transition mark.
+        h.apply(vec![named("api", "b", Healthy, 60)]);
+        assert_eq!(h.world.systems[&sid("api")].last_transition_at, Some(at(40)));
+    }
+
+    #[test]
+    fn forgetting_a_check_recovers_what_it_held_down_at_that_instant() {
+        let mut h = Harness::new();
+        h.system("api", "API");
+        h.objective(objective("whole", "api", Strict, &[]));
+        h.objective(bound("on-a", "api", "a"));
+        h.objective(bound("on-b", "api", "b"));
+        h.apply(vec![named("api", "a", Unhealthy, 10)]);
+        h.apply(vec![named("api", "b", Healthy, 10)]);
+        let next = &mut h.next_id;
+        let mut gen = || {
+            *next += 1;
+            format!("ev-{next}")
+        };
+        assert!(forget_check(&mut h.world, &sid("api"), &ck("zzz"), at(30), &mut gen).is_none());
+        let changes = forget_check(&mut h.world, &sid("api"), &ck("a"), at(30), &mut gen).unwrap();
+        h.write(&changes);
+        assert_eq!(h.pieces("whole"), vec![p(10, Some(30), "self")]);
+        assert_eq!(h.pieces("on-a"), vec![p(10, Some(30), "self")]);
+        assert!(h.pieces("on-b").is_empty());
+        assert_eq!(changes.outages_ended, vec![(sid("api"), at(10), at(30))]);
+        assert_eq!(changes.transitions.len(), 1);
+        assert_eq!(changes.transitions[0].status, Healthy);
+        assert_eq!(
+            changes.checks,
+            vec![CheckChange { system_id: sid("api"), check_id: ck("a"), state: None }]
+        );
+        assert!(!h.world.systems[&sid("api")].checks.contains_key(&ck("a")));
+        // A healthy check goes without a transition.
+        let next = &mut h.next_id;
+        let changes = forget_check(&mut h.world, &sid("api"), &ck("b"), at(40), &mut || {
+            *next += 1;
+            format!("ev-{next}")
+        })
+        .unwrap();
+        assert!(changes.transitions.is_empty() && changes.inserted.is_empty());
+        assert_eq!(changes.checks.len(), 1);
     }
 
     // ---- reconcile (SPEC §2) --------------------------------------------

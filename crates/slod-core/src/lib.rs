@@ -15,11 +15,14 @@
 //! - [`burn_alerts`]: multiwindow burn-rate alert tiers (SPEC §12).
 //! - [`time`]: millisecond UTC timestamps.
 //! - [`streak`]: daily snapshots, streaks and job scheduling (SPEC §5, §6).
+//! - [`audit`]: the invariants `slod check` verifies, and the rebuild of
+//!   events from the report log (SPEC §12).
 //! - [`achievements`]: achievement definitions and unlock rules (SPEC §7).
 //! - [`digest`]: the weekly digest (SPEC §6).
 //! - [`events`]: notification events and their envelope (SPEC §8).
 
 pub mod achievements;
+pub mod audit;
 pub mod burn_alerts;
 pub mod corrections;
 pub mod digest;

@@ -148,6 +148,7 @@ impl From<ObjectiveId> for String {
 /// the unnamed check `""` ([`CheckId::unnamed`]), the one every report of
 /// the first release went to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct CheckId(String);
 

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod auth;
 mod corrections;
 mod jobs;

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod auth;
 mod corrections;
 mod jobs;

@@ -49,6 +49,10 @@ use crate::{StoreError, StoreResult, SystemRow};
 pub const SYSTEM_COLUMNS: &str = "id, name, created_at, healthcheck_status, incident_status, \
                                   down_since, down_source, last_report_at, unnamed_report_at, \
                                   last_transition_at";
+/// `health_reports` (the log), decoded by [`TransitionFields`].
+pub const TRANSITION_COLUMNS: &str = "system_id, source, check_id, status, at";
+/// `system_outages`, read as `(system_id, start_time, end_time)`.
+pub const OUTAGE_COLUMNS: &str = "system_id, start_time, end_time";
 /// `system_checks`, decoded by [`CheckFields`].
 pub const CHECK_COLUMNS: &str = "system_id, check_id, status, at, down_since";
 /// `slo_objectives`, decoded by [`ObjectiveFields`].
@@ -261,6 +265,28 @@ impl CheckFields {
                 down_since: opt_millis(self.down_since),
             },
         ))
+    }
+}
+
+/// A row of [`TRANSITION_COLUMNS`].
+#[derive(Debug, Clone)]
+pub struct TransitionFields {
+    pub system_id: String,
+    pub source: String,
+    pub check_id: String,
+    pub status: String,
+    pub at: i64,
+}
+
+impl TransitionFields {
+    pub fn decode(self) -> StoreResult<slod_core::engine::HealthTransition> {
+        Ok(slod_core::engine::HealthTransition {
+            system_id: SystemId::from_trusted(self.system_id),
+            source: parse_enum("health_reports.source", &self.source, ReportSource::parse)?,
+            check_id: CheckId::from_trusted(self.check_id),
+            status: status("health_reports.status", &self.status)?,
+            at: millis(self.at),
+        })
     }
 }
 

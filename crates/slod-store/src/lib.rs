@@ -25,6 +25,7 @@ use slod_core::model::{CheckId, DowntimeEvent, HealthStatus, Objective, System, 
 use slod_core::status::EventSpan;
 use slod_core::time::Timestamp;
 
+pub mod audit;
 pub mod auth;
 pub mod codec;
 #[cfg(feature = "testing")]
@@ -36,6 +37,7 @@ pub mod notify;
 pub mod schema;
 pub mod span_cache;
 
+pub use audit::{AuditStore, AuditTx};
 pub use auth::{AuthStore, AuthTx};
 pub use corrections::{CorrectionStore, CorrectionTx};
 pub use jobs::{JobStore, JobTx};
@@ -162,7 +164,15 @@ impl SpanSetBuilder {
 /// module each.
 #[async_trait]
 pub trait Store:
-    Send + Sync + 'static + JobStore + NotifyStore + MaintenanceStore + AuthStore + CorrectionStore
+    Send
+    + Sync
+    + 'static
+    + JobStore
+    + NotifyStore
+    + MaintenanceStore
+    + AuditStore
+    + AuthStore
+    + CorrectionStore
 {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
@@ -215,7 +225,9 @@ pub trait Store:
 
 /// One write transaction; rolled back when dropped uncommitted.
 #[async_trait]
-pub trait StoreTx: Send + JobTx + NotifyTx + MaintenanceTx + AuthTx + CorrectionTx {
+pub trait StoreTx:
+    Send + JobTx + NotifyTx + MaintenanceTx + AuditTx + AuthTx + CorrectionTx
+{
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     /// Loads (and, where the backend needs it, locks) the slice of state

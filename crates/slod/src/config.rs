@@ -35,6 +35,10 @@ pub enum Command {
     /// Write every named objective and its systems as YAML that
     /// `slod apply` reads back.
     Export(ExportArgs),
+    /// Verify the stored downtime against its invariants (exit 0 when
+    /// consistent, 1 otherwise); --repair rebuilds the events of each
+    /// inconsistent objective from the report log.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -148,6 +152,18 @@ pub struct ExportArgs {
 pub enum ExportFormatArg {
     Openslo,
     Checkstack,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// Database URL, as for `slod serve`.
+    #[arg(long, env = "SLOD_DATABASE", default_value = "sqlite://slod.db")]
+    pub database: String,
+
+    /// Rebuild the events of each inconsistent objective from the report
+    /// log, in one transaction, then check again.
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

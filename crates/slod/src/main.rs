@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Command::Migrate(args) => slod::ops::migrate(&args).await,
         Command::Apply(args) => slod::files::apply(&args).await,
         Command::Export(args) => slod::files::export(&args).await,
+        Command::Check(args) => slod::ops::check(&args).await,
         Command::Token(command) => slod::ops::token(&command).await,
     }
 }

@@ -1,5 +1,6 @@
 //! The operator's commands besides `serve` (SPEC §18): `slod backup`,
-//! `slod migrate`, and `slod token create|list|revoke` (SPEC §16).
+//! `slod migrate`, `slod token create|list|revoke` (SPEC §16) and `slod check`
+//! (SPEC §12).
 //!
 //! Each prints what it did on stdout and any failure on stderr, and turns
 //! the outcome into the exit status: 0 done, 1 failed, 2 not something this
@@ -10,15 +11,22 @@
 //! backed up sqlite:///var/lib/slod/slod.db to /backups/slod-2026-12-02.db (274432 bytes)
 //! $ slod migrate --database sqlite:///var/lib/slod/slod.db --dry-run
 //! schema at version 4; no migration pending
+//! $ slod check --database sqlite:///var/lib/slod/slod.db
+//! objective 6f1c… (system api): events [2026-12-01T10:00:00.000Z, 2026-12-01T10:30:00.000Z) and [2026-12-01T10:20:00.000Z, open) overlap
+//! sqlite:///var/lib/slod/slod.db: 4 systems, 7 objectives, 112 events checked: 1 problem in 1 objective
 //! ```
+//!
+//! `slod check` exits 0 when the database is consistent (after a repair,
+//! when `--repair` made it so) and 1 otherwise or on failure.
 
 use std::process::ExitCode;
 
 use anyhow::anyhow;
 use slod_store::schema::{Migration, SchemaStatus};
 
-use crate::config::{BackupArgs, MigrateArgs, TokenCommand};
+use crate::config::{BackupArgs, CheckArgs, MigrateArgs, TokenCommand};
 use crate::database::{backend_for, connect_store, redact, Backend};
+use crate::service::audit::{self, CheckOutcome, Findings};
 use crate::service::tokens::{self, NewToken};
 
 /// Why a command failed, and the exit status that says so.
@@ -138,6 +146,88 @@ fn describe_pending(database: &str, status: &SchemaStatus) -> String {
         count(pending.len())
     ));
     report
+}
+
+/// `slod check --database URL [--repair]`.
+pub async fn check(args: &CheckArgs) -> ExitCode {
+    init_logs();
+    match run_check(args).await {
+        Ok((report, consistent)) => {
+            println!("{report}");
+            if consistent {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_check(args: &CheckArgs) -> anyhow::Result<(String, bool)> {
+    let database = redact(&args.database);
+    let store = connect_store(&args.database, 2).await?;
+    let outcome = audit::check(&*store, args.repair)
+        .await
+        .map_err(|err| anyhow!("checking {database}: {err}"))?;
+    Ok((describe_check(&database, &outcome), outcome.is_consistent()))
+}
+
+/// What `slod check` prints: one line per problem, what a repair did, and
+/// a summary line.
+fn describe_check(database: &str, outcome: &CheckOutcome) -> String {
+    let mut report = String::new();
+    for problem in &outcome.before.problems {
+        report.push_str(&format!("{problem}\n"));
+    }
+    report.push_str(&summary(database, &outcome.before));
+    if let Some((repaired, after)) = &outcome.repair {
+        for r in repaired {
+            report.push_str(&format!(
+                "\nrepaired objective {} (system {}): {} events replaced by {} rebuilt from the \
+                 report log",
+                r.objective_id, r.system_id, r.events_before, r.events_after
+            ));
+        }
+        for problem in &after.problems {
+            report.push_str(&format!("\n{problem}"));
+        }
+        report.push_str(&format!("\nafter repair: {}", summary(database, after)));
+        if !repaired.is_empty() {
+            report.push_str(
+                "\nrunning slod servers keep closed history cached: restart them to serve the \
+                 repaired events",
+            );
+        }
+    }
+    report
+}
+
+fn summary(database: &str, findings: &Findings) -> String {
+    let checked = format!(
+        "{database}: {} systems, {} objectives, {} events checked",
+        findings.systems, findings.objectives, findings.events
+    );
+    if findings.is_consistent() {
+        return format!("{checked}: consistent");
+    }
+    let objectives = findings.objectives_affected().len();
+    format!(
+        "{checked}: {} in {}",
+        plural(findings.problems.len(), "problem"),
+        plural(objectives, "objective")
+    )
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// `slod token create|list|revoke`: the same operations as `/api/v1/tokens`,

@@ -7,7 +7,7 @@
 //!   [`MAX_BODY_BYTES`] (413), valid JSON (400 `invalid_request`), then
 //!   parses `T` with [`FromJson`] (from [`crate::input`]), naming the bad field (400
 //!   `validation_failed`).
-//! - [`PathId`]: the `{id}` path segment, percent-decoded.
+//! - [`PathId`]: the `{id}` path segment, percent-decoded; [`PathIds`]: two.
 //! - [`QueryParams`]: the query string as ordered pairs, so repeated keys
 //!   (`?systemId=a&systemId=b`) survive, with the checks every route uses
 //!   (unknown keys, single values, `?limit=`).
@@ -79,6 +79,24 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         Path::<String>::from_request_parts(parts, state).await.map(|Path(id)| PathId(id)).map_err(
             |rejection| ApiError::invalid_request(format!("bad path: {}", rejection.body_text())),
         )
+    }
+}
+
+/// The two segments of a path like `/systems/{id}/checks/{checkId}`, in
+/// order, percent-decoded.
+#[derive(Debug)]
+pub struct PathIds(pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map(|Path((first, second))| PathIds(first, second))
+            .map_err(|rejection| {
+                ApiError::invalid_request(format!("bad path: {}", rejection.body_text()))
+            })
     }
 }
 

@@ -57,6 +57,7 @@ fn table() -> Table {
         .get("/systems/{id}/dependencies", systems::get_dependencies)
         .put("/systems/{id}/dependencies", systems::put_dependencies)
         .get("/systems/{id}/objectives", objectives::list_for_system)
+        .delete("/systems/{id}/checks/{check_id}", systems::forget_check)
         .post("/health", health::post)
         .post("/apply", files::apply)
         .get("/export", files::export)

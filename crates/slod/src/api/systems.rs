@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
-use slod_core::model::{parse_system_name, SystemId, ValidationError};
+use slod_core::model::{parse_system_name, CheckId, SystemId, ValidationError};
 
 use super::error::ApiResult;
-use super::extract::{Json, PathId};
+use super::extract::{Json, PathId, PathIds};
 use crate::input::fields::ObjectReader;
 use crate::input::FromJson;
 use crate::service::systems::{self as service, DependenciesView, SystemView};
@@ -87,6 +87,17 @@ pub(super) async fn put(
 pub(super) async fn delete(State(state): State<AppState>, id: PathId) -> ApiResult<StatusCode> {
     let id = system_id(id)?;
     service::delete_system(&*state.store, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /systems/{id}/checks/{checkId}` (SPEC §12).
+pub(super) async fn forget_check(
+    State(state): State<AppState>,
+    PathIds(id, check): PathIds,
+) -> ApiResult<StatusCode> {
+    let id = system_id(PathId(id))?;
+    let check = CheckId::parse(&check, "checkId")?;
+    service::forget_check(&*state.store, state.now(), &id, &check).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

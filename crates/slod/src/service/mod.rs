@@ -13,6 +13,7 @@
 pub mod achievements;
 pub mod alerts;
 pub mod apply;
+pub mod audit;
 pub mod channels;
 pub mod corrections;
 pub mod effects;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use slod_core::engine;
 use slod_core::graph;
-use slod_core::model::{HealthStatus, System, SystemId, ValidationError};
+use slod_core::model::{CheckId, HealthStatus, System, SystemId, ValidationError};
 use slod_core::time::Timestamp;
 use slod_store::{Store, SystemRow};
 
@@ -20,6 +20,18 @@ pub struct SystemView {
     pub status: HealthStatus,
     pub since: Option<Timestamp>,
     pub last_report_at: Option<Timestamp>,
+    /// The system's checks (SPEC §12), on `GET /systems/{id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<CheckView>>,
+}
+
+/// One check of a system: its latest status and when it last reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckView {
+    pub check_id: CheckId,
+    pub status: HealthStatus,
+    pub at: Timestamp,
 }
 
 impl From<SystemRow> for SystemView {
@@ -31,6 +43,7 @@ impl From<SystemRow> for SystemView {
             status: row.effective_status,
             since: row.down_since,
             last_report_at: row.last_report_at,
+            checks: None,
         }
     }
 }
@@ -69,11 +82,60 @@ pub async fn put_system(
     Ok((view, created))
 }
 
+/// One system with its checks.
 pub async fn get_system(store: &dyn Store, id: &SystemId) -> ServiceResult<SystemView> {
-    match store.get_system(id).await? {
-        Some(row) => Ok(row.into()),
-        None => Err(ServiceError::unknown_system(id, None)),
-    }
+    let Some(row) = store.get_system(id).await? else {
+        return Err(ServiceError::unknown_system(id, None));
+    };
+    let checks = store.list_checks(id).await?;
+    let mut view = SystemView::from(row);
+    view.checks = Some(
+        checks
+            .into_iter()
+            .map(|(check_id, state)| CheckView { check_id, status: state.status, at: state.at })
+            .collect(),
+    );
+    Ok(view)
+}
+
+/// Forgets one check of a system (SPEC §12): the system's probe status is
+/// the worst of the others from `now` on (or from its latest transition,
+/// when that is later), and whatever the check held down recovers then.
+pub async fn forget_check(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &SystemId,
+    check: &CheckId,
+) -> ServiceResult<()> {
+    let mut tx = store.begin().await?;
+    let mut world = tx.load_world(std::slice::from_ref(id)).await?;
+    let Some(system) = world.systems.get_mut(id) else {
+        return Err(ServiceError::unknown_system(id, None));
+    };
+    // The world holds only the checks that are down; a healthy one is
+    // forgotten all the same.
+    let Some(state) = tx.get_check(id, check).await? else {
+        return Err(ServiceError::NotFound {
+            message: format!("system `{id}` has no check `{check}`"),
+            field: None,
+        });
+    };
+    system.checks.insert(check.clone(), state);
+    let Some(changes) = engine::forget_check(&mut world, id, check, now, &mut id_generator())
+    else {
+        return Err(ServiceError::Internal(anyhow::anyhow!("the loaded check went missing")));
+    };
+    tx.write_changes(&changes).await?;
+    effects::after_changes(
+        &mut *tx,
+        &world,
+        &changes.affected_objectives,
+        &changes.outages_ended,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn list_systems(store: &dyn Store) -> ServiceResult<Vec<SystemView>> {

@@ -78,6 +78,7 @@ fn rules() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]> {
         ("GET", "/systems/{id}/corrections", READ),
         ("POST", "/systems/{id}/corrections", MANAGE),
         ("DELETE", "/corrections/{id}", MANAGE),
+        ("DELETE", "/systems/{id}/checks/{check_id}", MANAGE),
         ("GET", "/tokens", MANAGE),
         ("POST", "/tokens", MANAGE),
         ("DELETE", "/tokens/{id}", MANAGE),
