@@ -298,6 +298,7 @@ pub fn relabel_index(
 
 /// Why an interval of a statement was downtime, or why it was not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     #[serde(rename = "self")]
@@ -320,6 +321,7 @@ impl Cause {
 
 /// One interval of an SLA statement (SPEC §17).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatementInterval {
     pub start: Timestamp,

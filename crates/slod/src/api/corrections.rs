@@ -17,13 +17,14 @@ use crate::input::corrections::CreateCorrectionRequest;
 use crate::service::corrections::{self as service, Actor};
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CorrectionResponse {
     id: String,
     system_id: SystemId,
     start: Timestamp,
     end: Timestamp,
+    #[schema(value_type = super::openapi::CorrectionKindBody)]
     kind: &'static str,
     upstream_system_id: Option<SystemId>,
     reason: String,
@@ -52,11 +53,12 @@ impl From<CorrectionRow> for CorrectionResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CorrectionListResponse {
     corrections: Vec<CorrectionResponse>,
 }
 
+#[utoipa::path(post, path = "/systems/{id}/corrections", tag = "corrections", params(("id" = String, Path, description = "The system id")), request_body = super::openapi::CreateCorrectionBody, responses((status = 201, description = "Created", body = CorrectionResponse)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     actor: Actor,
@@ -68,6 +70,7 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, axum::Json(row.into())))
 }
 
+#[utoipa::path(get, path = "/systems/{id}/corrections", tag = "corrections", params(("id" = String, Path, description = "The system id")), responses((status = 200, description = "The system's corrections, revoked ones included (the audit trail)", body = CorrectionListResponse)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     id: PathId,
@@ -79,6 +82,7 @@ pub(super) async fn list(
     }))
 }
 
+#[utoipa::path(delete, path = "/corrections/{id}", tag = "corrections", params(("id" = String, Path, description = "The correction id")), responses((status = 204, description = "Revoked")))]
 pub(super) async fn revoke(
     State(state): State<AppState>,
     actor: Actor,

@@ -32,6 +32,7 @@ use crate::state::AppState;
 /// What errors call a body that is not a bundle of named files.
 const BODY_NAME: &str = "request";
 
+#[utoipa::path(post, path = "/apply", tag = "files", params(("dryRun" = Option<bool>, Query, description = "Plan only, change nothing (default false)"), ("prune" = Option<bool>, Query, description = "Delete named objectives the documents do not list (default false)")), request_body(description = "A YAML stream of OpenSLO or checkstack documents; with a JSON content type one document, a list of them, or `{\"files\": [{name, content}]}`", content((String = "application/yaml"), (super::openapi::ApplyJsonBody = "application/json"), (String = "text/plain"))), responses((status = 200, description = "What was (or, with `dryRun`, would be) done", body = ApplyReport)))]
 pub async fn apply(
     State(state): State<AppState>,
     query: QueryParams,
@@ -116,6 +117,7 @@ fn bundle_files(value: &Value) -> Result<Vec<(String, &str)>, manifest::Manifest
         .collect()
 }
 
+#[utoipa::path(get, path = "/export", tag = "files", params(("format" = Option<String>, Query, description = "`openslo` (default) or `checkstack`")), responses((status = 200, description = "Every named objective and its systems, as YAML `POST /apply` reads back", content_type = "application/yaml", body = String)))]
 pub async fn export(State(state): State<AppState>, query: QueryParams) -> ApiResult<Response> {
     query.only(&["format"])?;
     let format = match query.single("format")? {

@@ -78,6 +78,7 @@ pub(super) async fn run_daily(
 
 /// `POST /jobs/monthly-report?month=YYYY-MM` (default: last month): sends
 /// that month's `slo.report.monthly` now and answers its payload.
+#[utoipa::path(post, path = "/jobs/monthly-report", tag = "jobs", params(("month" = Option<String>, Query, description = "The calendar month to report (YYYY-MM); default last month")), responses((status = 200, description = "The `slo.report.monthly` payload sent", body = service::MonthlyReport)))]
 pub(super) async fn run_monthly_report(
     State(state): State<AppState>,
     query: QueryParams,

@@ -19,8 +19,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
 use super::{
-    achievements, channels, health, integrations, jobs, maintenance, objectives, stream, systems,
-    tokens,
+    achievements, channels, corrections, files, health, integrations, jobs, maintenance,
+    objectives, reports, stream, systems, tokens,
 };
 
 /// The routes under `/api/v1`, with their schemas.
@@ -33,6 +33,7 @@ use super::{
         systems::delete,
         systems::get_dependencies,
         systems::put_dependencies,
+        systems::forget_check,
         objectives::list_for_system,
         health::post,
         objectives::list,
@@ -46,6 +47,7 @@ use super::{
         jobs::digests,
         jobs::run_daily,
         jobs::run_weekly_digest,
+        jobs::run_monthly_report,
         jobs::runs,
         achievements::definitions,
         achievements::for_system,
@@ -69,6 +71,12 @@ use super::{
         integrations::alertmanager,
         integrations::uptime_kuma,
         integrations::gatus,
+        corrections::create,
+        corrections::list,
+        corrections::revoke,
+        reports::sla,
+        files::apply,
+        files::export,
     ),
     components(schemas(ErrorBody)),
     tags(
@@ -81,6 +89,9 @@ use super::{
         (name = "maintenance", description = "Maintenance windows (SPEC §12)"),
         (name = "integrations", description = "Ingest from Alertmanager, Uptime Kuma and Gatus (SPEC §13)"),
         (name = "access", description = "API tokens (SPEC §16)"),
+        (name = "files", description = "SLOs as files: apply and export (SPEC §14)"),
+        (name = "corrections", description = "Corrections of the recorded timeline (SPEC §17)"),
+        (name = "reports", description = "SLA statements (SPEC §17)"),
     )
 )]
 pub struct ApiDoc;
@@ -375,4 +386,56 @@ pub struct CreateTokenBody {
     name: String,
     /// `read`, `ingest` or `manage`.
     scope: String,
+}
+
+/// What a correction says its interval was.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum CorrectionKindBody {
+    FalsePositive,
+    Maintenance,
+    Upstream,
+}
+
+/// `POST /systems/{id}/corrections`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct CreateCorrectionBody {
+    #[schema(value_type = String, format = DateTime)]
+    start: String,
+    /// After `start`; not in the future.
+    #[schema(value_type = String, format = DateTime)]
+    end: String,
+    kind: CorrectionKindBody,
+    /// Required when `kind` is `upstream`: the upstream system to charge.
+    upstream_system_id: Option<String>,
+    /// 1 to 500 characters after trimming.
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+}
+
+/// One named file of an `{"files": [...]}` bundle.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ApplyFileBody {
+    #[schema(min_length = 1)]
+    name: String,
+    /// The file's text (YAML).
+    content: String,
+}
+
+/// `POST /apply` with a JSON content type: whole files with their names,
+/// one OpenSLO or checkstack document, or a list of them.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ApplyJsonBody {
+    #[schema(title = "named files")]
+    Files { files: Vec<ApplyFileBody> },
+    #[schema(title = "one document")]
+    Document(serde_json::Value),
+    #[schema(title = "a list of documents")]
+    Documents(Vec<serde_json::Value>),
 }

@@ -14,9 +14,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
 use super::jobs::date;
 use crate::documents;
-use crate::service::reports::{self as service, Period};
+use crate::service::reports::{self as service, Period, SlaStatement};
 use crate::state::AppState;
 
+#[utoipa::path(get, path = "/reports/sla", tag = "reports", params(("from" = Option<String>, Query, format = Date, description = "The first day (YYYY-MM-DD, inclusive); with `to`, instead of `period`"), ("to" = Option<String>, Query, format = Date, description = "The day after the last (YYYY-MM-DD, exclusive)"), ("period" = Option<String>, Query, description = "A calendar month (YYYY-MM), instead of `from` and `to`"), ("systemId" = Option<String>, Query, description = "Only this system's objectives; empty or absent for all"), ("format" = Option<String>, Query, description = "`json` (default), `csv` or `pdf`")), responses((status = 200, description = "The SLA statement", content((SlaStatement = "application/json"), (String = "text/csv"), (Vec<u8> = "application/pdf")))))]
 pub(super) async fn sla(State(state): State<AppState>, query: QueryParams) -> ApiResult<Response> {
     query.only(&["from", "to", "period", "systemId", "format"])?;
     let from = query.single("from")?.map(|raw| date("from", raw)).transpose()?;

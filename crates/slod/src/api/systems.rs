@@ -91,6 +91,7 @@ pub(super) async fn delete(State(state): State<AppState>, id: PathId) -> ApiResu
 }
 
 /// `DELETE /systems/{id}/checks/{checkId}` (SPEC §12).
+#[utoipa::path(delete, path = "/systems/{id}/checks/{check_id}", tag = "systems", params(("id" = String, Path, description = "The system id"), ("check_id" = String, Path, description = "The check id")), responses((status = 204, description = "Forgotten")))]
 pub(super) async fn forget_check(
     State(state): State<AppState>,
     PathIds(id, check): PathIds,

@@ -25,14 +25,14 @@ pub struct Current {
     pub objectives: Vec<Objective>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     System,
     Objective,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
@@ -53,7 +53,7 @@ impl Action {
 }
 
 /// One field an update changes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     pub field: String,
     pub from: Value,
@@ -61,7 +61,7 @@ pub struct Change {
 }
 
 /// One line of the plan: `{kind, name, action, changes}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanItem {
     pub kind: Kind,
     /// The system's id or the objective's name.
@@ -71,7 +71,7 @@ pub struct PlanItem {
 }
 
 /// A document slod read past (an OpenSLO `SLI`, …).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IgnoredDocument {
     pub kind: String,
     pub name: String,
@@ -100,7 +100,7 @@ pub struct Plan {
 }
 
 /// The answer of `slod apply` and `POST /apply`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyReport {
     pub created: usize,

@@ -67,7 +67,7 @@ impl Period {
 }
 
 /// One objective's part of a statement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectiveStatement {
     pub objective_id: ObjectiveId,
@@ -83,7 +83,7 @@ pub struct ObjectiveStatement {
 }
 
 /// `GET /reports/sla` (JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SlaStatement {
     pub from: Timestamp,

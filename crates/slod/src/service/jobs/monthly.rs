@@ -18,7 +18,7 @@ use crate::service::reports::{sla_statement, ObjectiveStatement, Period};
 use crate::service::{ServiceError, ServiceResult};
 
 /// The `slo.report.monthly` payload.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonthlyReport {
     /// `YYYY-MM`.
