@@ -117,7 +117,7 @@ fn bundle_files(value: &Value) -> Result<Vec<(String, &str)>, manifest::Manifest
         .collect()
 }
 
-#[utoipa::path(get, path = "/export", tag = "files", params(("format" = Option<String>, Query, description = "`openslo` (default) or `checkstack`")), responses((status = 200, description = "Every named objective and its systems, as YAML `POST /apply` reads back", content_type = "application/yaml", body = String)))]
+#[utoipa::path(get, path = "/export", tag = "files", params(("format" = Option<String>, Query, description = "`openslo` (default) or `checkstack`")), responses((status = 200, description = "Every named objective and its systems, as a YAML stream `POST /apply` reads back (empty when there is none)", content_type = "application/yaml", body = serde_json::Value)))]
 pub async fn export(State(state): State<AppState>, query: QueryParams) -> ApiResult<Response> {
     query.only(&["format"])?;
     let format = match query.single("format")? {
