@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use slod_core::achievements::AchievementType;
-use slod_core::model::{HealthStatus, SystemId};
+use slod_core::model::SystemId;
 use slod_core::streak::Snapshot;
 use slod_core::time::Timestamp;
 use slod_store::Store;
@@ -70,32 +70,4 @@ pub async fn snapshots(
     to: Timestamp,
 ) -> WebResult<Vec<Snapshot>> {
     Ok(service::jobs::snapshots(store, objective_id, from, to).await?)
-}
-
-/// One check of a system, as the system page lists it (SPEC §12, §13).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Check {
-    pub check_id: String,
-    pub status: HealthStatus,
-    /// Its latest report.
-    pub at: Timestamp,
-}
-
-/// The checks of a system, latest report first.
-// TODO(checks): read them from `GET /systems/{id}`'s `checks`
-// (`service::systems::get_system`) once that lands; until then straight
-// from the store's `system_checks`, which holds the same rows.
-pub async fn checks(store: &dyn Store, id: &SystemId) -> WebResult<Vec<Check>> {
-    let mut checks: Vec<Check> = store
-        .list_checks(id)
-        .await?
-        .into_iter()
-        .map(|(check_id, state)| Check {
-            check_id: check_id.as_str().to_owned(),
-            status: state.status,
-            at: state.at,
-        })
-        .collect();
-    checks.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.check_id.cmp(&b.check_id)));
-    Ok(checks)
 }

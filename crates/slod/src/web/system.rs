@@ -36,7 +36,9 @@ pub(super) async fn page(
     };
     let dependencies = systems::get_dependencies(store, &id).await?;
     let items = objectives::list_system_objectives(store, &id, now).await?;
-    let checks = data::checks(store, &id).await?;
+    // `get_system` read the checks already; latest report first.
+    let mut checks = system.checks.clone().unwrap_or_default();
+    checks.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.check_id.cmp(&b.check_id)));
     let achievements = data::achievements(store, Some(std::slice::from_ref(&id))).await?;
     let unlocked = achievements.get(&id).map(Vec::as_slice).unwrap_or(&[]);
     let windows = maintenance::list(store, now, &id).await?;
@@ -161,7 +163,7 @@ fn system_list(systems: &[SystemRef], empty: &str) -> maud::Markup {
 
 /// The system's checks: who sends each one's reports, its latest status
 /// and when it last reported (SPEC §12, §13).
-fn check_list(checks: &[data::Check], now: slod_core::time::Timestamp) -> maud::Markup {
+fn check_list(checks: &[systems::CheckView], now: slod_core::time::Timestamp) -> maud::Markup {
     html! {
         @if checks.is_empty() {
             p.muted {
@@ -171,7 +173,7 @@ fn check_list(checks: &[data::Check], now: slod_core::time::Timestamp) -> maud::
         } @else {
             ul.checks {
                 @for check in checks {
-                    @let (tool, what) = reporter(&check.check_id);
+                    @let (tool, what) = reporter(check.check_id.as_str());
                     li {
                         strong { (tool) } " "
                         span { (what) } " "
