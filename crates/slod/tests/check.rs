@@ -11,30 +11,18 @@
 use std::io::Write;
 use std::process::Output;
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store_postgres::testing as pg_testing;
 use sqlx::{ConnectOptions, Connection};
-use tokio::process::Command;
 
 #[path = "support/process.rs"]
 mod process;
 use process::SlodProcess;
 
 async fn slod(args: &[&str]) -> Output {
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new(env!("CARGO_BIN_EXE_slod"))
-            .args(args)
-            .env_remove("SLOD_DATABASE")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("slod did not finish within 60 s")
-    .unwrap()
+    process::run(args).await
 }
 
 fn stdout(output: &Output) -> String {

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store_postgres::testing as pg_testing;
 use sqlx::{ConnectOptions, Connection};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 
 #[path = "support/process.rs"]
@@ -68,19 +68,8 @@ fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
-/// Runs the binary with `args` to completion (at most a minute).
 async fn slod(args: &[&str]) -> Output {
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new(env!("CARGO_BIN_EXE_slod"))
-            .args(args)
-            .env_remove("SLOD_DATABASE")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("slod did not finish within 60 s")
-    .unwrap()
+    process::run(args).await
 }
 
 fn text(output: &Output) -> String {

@@ -2,14 +2,33 @@
 //! binary itself (signals, `kill -9`, backups of a live database): started
 //! on loopback port 0, its log drained for its whole life (so it never
 //! blocks on a full pipe), and its address read from the `listening on`
-//! line. Shared by `tests/api/durability.rs` and `tests/operations.rs`.
+//! line; and [`run`], one command of the binary run to completion. Shared by
+//! `tests/api/durability.rs`, `tests/operations.rs` and `tests/check.rs`.
 
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+/// Runs the binary with `args` to completion (at most a minute), with no
+/// `SLOD_DATABASE` from the caller's environment. (Each test binary compiles
+/// this file, and not every one runs commands.)
+#[allow(dead_code)]
+pub async fn run(args: &[&str]) -> Output {
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(env!("CARGO_BIN_EXE_slod"))
+            .args(args)
+            .env_remove("SLOD_DATABASE")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("slod did not finish within 60 s")
+    .unwrap()
+}
 
 /// A running `slod serve`.
 pub struct SlodProcess {
