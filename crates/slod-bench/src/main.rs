@@ -4,6 +4,8 @@
 //! Every subcommand starts its own server from `--slod-bin` on a free
 //! loopback port, so figures include HTTP, JSON and the database.
 
+mod receiver;
+
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -92,6 +94,10 @@ enum Command {
         /// 1: every report is a change (the worst case).
         #[arg(long, default_value_t = 100)]
         flip_every: u64,
+        /// Webhook channels (all events) to a receiver in this process, so
+        /// slod delivers notifications while it ingests; 0: none.
+        #[arg(long, default_value_t = 0)]
+        channels: usize,
     },
     /// One Alertmanager webhook payload of `--alerts` alerts over
     /// `--systems` systems (SPEC §13), posted three times: every alert
@@ -133,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
             systems,
             upstreams,
             flip_every,
+            channels,
         } => {
             let load = IngestLoad {
                 replicas,
@@ -143,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
                 systems,
                 upstreams,
                 flip_every,
+                channels,
             };
             ingest(&slod_bin, &database, &load).await
         }
@@ -442,6 +450,7 @@ struct IngestLoad {
     systems: usize,
     upstreams: usize,
     flip_every: u64,
+    channels: usize,
 }
 
 /// Sends `body` to `url`, failing on anything but a 2xx.
@@ -547,6 +556,18 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
     let run = now();
     // Ids of their own, so runs can share a database.
     let prefix = format!("ing{:x}", run.millis() % 0xff_ffff);
+    let receiver = if load.channels > 0 { Some(receiver::Receiver::start().await?) } else { None };
+    if let Some(receiver) = &receiver {
+        for c in 0..load.channels {
+            send_ok(
+                &client,
+                reqwest::Method::POST,
+                format!("{}/channels", apis[0]),
+                json!({"name": format!("{prefix}-hook-{c}"), "kind": "webhook", "url": receiver.url}),
+            )
+            .await?;
+        }
+    }
     let started = Instant::now();
     let systems = Arc::new(create_ingest_systems(&client, &apis[0], &prefix, load).await?);
     println!(
@@ -655,6 +676,7 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut handles = Vec::new();
     let single_base = base.plus_millis(60 * 60 * 1000);
+    let delivered_before = receiver.as_ref().map(receiver::Receiver::received);
     let phase_start = Instant::now();
     for i in 0..count {
         ticker.tick().await;
@@ -699,6 +721,13 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
         let entry = by_second.entry(*offset as u64).or_default();
         entry.0 += 1;
         entry.1 = entry.1.max(*ms);
+    }
+    if let (Some(receiver), Some(before)) = (&receiver, delivered_before) {
+        println!(
+            "webhook deliveries received during the single-report phase: {} ({} channels)",
+            receiver.received() - before,
+            load.channels
+        );
     }
     let summary: Vec<String> =
         by_second.iter().map(|(s, (n, max))| format!("{s}s: {n} (max {max:.0} ms)")).collect();

@@ -343,17 +343,21 @@ impl StoreTx for SqliteTx {
     }
 
     async fn enqueue_events(&mut self, events: &[NotificationEvent]) -> StoreResult<()> {
-        for event in events {
-            sqlx::query(
-                "INSERT INTO outbox_events (id, event_type, occurred_at, data) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&event.id)
-            .bind(event.event_type.as_str())
-            .bind(event.occurred_at.millis())
-            .bind(event.data.to_string())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(write_error)?;
+        // One statement per chunk, not per event: a shared upstream going
+        // down judges its dependents' objectives in one transaction, and
+        // each statement is a round trip to the single writer's thread.
+        // `VALUES` rows are inserted in order, so `seq` keeps the events'.
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO outbox_events (id, event_type, occurred_at, data) ",
+            );
+            qb.push_values(chunk, |mut row, event| {
+                row.push_bind(&event.id)
+                    .push_bind(event.event_type.as_str())
+                    .push_bind(event.occurred_at.millis())
+                    .push_bind(event.data.to_string());
+            });
+            qb.build().execute(&mut *self.tx).await.map_err(write_error)?;
         }
         // One delivery per subscribed channel, in this same transaction.
         crate::notify::fan_out(&mut self.tx, events).await

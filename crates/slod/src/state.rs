@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::service::corrections::Actor;
+use crate::service::health::ReportQueue;
 
 /// What every handler can reach: storage, the clock, notifications (test
 /// sends, the live event stream), access control (SPEC §16), and the
@@ -26,6 +27,8 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     pub access: Arc<Access>,
     pub metrics: Arc<Metrics>,
+    /// `POST /health`'s group commit (`service::health::ReportQueue`).
+    pub reports: Arc<ReportQueue>,
 }
 
 impl AppState {
@@ -36,7 +39,7 @@ impl AppState {
         access: Arc<Access>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { store, clock, notifier, access, metrics }
+        Self { store, clock, notifier, access, metrics, reports: Arc::new(ReportQueue::new()) }
     }
 
     pub(crate) fn now(&self) -> Timestamp {

@@ -15,7 +15,7 @@ use super::extract::Json;
 use crate::input::fields::ObjectReader;
 use crate::input::FromJson;
 use crate::metrics::ReportResult::{self, Rejected};
-use crate::service::health::{self as service, ReportInput, ReportOutcome};
+use crate::service::health::{ReportInput, ReportOutcome};
 use crate::state::AppState;
 
 /// The reports of one request, in the order sent.
@@ -104,7 +104,9 @@ pub(super) async fn post(
     // reports it meant to carry.
     let Json(request) = request.inspect_err(|_| state.metrics.count_reports(Rejected, 1))?;
     let count = request.reports.len();
-    let outcome = service::apply_reports(&*state.store, state.now(), request.reports)
+    let outcome = state
+        .reports
+        .apply(&state.store, state.now(), request.reports)
         .await
         .inspect_err(|_| state.metrics.count_reports(Rejected, count))?;
     state.metrics.count_reports(ReportResult::Applied, outcome.reports_applied);

@@ -6,12 +6,14 @@
 //! leaves no system behind either.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 use slod_core::engine::{self, ChangeSummary, HealthReport, ReportError, World};
 use slod_core::model::{CheckId, HealthStatus, ReportSource, SystemId, ValidationError};
 use slod_core::time::{Timestamp, MINUTE_MS};
 use slod_store::{Store, StoreTx};
+use tokio::sync::oneshot;
 
 use super::{effects, id_generator, ServiceError, ServiceResult};
 
@@ -68,9 +70,17 @@ pub async fn apply_reports(
     now: Timestamp,
     inputs: Vec<ReportInput>,
 ) -> ServiceResult<ReportOutcome> {
-    // Refuse future reports before touching storage, naming the field; the
-    // engine checks again, but cannot say which report it was.
-    for input in &inputs {
+    refuse_future(&inputs, now)?;
+    let mut tx = store.begin().await?;
+    let applied = apply_reports_in(&mut *tx, now, &inputs, OnStale::Refuse).await?;
+    tx.commit().await?;
+    Ok(applied.outcome)
+}
+
+/// Refuses future reports before touching storage, naming the field; the
+/// engine checks again, but cannot say which report it was.
+fn refuse_future(inputs: &[ReportInput], now: Timestamp) -> ServiceResult<()> {
+    for input in inputs {
         if let Some(at) = input.at {
             if is_in_future(at, now) {
                 return Err(ValidationError::new(
@@ -81,10 +91,140 @@ pub async fn apply_reports(
             }
         }
     }
-    let mut tx = store.begin().await?;
-    let applied = apply_reports_in(&mut *tx, now, inputs, OnStale::Refuse).await?;
-    tx.commit().await?;
-    Ok(applied.outcome)
+    Ok(())
+}
+
+/// Group commit of `POST /health` requests on a store with one writer
+/// (SQLite).
+///
+/// There, requests queue for the one write connection anyway, and a
+/// commit (the WAL's fsync, `synchronous = FULL`) costs as much as
+/// applying a batch of repeats. So the requests that arrive while one is
+/// being applied are applied together: one after another in arrival
+/// order, each by [`apply_reports_in`] exactly as in a transaction of its
+/// own (every request sees the ones before it, and is judged once, SPEC
+/// §8), then committed once. No request is answered before that commit.
+/// If any request of a group fails (a `409`, an unknown system) or the
+/// commit does, the group is rolled back and each request applied again in
+/// a transaction of its own, so each gets the answer it would have had
+/// alone and none fails because of another.
+///
+/// A group runs in a task of its own, so a client that hangs up does not
+/// cancel the other requests' reports halfway. On PostgreSQL every request
+/// keeps its own transaction: replicas lock systems in id order per
+/// transaction, and a group would hold one request's locks while taking
+/// the next one's.
+pub struct ReportQueue {
+    pending: Mutex<Vec<Job>>,
+    /// Held by the task applying a group.
+    running: tokio::sync::Mutex<()>,
+}
+
+struct Job {
+    now: Timestamp,
+    inputs: Vec<ReportInput>,
+    reply: oneshot::Sender<ServiceResult<ReportOutcome>>,
+}
+
+/// Reports per group at most (a group of one request may hold more): the
+/// first request of a group waits for the last one's to be applied.
+const MAX_GROUP_REPORTS: usize = 1_000;
+
+impl Default for ReportQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReportQueue {
+    pub fn new() -> Self {
+        Self { pending: Mutex::new(Vec::new()), running: tokio::sync::Mutex::new(()) }
+    }
+
+    /// [`apply_reports`], grouped with concurrent requests when `store`
+    /// has one writer.
+    pub async fn apply(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        now: Timestamp,
+        inputs: Vec<ReportInput>,
+    ) -> ServiceResult<ReportOutcome> {
+        if store.backend() != "sqlite" {
+            return apply_reports(&**store, now, inputs).await;
+        }
+        refuse_future(&inputs, now)?;
+        let (reply, answer) = oneshot::channel();
+        self.pending_jobs().push(Job { now, inputs, reply });
+        let queue = Arc::clone(self);
+        let store = Arc::clone(store);
+        // One task per request, so there are always as many tasks as jobs;
+        // a task whose job an earlier group took finds nothing to do.
+        tokio::spawn(async move { queue.run_next(&*store).await });
+        answer.await.map_err(|_| {
+            ServiceError::Internal(anyhow::anyhow!(
+                "the task applying the reports ended without answering"
+            ))
+        })?
+    }
+
+    fn pending_jobs(&self) -> MutexGuard<'_, Vec<Job>> {
+        // Nothing panics while holding it; were it poisoned, the list is
+        // still whole.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn run_next(&self, store: &dyn Store) {
+        let _running = self.running.lock().await;
+        let jobs: Vec<Job> = {
+            let mut pending = self.pending_jobs();
+            let mut reports = 0;
+            let fit = pending
+                .iter()
+                .take_while(|job| {
+                    reports += job.inputs.len();
+                    reports <= MAX_GROUP_REPORTS
+                })
+                .count();
+            let take = fit.max(1).min(pending.len());
+            pending.drain(..take).collect()
+        };
+        if jobs.len() > 1 {
+            apply_group(store, jobs).await;
+        } else {
+            for job in jobs {
+                let result = apply_reports(store, job.now, job.inputs).await;
+                // The client may have hung up; its reports stand anyway.
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+}
+
+/// Applies `jobs` in one transaction, or, when that fails, each in its own.
+async fn apply_group(store: &dyn Store, jobs: Vec<Job>) {
+    let together = async {
+        let mut tx = store.begin().await?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let applied = apply_reports_in(&mut *tx, job.now, &job.inputs, OnStale::Refuse).await?;
+            outcomes.push(applied.outcome);
+        }
+        tx.commit().await?;
+        ServiceResult::Ok(outcomes)
+    };
+    match together.await {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(_) => {
+            for job in jobs {
+                let result = apply_reports(store, job.now, job.inputs).await;
+                let _ = job.reply.send(result);
+            }
+        }
+    }
 }
 
 /// Whether a report at `at` is further ahead of `now` than SPEC §3 allows.
@@ -117,7 +257,7 @@ pub(super) struct Applied {
 pub(super) async fn apply_reports_in(
     tx: &mut dyn StoreTx,
     now: Timestamp,
-    inputs: Vec<ReportInput>,
+    inputs: &[ReportInput],
     on_stale: OnStale,
 ) -> ServiceResult<Applied> {
     let mut created = Vec::new();
@@ -152,11 +292,11 @@ pub(super) async fn apply_reports_in(
             Some(format!("{}systemId", unknown.field_prefix)),
         ));
     }
-    let (inputs, reports, stale) = match on_stale {
-        OnStale::Refuse => (inputs, reports, 0),
+    let (inputs, reports, stale): (Vec<&ReportInput>, _, _) = match on_stale {
+        OnStale::Refuse => (inputs.iter().collect(), reports, 0),
         OnStale::Skip => {
-            let (stale, fresh): (Vec<_>, Vec<_>) =
-                inputs.into_iter().partition(|input| is_stale(&world, input, now));
+            let (stale, fresh): (Vec<&ReportInput>, Vec<&ReportInput>) =
+                inputs.iter().partition(|input| is_stale(&world, input, now));
             let reports = fresh.iter().map(|input| engine_report(input, now)).collect();
             (fresh, reports, stale.len())
         }
@@ -206,7 +346,7 @@ fn is_stale(world: &World, input: &ReportInput, now: Timestamp) -> bool {
 }
 
 /// Maps an engine refusal to the caller's terms, naming the report's field.
-fn report_error(err: ReportError, inputs: &[ReportInput], now: Timestamp) -> ServiceError {
+fn report_error(err: ReportError, inputs: &[&ReportInput], now: Timestamp) -> ServiceError {
     let prefix_of = |system_id: &SystemId, at: Timestamp| {
         inputs
             .iter()

@@ -90,7 +90,7 @@ pub async fn ingest(
     let inputs: Vec<ReportInput> =
         items.into_iter().map(|item| report_input(item, create)).collect();
     let count = inputs.len();
-    let applied = health::apply_reports_in(&mut *tx, now, inputs, OnStale::Skip).await?;
+    let applied = health::apply_reports_in(&mut *tx, now, &inputs, OnStale::Skip).await?;
     tx.commit().await?;
     outcome.stale = applied.stale;
     outcome.applied = count - applied.stale;

@@ -72,3 +72,47 @@ async fn fifty_concurrent_reports_for_one_system() {
         assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "{spans:?}");
     }
 }
+
+/// Requests that arrive together may be applied in one transaction (the
+/// SQLite store's group commit); each still gets the answer it would have
+/// had alone: a refused one changes nothing, and does not take the others
+/// with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_request_among_concurrent_ones_fails_alone() {
+    let app = spawn_app().await;
+    for i in 0..20 {
+        app.create_system(&format!("sys-{i}")).await;
+    }
+    app.report("sys-0", "healthy", 10).await;
+
+    let mut tasks = Vec::new();
+    for round in 0..3 {
+        for i in 0..20 {
+            let client = app.client.clone();
+            let url = app.url("/health");
+            // `sys-0` at minute 5 precedes its report at minute 10: 409.
+            // The others repeat one instant, which is accepted in any order.
+            let minutes = if i == 0 { 5 - round } else { 20 };
+            let body = json!({"reports": [
+                {"systemId": format!("sys-{i}"), "status": "unhealthy", "at": at(minutes)},
+            ]});
+            tasks.push(tokio::spawn(async move {
+                let response = client.post(url).json(&body).send().await.unwrap();
+                (i, response.status(), response.text().await.unwrap())
+            }));
+        }
+    }
+    for task in tasks {
+        let (i, code, body) = task.await.unwrap();
+        let expected = if i == 0 { StatusCode::CONFLICT } else { StatusCode::OK };
+        assert_eq!(code, expected, "sys-{i}: {body}");
+    }
+    assert_eq!(app.get_ok("/systems/sys-0").await["status"], "healthy");
+    for i in 1..20 {
+        assert_eq!(
+            app.get_ok(&format!("/systems/sys-{i}")).await["status"],
+            "unhealthy",
+            "sys-{i}"
+        );
+    }
+}
