@@ -80,6 +80,7 @@ async fn fifty_concurrent_reports_for_one_system() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_request_among_concurrent_ones_fails_alone() {
     let app = spawn_app().await;
+    app.set_now(30);
     for i in 0..20 {
         app.create_system(&format!("sys-{i}")).await;
     }
