@@ -176,7 +176,14 @@ impl BurnRateAlertTier {
 
     /// The burn rate at which this tier fires for a `window_days` objective.
     pub fn threshold(&self, window_days: u32) -> f64 {
-        let window_ms = f64::from(window_days) * 24.0 * HOUR_MS as f64;
+        self.threshold_ms(i64::from(window_days) * 24 * HOUR_MS)
+    }
+
+    /// The burn rate at which this tier fires for a window `window_ms`
+    /// long: a rolling window's days, or a calendar period's length
+    /// (`Objective::window_ms_at`, SPEC §17).
+    pub fn threshold_ms(&self, window_ms: i64) -> f64 {
+        let window_ms = window_ms as f64;
         // One division last: with whole-number inputs the product and the
         // divisor are exact, so 14.4 comes out as the closest f64 to 14.4
         // and a rate of exactly 14.4 fires.
@@ -213,13 +220,23 @@ pub fn firing_tiers(
     tiers: &[BurnRateAlertTier],
     window_days: u32,
 ) -> Vec<FiringTier> {
+    firing_tiers_ms(rates, tiers, i64::from(window_days) * 24 * HOUR_MS)
+}
+
+/// [`firing_tiers`] for a window `window_ms` long (a calendar period's
+/// length, say).
+pub fn firing_tiers_ms(
+    rates: &BurnRates,
+    tiers: &[BurnRateAlertTier],
+    window_ms: i64,
+) -> Vec<FiringTier> {
     tiers
         .iter()
         .enumerate()
         .filter_map(|(index, tier)| {
             let long = rates.get(tier.long_window)?;
             let short = rates.get(tier.short_window)?;
-            let threshold = tier.threshold(window_days);
+            let threshold = tier.threshold_ms(window_ms);
             (long >= threshold && short >= threshold).then_some(FiringTier {
                 index,
                 tier: *tier,

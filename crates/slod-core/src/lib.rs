@@ -12,6 +12,8 @@
 //!   (SPEC §12).
 //! - [`burn_alerts`]: multiwindow burn-rate alert tiers (SPEC §12).
 //! - [`time`]: millisecond UTC timestamps.
+//! - [`window`]: rolling and calendar windows, calendar periods in IANA time
+//!   zones (SPEC §17).
 //! - [`streak`]: daily snapshots, streaks and job scheduling (SPEC §5, §6).
 //! - [`achievements`]: achievement definitions and unlock rules (SPEC §7).
 //! - [`digest`]: the weekly digest (SPEC §6).
@@ -28,3 +30,4 @@ pub mod model;
 pub mod status;
 pub mod streak;
 pub mod time;
+pub mod window;

@@ -1007,16 +1007,18 @@ impl StoreTx for PgTx {
     }
 
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         self.lock_scope(&BTreeSet::from([o.system_id.clone()]), BTreeSet::new(), false).await?;
         sqlx::query(&format!(
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(id_strs(&o.excluded_dependency_ids))
         .bind(o.exclude_maintenance_windows)
@@ -1025,6 +1027,8 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .execute(self.writer())
         .await
         .map_err(write_error)?;
@@ -1037,16 +1041,19 @@ impl StoreTx for PgTx {
     }
 
     async fn update_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         self.lock_scope(&BTreeSet::from([o.system_id.clone()]), BTreeSet::new(), false).await?;
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = $1, target = $2, window_days = $3,
              dependency_exclusion = $4, excluded_dependency_ids = $5, exclude_maintenance_windows = $6,
-             warning_percent = $7, critical_percent = $8, fast_burn_multiplier = $9, updated_at = $10
-             WHERE id = $11",
+             warning_percent = $7, critical_percent = $8, fast_burn_multiplier = $9, updated_at = $10,
+             calendar_unit = $11, calendar_time_zone = $12
+             WHERE id = $13",
         )
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(id_strs(&o.excluded_dependency_ids))
         .bind(o.exclude_maintenance_windows)
@@ -1054,6 +1061,8 @@ impl StoreTx for PgTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .bind(o.id.as_str())
         .execute(self.writer())
         .await

@@ -109,6 +109,8 @@ pub(crate) fn objective_from_row_at(
         fast_burn_multiplier: row.try_get(col(10)).map_err(other)?,
         created_at: row.try_get(col(11)).map_err(other)?,
         updated_at: row.try_get(col(12)).map_err(other)?,
+        calendar_unit: row.try_get(col(13)).map_err(other)?,
+        calendar_time_zone: row.try_get(col(14)).map_err(other)?,
     }
     .decode()
 }

@@ -465,14 +465,16 @@ impl StoreTx for SqliteTx {
     }
 
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         sqlx::query(&format!(
-            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(join_ids(&o.excluded_dependency_ids))
         .bind(i64::from(o.exclude_maintenance_windows))
@@ -481,6 +483,8 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.created_at.millis())
         .bind(o.updated_at.millis())
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .execute(&mut *self.tx)
         .await
         .map_err(write_error)?;
@@ -493,15 +497,18 @@ impl StoreTx for SqliteTx {
     }
 
     async fn update_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = ?, target = ?, window_days = ?,
              dependency_exclusion = ?, excluded_dependency_ids = ?, exclude_maintenance_windows = ?,
-             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?
+             warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?,
+             calendar_unit = ?, calendar_time_zone = ?
              WHERE id = ?",
         )
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(join_ids(&o.excluded_dependency_ids))
         .bind(i64::from(o.exclude_maintenance_windows))
@@ -509,6 +516,8 @@ impl StoreTx for SqliteTx {
         .bind(o.burn_rate_thresholds.critical_percent)
         .bind(o.burn_rate_thresholds.fast_burn_multiplier)
         .bind(o.updated_at.millis())
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .bind(o.id.as_str())
         .execute(&mut *self.tx)
         .await

@@ -253,7 +253,7 @@ mod tests {
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),
-            window_days: WindowDays::parse(window_days.into()).unwrap(),
+            window: WindowDays::parse(window_days.into()).unwrap().into(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

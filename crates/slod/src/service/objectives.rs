@@ -9,9 +9,10 @@
 use slod_core::engine;
 use slod_core::model::{
     validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveId, SystemId,
-    Target, WindowDays,
+    Target,
 };
 use slod_core::time::Timestamp;
+use slod_core::window::Window;
 use slod_store::{Store, StoreTx};
 
 use super::status::{self, ObjectiveWithStatus};
@@ -41,7 +42,7 @@ impl ThresholdsPatch {
 pub struct NewObjective {
     pub system_id: SystemId,
     pub target: Target,
-    pub window_days: WindowDays,
+    pub window: Window,
     pub health_check_configuration_id: Option<String>,
     pub dependency_exclusion: DependencyExclusion,
     pub excluded_dependency_ids: Vec<SystemId>,
@@ -56,7 +57,8 @@ pub struct NewObjective {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectivePatch {
     pub target: Option<Target>,
-    pub window_days: Option<WindowDays>,
+    /// Replaces the window, whichever kind it was (SPEC §17).
+    pub window: Option<Window>,
     pub health_check_configuration_id: Option<Option<String>>,
     pub dependency_exclusion: Option<DependencyExclusion>,
     pub excluded_dependency_ids: Option<Vec<SystemId>>,
@@ -80,7 +82,7 @@ pub async fn create_objective(
         system_id: new.system_id,
         health_check_configuration_id: new.health_check_configuration_id,
         target: new.target,
-        window_days: new.window_days,
+        window: new.window,
         dependency_exclusion: new.dependency_exclusion,
         excluded_dependency_ids: new.excluded_dependency_ids,
         exclude_maintenance_windows: new.exclude_maintenance_windows,
@@ -113,8 +115,8 @@ pub async fn update_objective(
     if let Some(target) = patch.target {
         objective.target = target;
     }
-    if let Some(days) = patch.window_days {
-        objective.window_days = days;
+    if let Some(window) = patch.window {
+        objective.window = window;
     }
     if let Some(check) = patch.health_check_configuration_id {
         objective.health_check_configuration_id = check;

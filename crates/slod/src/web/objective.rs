@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use slod_core::model::Objective;
 use slod_core::time::{Timestamp, DAY_MS};
+use slod_core::window::Window;
 
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
@@ -147,7 +148,16 @@ fn settings(
     html! {
         dl.settings {
             dt { "System" } dd { a href={ "/systems/" (system.id) } { (system.name) } " " span.sysid { (system.id) } }
-            dt { "Target" } dd { (format::target(objective.target.get())) " % over a rolling " (objective.window_days) "-day window" }
+            @match objective.window {
+                Window::Rolling(days) => {
+                    dt { "Target" } dd { (format::target(objective.target.get())) " % over a rolling " (days) "-day window" }
+                }
+                Window::Calendar(c) => {
+                    dt { "Target" } dd { (format::target(objective.target.get())) " % per calendar " (c.unit) " in " (c.time_zone.name()) " (weeks start on Monday)" }
+                    @let period = c.period_containing(now);
+                    dt { "This period" } dd.period { (period.start.to_rfc3339()) " – " (period.end.to_rfc3339()) }
+                }
+            }
             dt { "Downtime counted" } dd { (components::mode_label(objective.dependency_exclusion)) }
             dt { "Upstreams never excused" }
             dd {

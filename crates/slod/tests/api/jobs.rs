@@ -1192,7 +1192,7 @@ async fn benchmark() {
         system_id: sid(o % systems_n),
         health_check_configuration_id: None,
         target: Target::parse(99.0).unwrap(),
-        window_days: WindowDays::parse(30).unwrap(),
+        window: WindowDays::parse(30).unwrap().into(),
         // Half and half, as slod-bench seeds them.
         dependency_exclusion: if o % 2 == 1 {
             DependencyExclusion::SelfOnly

@@ -6,6 +6,7 @@
 mod access;
 mod alertmanager;
 mod browser;
+mod calendar;
 mod concurrency;
 mod demo;
 mod dependencies;
