@@ -273,7 +273,7 @@ fn assert_refused(output: &Output) {
     assert!(!output.status.success(), "{log}");
     assert!(log.contains("newer release"), "{log}");
     assert!(log.contains("version 9999"), "the database's version: {log}");
-    assert!(log.contains("up to 10"), "this binary's version: {log}");
+    assert!(log.contains("up to 11"), "this binary's version: {log}");
 }
 
 #[tokio::test]
