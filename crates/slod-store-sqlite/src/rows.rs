@@ -364,7 +364,7 @@ impl SpanSource for SpanReads<'_> {
                 let (low, high) = ids.split_at(ids.len() / 2);
                 let (mut answer, more) = tokio::try_join!(
                     query_spans(&mut *self.conn, low, since, until),
-                    query_spans(&mut *second, high, since, until),
+                    query_spans(&mut second, high, since, until),
                 )?;
                 slod_store::span_cache::absorb(&mut answer, more);
                 return Ok(answer);
