@@ -42,7 +42,9 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         systems: usize,
     },
-    /// Time reads against a seeded database: one objective, then the list.
+    /// Time reads against a seeded database: the cold start (from spawning
+    /// the server to its first list answer, and its peak memory then), then
+    /// one objective, then the list.
     Read {
         #[arg(long)]
         slod_bin: String,
@@ -291,13 +293,14 @@ impl Server {
             .with_context(|| format!("starting {bin}"))?;
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
-        for _ in 0..600 {
+        // Every 10 ms, so that `read` can time the start.
+        for _ in 0..6000 {
             if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
                 if r.status().is_success() {
                     return Ok(Self { child, base });
                 }
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         bail!("server did not become ready")
     }
@@ -359,19 +362,30 @@ async fn time_get(client: &reqwest::Client, url: &str, n: usize) -> anyhow::Resu
 }
 
 async fn read(bin: &str, database: &str, requests: usize) -> anyhow::Result<()> {
-    let server = Server::start(bin, database).await?;
-    let client = reqwest::Client::new();
     println!("load average before: {}", load_average());
+    let spawned = Instant::now();
+    let server = Server::start(bin, database).await?;
+    let ready = spawned.elapsed().as_secs_f64() * 1000.0;
+    let client = reqwest::Client::new();
     let one = format!("{}/api/v1/objectives/obj-00000", server.base);
     let list = format!("{}/api/v1/objectives", server.base);
+    // Cold start: the list asked for as soon as the server answers
+    // /healthz (polled every 10 ms), and the memory it took to answer.
+    let first = time_get(&client, &list, 1).await?[0];
+    let peak = server.memory_mib().map_or("n/a".to_owned(), |(peak, _)| format!("{peak:.1} MiB"));
+    println!(
+        "cold start: ready {ready:.0} ms after spawn; first GET /api/v1/objectives answered \
+         {first:.1} ms later ({:.0} ms after spawn); peak RSS then {peak}",
+        ready + first
+    );
     for (label, url, n) in [
         ("GET /api/v1/objectives/obj-00000", &one, requests),
         ("GET /api/v1/objectives", &list, requests.min(20)),
     ] {
         // Warm caches (SQLite pages, prepared statements, slod's span
-        // cache) first; the first request after start is shown apart.
+        // cache) first; the first request of each kind is shown apart.
         let cold = time_get(&client, url, 1).await?;
-        println!("{label}: first request after start {:.1} ms", cold[0]);
+        println!("{label}: first request {:.1} ms", cold[0]);
         time_get(&client, url, 1).await?;
         let cpu_before = server.cpu_ms();
         let times = time_get(&client, url, n).await?;

@@ -401,7 +401,8 @@ impl Store for PgStore {
         until: Timestamp,
     ) -> StoreResult<SpanSet> {
         let mut conn = self.pool.acquire().await.map_err(other)?;
-        self.spans.read_through(&mut SpanReads(&mut conn), objective_ids, since, until).await
+        let mut reads = SpanReads { conn: &mut conn, pool: &self.pool };
+        self.spans.read_through(&mut reads, objective_ids, since, until).await
     }
 
     async fn systems_down_at(

@@ -246,9 +246,9 @@ pub(crate) fn outbox_event(row: &PgRow) -> Result<(i64, NotificationEvent), Stor
         .decode()
 }
 
-/// [`SpanSource::tails`]: one indexed range on (objective_id, start_time)
-/// per read, a few rows each once the cache is warm. One indexed range per objective, a few rows each
-/// once the cache is warm.
+/// [`SpanSource::tails`]: one statement, one indexed range on
+/// (objective_id, start_time) per read, no row at all for an objective
+/// where nothing happened.
 pub(crate) async fn query_tails(
     conn: &mut PgConnection,
     reads: &[&TailRead],
@@ -256,7 +256,7 @@ pub(crate) async fn query_tails(
     let rows = sqlx::query(
         "SELECT c.id, e.start_time, e.end_time, e.upstream_system_id, e.upstream_system_name
          FROM UNNEST($1::text[], $2::bigint[]) AS c(id, start_from)
-         JOIN slo_downtime_events e ON e.objective_id = c.id AND e.start_time >= c.start_from",
+         JOIN slo_downtime_events e ON e.objective_id = c.id AND e.start_time > c.start_from",
     )
     .bind(reads.iter().map(|r| r.objective_id.as_str()).collect::<Vec<_>>())
     .bind(reads.iter().map(|r| r.from).collect::<Vec<_>>())
@@ -278,21 +278,47 @@ pub(crate) async fn query_tails(
     Ok(tails.finish())
 }
 
-/// The span reads of one connection, for the store's span cache.
-pub(crate) struct SpanReads<'a>(pub(crate) &'a mut PgConnection);
+/// The span reads of one connection, for the store's span cache, and the
+/// pool to borrow a second connection from for a large load.
+pub(crate) struct SpanReads<'a> {
+    pub(crate) conn: &'a mut PgConnection,
+    pub(crate) pool: &'a sqlx::PgPool,
+}
+
+/// From how many objectives a load is read in two halves at once.
+const SPLIT_LOAD_FROM: usize = 200;
 
 #[async_trait::async_trait]
 impl SpanSource for SpanReads<'_> {
+    /// A load of many objectives (the first read after a start) reads the
+    /// two halves of the ids on two connections at once, when a second one
+    /// is free at once: each statement runs on one core. Each objective's
+    /// spans still come from one statement, so each is one committed state,
+    /// as a tail read's are.
     async fn spans(
         &mut self,
         objective_ids: &[String],
         since: Timestamp,
         until: Timestamp,
     ) -> Result<SpanSet, StoreError> {
-        query_spans(self.0, objective_ids, since, until).await
+        if objective_ids.len() >= SPLIT_LOAD_FROM {
+            let second =
+                tokio::time::timeout(std::time::Duration::from_millis(20), self.pool.acquire())
+                    .await;
+            if let Ok(Ok(mut second)) = second {
+                let (low, high) = objective_ids.split_at(objective_ids.len() / 2);
+                let (mut answer, more) = tokio::try_join!(
+                    query_spans(&mut *self.conn, low, since, until),
+                    query_spans(&mut second, high, since, until),
+                )?;
+                slod_store::span_cache::absorb(&mut answer, more);
+                return Ok(answer);
+            }
+        }
+        query_spans(&mut *self.conn, objective_ids, since, until).await
     }
 
     async fn tails(&mut self, reads: &[&TailRead]) -> Result<SpanSet, StoreError> {
-        query_tails(self.0, reads).await
+        query_tails(&mut *self.conn, reads).await
     }
 }

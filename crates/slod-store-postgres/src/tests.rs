@@ -732,7 +732,7 @@ async fn event_spans_at_scale() {
         let started = Instant::now();
         let set = store.event_spans(&ids, since, until).await.expect("spans");
         best = best.min(started.elapsed());
-        spans = set.spans.values().map(Vec::len).sum::<usize>();
+        spans = set.spans.values().map(|s| s.len()).sum::<usize>();
     }
     let _ = writeln!(
         std::io::stderr(),

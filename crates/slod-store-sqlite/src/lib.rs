@@ -204,7 +204,8 @@ impl Store for SqliteStore {
         until: Timestamp,
     ) -> StoreResult<SpanSet> {
         let mut conn = self.reader.acquire().await.map_err(other)?;
-        self.spans.read_through(&mut SpanReads(&mut conn), objective_ids, since, until).await
+        let mut reads = SpanReads { conn: &mut conn, pool: &self.reader };
+        self.spans.read_through(&mut reads, objective_ids, since, until).await
     }
 
     async fn events_after(

@@ -583,7 +583,7 @@ fn spans_of(spans: &SpanSet, objective: &str) -> Vec<Piece> {
     let mut pieces: Vec<Piece> = spans
         .spans
         .get(objective)
-        .map(Vec::as_slice)
+        .map(crate::Spans::as_slice)
         .unwrap_or(&[])
         .iter()
         .map(|s| {

@@ -76,8 +76,9 @@ pub struct DependenciesRow {
 /// The events of several objectives as spans, for status arithmetic.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanSet {
-    /// Spans per objective id (objectives without events may be absent).
-    pub spans: BTreeMap<String, Vec<EventSpan>>,
+    /// Spans per objective id, by start (objectives without events may be
+    /// absent).
+    pub spans: BTreeMap<String, Spans>,
     /// The upstream table `EventSpan::upstream` indexes (1-based).
     pub upstreams: Vec<(SystemId, String)>,
 }
@@ -89,7 +90,8 @@ pub struct SpanSet {
 /// where to look the names up.
 #[derive(Debug, Default)]
 pub struct SpanSetBuilder {
-    set: SpanSet,
+    spans: BTreeMap<String, Vec<EventSpan>>,
+    upstreams: Vec<(SystemId, String)>,
     index: BTreeMap<String, u32>,
     /// For each upstream added without a name, one objective it was seen
     /// under (to look the name up by).
@@ -107,17 +109,15 @@ impl SpanSetBuilder {
         if name.is_none() {
             self.unnamed.insert(id.to_owned(), objective_id.to_owned());
         }
-        self.set
-            .upstreams
-            .push((SystemId::from_trusted(id.to_owned()), name.unwrap_or(id).to_owned()));
-        let n = span_cache::upstream_number(self.set.upstreams.len());
+        self.upstreams.push((SystemId::from_trusted(id.to_owned()), name.unwrap_or(id).to_owned()));
+        let n = span_cache::upstream_number(self.upstreams.len());
         self.index.insert(id.to_owned(), n);
         n
     }
 
     /// The spans of `objective_id` so far, to append to.
     pub fn spans_of(&mut self, objective_id: &str) -> &mut Vec<EventSpan> {
-        self.set.spans.entry(objective_id.to_owned()).or_default()
+        self.spans.entry(objective_id.to_owned()).or_default()
     }
 
     /// Adds one event: `end` `None` while open; `upstream` the id and the
@@ -145,7 +145,7 @@ impl SpanSetBuilder {
 
     /// Names upstreams added without one.
     pub fn name_upstreams(&mut self, mut names: BTreeMap<String, String>) {
-        for (id, name) in &mut self.set.upstreams {
+        for (id, name) in &mut self.upstreams {
             if let Some(found) = names.remove(id.as_str()) {
                 *name = found;
             }
@@ -154,7 +154,67 @@ impl SpanSetBuilder {
     }
 
     pub fn finish(self) -> SpanSet {
-        self.set
+        SpanSet {
+            spans: self.spans.into_iter().map(|(id, spans)| (id, Spans::from(spans))).collect(),
+            upstreams: self.upstreams,
+        }
+    }
+}
+
+/// One objective's spans in a [`SpanSet`]: a range of a shared vector, so
+/// that a read answered from the span cache hands out the spans the cache
+/// holds instead of copying them (a million of them for a list read).
+/// Derefs to the slice; [`Spans::to_mut`] copies on write.
+#[derive(Clone, Default)]
+pub struct Spans {
+    all: std::sync::Arc<Vec<EventSpan>>,
+    range: std::ops::Range<usize>,
+}
+
+impl Spans {
+    /// `all[range]`, sharing `all`. `range` must lie within `all`.
+    pub fn shared(all: std::sync::Arc<Vec<EventSpan>>, range: std::ops::Range<usize>) -> Self {
+        debug_assert!(range.start <= range.end && range.end <= all.len());
+        Self { all, range }
+    }
+
+    pub fn as_slice(&self) -> &[EventSpan] {
+        self.all.get(self.range.clone()).unwrap_or_default()
+    }
+
+    /// The spans to change, copied first when they are shared or a part.
+    pub fn to_mut(&mut self) -> &mut [EventSpan] {
+        if self.range != (0..self.all.len()) {
+            *self = Self::from(self.as_slice().to_vec());
+        }
+        std::sync::Arc::make_mut(&mut self.all).as_mut_slice()
+    }
+}
+
+impl From<Vec<EventSpan>> for Spans {
+    fn from(spans: Vec<EventSpan>) -> Self {
+        let range = 0..spans.len();
+        Self { all: std::sync::Arc::new(spans), range }
+    }
+}
+
+impl std::ops::Deref for Spans {
+    type Target = [EventSpan];
+
+    fn deref(&self) -> &[EventSpan] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Spans {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl std::fmt::Debug for Spans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
     }
 }
 

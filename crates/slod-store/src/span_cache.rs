@@ -11,9 +11,10 @@
 //!   its closed events start in strictly increasing order.
 //!
 //! So what was once read of an objective's closed events stays true, and
-//! everything newer is the events starting at or after the last cached
-//! start: one index range read (`objective_id, start_time`) per objective,
-//! returning a handful of rows. Every read asks the database for that tail,
+//! everything newer is the events starting after the last cached start:
+//! one index range read (`objective_id, start_time`) per objective, all in
+//! one statement, returning nothing for an objective where nothing
+//! happened. Every read asks the database for that tail,
 //! so a replica sees what the others wrote as soon as it is committed. Open
 //! events are never cached. The tail read runs as one statement, so it sees
 //! one committed state: if it sees an event, it also sees every event that
@@ -31,14 +32,14 @@
 //! [`Store::event_spans`]: crate::Store::event_spans
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slod_core::model::SystemId;
 use slod_core::status::{EventSpan, OPEN_END};
 use slod_core::time::{Timestamp, DAY_MS};
 
-use crate::{SpanSet, StoreResult};
+use crate::{SpanSet, Spans, StoreResult};
 
 /// How far before the oldest recent read an entry keeps its events, so
 /// reads of slightly different windows (the daily job's midnight, now)
@@ -67,12 +68,23 @@ pub struct TailRead {
 
 #[derive(Debug)]
 struct Entry {
-    /// Every closed event ending after `floor`, by start.
     floor: i64,
-    closed: Vec<EventSpan>,
+    /// Every closed event ending after `floor`, by start; then the open
+    /// event the last read found, if any (the next read replaces it).
+    /// Shared with the answers handed out, copied on write if one is still
+    /// held.
+    spans: Arc<Vec<EventSpan>>,
+    /// How many of `spans` are closed.
+    closed: usize,
     /// The oldest `since` read since `trimmed` (`i64::MAX`: none yet).
     oldest_since: i64,
     trimmed: Instant,
+}
+
+impl Entry {
+    fn closed(&self) -> &[EventSpan] {
+        self.spans.get(..self.closed).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -135,7 +147,7 @@ impl SpanCache {
             .map(|id| match state.entries.get(id) {
                 Some(entry) if entry.floor <= since.millis() => TailRead {
                     objective_id: id.clone(),
-                    from: entry.closed.last().map_or(i64::MIN, |s| s.start),
+                    from: entry.closed().last().map_or(i64::MIN, |s| s.start),
                     floor: entry.floor,
                     cached: true,
                 },
@@ -191,16 +203,30 @@ impl SpanCache {
                 fresh.push(EventSpan { upstream, ..*span });
             }
             fresh.sort_by_key(|s| s.start);
-            // This read's answer: what the cache held of it when planned
-            // (events starting up to `from`, all closed before the
-            // database answered) and the rows after that, so one state.
             let entry = state.entries.get(&read.objective_id);
+            let replace = read.from == i64::MIN
+                && entry.is_none_or(|e| e.closed == 0 || e.floor > read.floor);
+            // Whether the entry is still as this read planned it (no other
+            // read changed it in between): then the answer is what the
+            // entry holds once this read's rows are added, shared rather
+            // than copied. Only the last row can be open (one open event
+            // an objective, after every closed one).
+            let as_planned = fresh.iter().rev().skip(1).all(|s| s.end != OPEN_END)
+                && (replace
+                    || (read.from != i64::MIN
+                        && entry.is_some_and(|e| {
+                            e.floor <= read.floor
+                                && e.closed().last().map(|s| s.start) == Some(read.from)
+                        })));
             if read.from != i64::MIN && entry.is_none_or(|e| e.floor > read.floor) {
                 stale.push(read.objective_id.clone());
-            } else {
+            } else if !as_planned {
+                // This read's answer: what the cache held of it when planned
+                // (events starting up to `from`, all closed before the
+                // database answered) and the rows after that, so one state.
                 // Closed events end in start order too (they never
                 // overlap), so the window is found by two binary searches.
-                let held = entry.map(|e| e.closed.as_slice()).unwrap_or(&[]);
+                let held = entry.map(Entry::closed).unwrap_or(&[]);
                 let first = held.partition_point(|s| s.end <= since.millis());
                 let last = held
                     .partition_point(|s| s.start <= read.from && s.start < until.millis())
@@ -213,41 +239,56 @@ impl SpanCache {
                     .collect();
                 spans.sort_by_key(|s| s.start);
                 if !spans.is_empty() {
-                    answer.spans.insert(read.objective_id.clone(), spans);
+                    answer.spans.insert(read.objective_id.clone(), spans.into());
                 }
             }
 
-            let closed: Vec<EventSpan> = fresh.into_iter().filter(|s| s.end != OPEN_END).collect();
-
+            let open = fresh.last().copied().filter(|s| s.end == OPEN_END);
             let entry = state.entries.entry(read.objective_id.clone()).or_insert_with(|| Entry {
                 floor: read.floor,
-                closed: Vec::new(),
+                spans: Arc::default(),
+                closed: 0,
                 oldest_since: since.millis(),
                 trimmed: Instant::now(),
             });
-            let replace =
-                read.from == i64::MIN && (entry.closed.is_empty() || entry.floor > read.floor);
+            let spans = Arc::make_mut(&mut entry.spans);
+            // The open event the last read left is no longer news.
+            spans.truncate(entry.closed);
             if replace {
                 entry.floor = read.floor;
-                entry.closed.clear();
+                spans.clear();
             }
-            let last = entry.closed.last().map(|s| s.start);
-            entry.closed.extend(
-                closed
-                    .into_iter()
-                    .filter(|s| s.end > entry.floor && last.is_none_or(|l| s.start > l)),
-            );
+            let last = spans.last().map(|s| s.start);
+            let floor = entry.floor;
+            spans.extend(fresh.into_iter().filter(|s| {
+                s.end != OPEN_END && s.end > floor && last.is_none_or(|l| s.start > l)
+            }));
+            entry.closed = spans.len();
             // Keep a little before the oldest recent read (module docs).
             entry.oldest_since = entry.oldest_since.min(since.millis());
             if entry.trimmed.elapsed() >= self.trim_every {
                 let keep_from = entry.oldest_since.saturating_sub(TRIM_MARGIN_MS);
                 if keep_from > entry.floor {
-                    let cut = entry.closed.partition_point(|s| s.end <= keep_from);
-                    entry.closed.drain(..cut);
+                    let cut = spans.partition_point(|s| s.end <= keep_from);
+                    spans.drain(..cut);
+                    entry.closed = spans.len();
                     entry.floor = keep_from;
                 }
                 entry.oldest_since = i64::MAX;
                 entry.trimmed = Instant::now();
+            }
+            if as_planned {
+                spans.extend(open);
+                // Starts strictly increase and so do ends (the open one's
+                // last): the window is two binary searches.
+                let first = spans.partition_point(|s| s.end <= since.millis());
+                let last = spans.partition_point(|s| s.start < until.millis()).max(first);
+                if first < last {
+                    answer.spans.insert(
+                        read.objective_id.clone(),
+                        Spans::shared(entry.spans.clone(), first..last),
+                    );
+                }
             }
         }
         answer.upstreams = state.upstreams.clone();
@@ -272,8 +313,8 @@ pub fn absorb(answer: &mut SpanSet, other: SpanSet) {
         .map(|(i, (id, _))| (id.clone(), upstream_number(i + 1)))
         .collect();
     for (objective, spans) in other.spans {
-        let mapped = spans
-            .into_iter()
+        let mapped: Vec<EventSpan> = spans
+            .iter()
             .map(|span| {
                 let upstream = match span.upstream {
                     0 => 0,
@@ -285,10 +326,10 @@ pub fn absorb(answer: &mut SpanSet, other: SpanSet) {
                         })
                     }
                 };
-                EventSpan { upstream, ..span }
+                EventSpan { upstream, ..*span }
             })
             .collect();
-        answer.spans.insert(objective, mapped);
+        answer.spans.insert(objective, mapped.into());
     }
 }
 
@@ -304,10 +345,10 @@ pub trait SpanSource: Send {
         until: Timestamp,
     ) -> StoreResult<SpanSet>;
     /// For each read (never one with `from` at `i64::MIN`), its objective's
-    /// events that start at or after `from`. They all end after `floor`:
-    /// the event starting at `from` is a cached closed one, which ends
-    /// after the entry's floor, and the later ones start after it ends; so
-    /// a range on (objective_id, start_time) is the whole condition.
+    /// events that start after `from`. They all end after `floor`: the
+    /// event starting at `from` is a cached closed one, which ends after
+    /// the entry's floor, and the later ones start after it ends; so a
+    /// range on (objective_id, start_time) is the whole condition.
     async fn tails(&mut self, reads: &[&TailRead]) -> StoreResult<SpanSet>;
 }
 
@@ -364,7 +405,7 @@ mod tests {
 
     fn set(objective: &str, spans: Vec<EventSpan>, upstreams: &[&str]) -> SpanSet {
         let mut set = SpanSet::default();
-        set.spans.insert(objective.to_owned(), spans);
+        set.spans.insert(objective.to_owned(), spans.into());
         set.upstreams = upstreams
             .iter()
             .map(|u| (SystemId::from_trusted((*u).to_owned()), format!("{u} name")))
@@ -425,6 +466,67 @@ mod tests {
         assert_eq!(starts, vec![11 * DAY, 12 * DAY, 13 * DAY, 14 * DAY]);
         assert_eq!(answer.spans["o"][2].end, 13 * DAY + 9);
         assert_eq!(answer.spans["o"][3].end, OPEN_END);
+    }
+
+    #[test]
+    fn an_answer_is_not_changed_by_later_reads() {
+        let cache = SpanCache::new();
+        let ids = vec!["o".to_owned()];
+        let plan = cache.plan(&ids, t(0));
+        let found = set("o", vec![span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)], &[]);
+        let (first, _) = cache.merge(&plan, std::slice::from_ref(&found), t(0), t(10 * DAY));
+        assert_eq!(
+            first.spans["o"].as_slice(),
+            [span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)]
+        );
+        // The open event closes and another opens while `first` is held.
+        let plan = cache.plan(&ids, t(0));
+        assert_eq!(plan[0].from, DAY);
+        let found = set("o", vec![span(2 * DAY, 2 * DAY + 7, 0), span(3 * DAY, OPEN_END, 0)], &[]);
+        let (second, _) = cache.merge(&plan, std::slice::from_ref(&found), t(0), t(10 * DAY));
+        assert_eq!(
+            first.spans["o"].as_slice(),
+            [span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)]
+        );
+        assert_eq!(
+            second.spans["o"].as_slice(),
+            [span(DAY, DAY + 5, 0), span(2 * DAY, 2 * DAY + 7, 0), span(3 * DAY, OPEN_END, 0)]
+        );
+        // The open event is gone (deleted: the tail is empty).
+        let plan = cache.plan(&ids, t(0));
+        assert_eq!(plan[0].from, 2 * DAY);
+        let (third, _) = cache.merge(&plan, &[SpanSet::default()], t(0), t(10 * DAY));
+        assert_eq!(
+            third.spans["o"].as_slice(),
+            [span(DAY, DAY + 5, 0), span(2 * DAY, 2 * DAY + 7, 0)]
+        );
+        // A later window, with nothing else holding the entry's spans.
+        drop((first, second));
+        let (fourth, _) = cache.merge(&plan, &[SpanSet::default()], t(DAY + 6), t(10 * DAY));
+        assert_eq!(fourth.spans["o"].as_slice(), [span(2 * DAY, 2 * DAY + 7, 0)]);
+    }
+
+    #[test]
+    fn a_read_racing_another_answers_its_own_state() {
+        let cache = SpanCache::new();
+        let ids = vec!["o".to_owned()];
+        let plan = cache.plan(&ids, t(0));
+        cache.merge(&plan, &[set("o", vec![span(DAY, DAY + 5, 0)], &[])], t(0), t(10 * DAY));
+        // Two reads plan from the same entry; the second merges first.
+        let slow = cache.plan(&ids, t(0));
+        let fast = cache.plan(&ids, t(0));
+        let newer = set("o", vec![span(2 * DAY, 2 * DAY + 5, 0), span(3 * DAY, OPEN_END, 0)], &[]);
+        cache.merge(&fast, std::slice::from_ref(&newer), t(0), t(10 * DAY));
+        // The slow read saw an older state: only the open event at 2 days.
+        let older = set("o", vec![span(2 * DAY, OPEN_END, 0)], &[]);
+        let (answer, stale) = cache.merge(&slow, std::slice::from_ref(&older), t(0), t(10 * DAY));
+        assert!(stale.is_empty());
+        assert_eq!(
+            answer.spans["o"].as_slice(),
+            [span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)]
+        );
+        // The cache kept the newer closed event.
+        assert_eq!(cache.plan(&ids, t(0))[0].from, 2 * DAY);
     }
 
     #[test]

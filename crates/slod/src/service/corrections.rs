@@ -23,7 +23,7 @@ use slod_core::status::{compute_status_corrected, EventSpan, SloStatus, BURN_WIN
 use slod_core::streak::{self, Snapshot};
 use slod_core::time::Timestamp;
 use slod_store::corrections::{CorrectionRow, LiveCorrections};
-use slod_store::{Store, StoreError, StoreTx};
+use slod_store::{Spans, Store, StoreError, StoreTx};
 
 use super::{maintenance, ServiceError, ServiceResult};
 
@@ -267,7 +267,7 @@ async fn recompute(
             continue;
         };
         let mut streak = streak::streak_before(&history[..split], first_recomputed.streak_days);
-        let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
         for old in history.iter().skip(split).filter(|s| s.date <= now) {
             let midnight = old.date;
             let rewound = rewind(own, midnight);

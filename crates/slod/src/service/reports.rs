@@ -17,7 +17,7 @@ use slod_core::corrections::{statement, StatementInterval};
 use slod_core::maintenance::merged_occurrences;
 use slod_core::model::{ObjectiveId, SystemId, ValidationError};
 use slod_core::time::Timestamp;
-use slod_store::Store;
+use slod_store::{Spans, Store};
 
 use super::{corrections, maintenance, ServiceError, ServiceResult};
 
@@ -127,7 +127,7 @@ pub async fn sla_statement(
         .map(|objective| {
             let row = systems.iter().find(|row| row.system.id == objective.system_id);
             let down = row.is_some_and(|row| row.effective_status.is_down());
-            let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
             let excluded = match windows.get(&objective.system_id) {
                 Some(system_windows) if objective.exclude_maintenance_windows => {
                     merged_occurrences(system_windows, from.millis(), until.millis())

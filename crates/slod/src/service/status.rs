@@ -29,10 +29,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use slod_core::engine::World;
 use slod_core::model::{Objective, ObjectiveId, SystemId};
-use slod_core::status::{EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
+use slod_core::status::{SloStatus, BURN_WINDOWS, OPEN_END};
 use slod_core::streak::Streak;
 use slod_core::time::Timestamp;
-use slod_store::{SpanSet, Store, StoreTx};
+use slod_store::{SpanSet, Spans, Store, StoreTx};
 
 use super::{corrections, maintenance, ServiceResult};
 
@@ -109,7 +109,7 @@ pub async fn statuses(
     Ok(objectives
         .iter()
         .map(|objective| {
-            let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
             let is_down = down.contains(&objective.system_id);
             corrections::compute(objective, own, &upstreams, t, is_down, &windows, &fixes)
         })
@@ -122,10 +122,15 @@ pub async fn statuses(
 /// makes `hasOpenDowntime` true. (Live status does not do this: a report
 /// may legitimately close an event a few minutes ahead of now, and that
 /// event's time up to now is plain closed downtime.)
-pub(crate) fn as_of(spans: &mut BTreeMap<String, Vec<EventSpan>>, t: Timestamp) {
-    for span in spans.values_mut().flatten() {
-        if span.end > t.millis() {
-            span.end = OPEN_END;
+pub(crate) fn as_of(spans: &mut BTreeMap<String, Spans>, t: Timestamp) {
+    for spans in spans.values_mut() {
+        // Copied (from the span cache) only when something changes.
+        if spans.iter().any(|span| span.end > t.millis()) {
+            for span in spans.to_mut() {
+                if span.end > t.millis() {
+                    span.end = OPEN_END;
+                }
+            }
         }
     }
 }
@@ -224,7 +229,7 @@ pub(super) async fn judge_with(
     let judged = objectives
         .into_iter()
         .map(|objective| {
-            let own = spans.spans.get(objective.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
             let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
             let status =
                 corrections::compute(objective, own, &upstreams, now, down, &windows, &fixes);

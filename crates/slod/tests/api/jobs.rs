@@ -1367,7 +1367,7 @@ async fn benchmark() {
     let computed = started.elapsed().as_secs_f64();
     println!(
         "  of which: list objectives {listed:.2} s; event_spans for all ({} spans) {read:.2} s; statuses (spans + down state + arithmetic) {computed:.2} s",
-        spans.spans.values().map(Vec::len).sum::<usize>()
+        spans.spans.values().map(|s| s.len()).sum::<usize>()
     );
     assert_eq!(statuses.len(), objectives_n);
 
