@@ -4,6 +4,8 @@
 //! Every subcommand starts its own server from `--slod-bin` on a free
 //! loopback port, so figures include HTTP, JSON and the database.
 
+mod receive;
+
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -108,6 +110,18 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         systems: usize,
     },
+    /// A webhook receiver in a process of its own: answers every POST with
+    /// 200 and records when each event arrived; `GET /stats?since=MS` gives
+    /// deliveries per path, duplicates and the latency from the payload's
+    /// `occurredAt` to arrival.
+    Receive {
+        /// Where to listen; port 0 takes one from the OS (printed on stdout).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Exit when standard input closes (how `fanout` stops it).
+        #[arg(long)]
+        until_stdin_closes: bool,
+    },
 }
 
 #[tokio::main]
@@ -148,6 +162,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Alertmanager { slod_bin, database, alerts, systems } => {
             alertmanager(&slod_bin, &database, alerts, systems).await
+        }
+        Command::Receive { listen, until_stdin_closes } => {
+            receive::run(&listen, until_stdin_closes).await
         }
     }
 }
