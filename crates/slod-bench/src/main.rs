@@ -4,6 +4,7 @@
 //! Every subcommand starts its own server from `--slod-bin` on a free
 //! loopback port, so figures include HTTP, JSON and the database.
 
+mod fanout;
 mod receive;
 
 use std::collections::BTreeMap;
@@ -110,6 +111,28 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         systems: usize,
     },
+    /// Notification fan-out: `--rate` status changes a second to
+    /// `--channels` webhooks on a `receive` child process; latency from
+    /// each event's `occurredAt` to its arrival there.
+    Fanout {
+        #[arg(long)]
+        slod_bin: String,
+        #[arg(long)]
+        database: String,
+        /// `slo.status.changed` events per second (a multiple of 50).
+        #[arg(long, default_value_t = 1000)]
+        rate: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        channels: usize,
+        /// Add a channel whose receiver accepts connections and never answers.
+        #[arg(long)]
+        unreachable: bool,
+        /// The longest wait for deliveries after the load.
+        #[arg(long, default_value_t = 60)]
+        drain_seconds: u64,
+    },
     /// A webhook receiver in a process of its own: answers every POST with
     /// 200 and records when each event arrived; `GET /stats?since=MS` gives
     /// deliveries per path, duplicates and the latency from the payload's
@@ -162,6 +185,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Alertmanager { slod_bin, database, alerts, systems } => {
             alertmanager(&slod_bin, &database, alerts, systems).await
+        }
+        Command::Fanout {
+            slod_bin,
+            database,
+            rate,
+            seconds,
+            channels,
+            unreachable,
+            drain_seconds,
+        } => {
+            let load = fanout::FanoutLoad { rate, seconds, channels, unreachable, drain_seconds };
+            fanout::fanout(&slod_bin, &database, &load).await
         }
         Command::Receive { listen, until_stdin_closes } => {
             receive::run(&listen, until_stdin_closes).await
