@@ -30,8 +30,9 @@ pub struct FanoutLoad {
     /// `slo.status.changed` events per second.
     pub rate: usize,
     pub seconds: u64,
-    /// Webhook channels, each on its own path of the receiver.
-    pub channels: usize,
+    /// The channels' kinds (`webhook`, `slack`, `teams`), each channel on
+    /// its own path of the receiver.
+    pub kinds: Vec<String>,
     /// Also a channel whose receiver accepts connections and never answers.
     pub unreachable: bool,
     /// How long to wait for deliveries after the load, at most.
@@ -115,9 +116,9 @@ async fn create_channels(
     load: &FanoutLoad,
 ) -> anyhow::Result<Vec<String>> {
     let mut paths = Vec::new();
-    for i in 0..load.channels {
+    for (i, kind) in load.kinds.iter().enumerate() {
         let path = format!("/c{i}");
-        let body = json!({"name": format!("fanout-c{i}"), "kind": "webhook",
+        let body = json!({"name": format!("fanout-c{i}"), "kind": kind,
                           "url": format!("{}{path}", receiver.base), "secret": null,
                           "events": ["slo.status.changed"]});
         send_ok(client, Method::POST, format!("{api}/channels"), body).await?;
@@ -216,9 +217,9 @@ pub async fn fanout(bin: &str, database: &str, load: &FanoutLoad) -> anyhow::Res
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
         "{systems} systems x {OBJECTIVES_PER_SYSTEM} objectives x {REPORTS_PER_SECOND} reports/s \
-         for {} s to {} webhook channel(s){}; load average before {}",
+         for {} s to channels {}{}; load average before {}",
         load.seconds,
-        load.channels,
+        load.kinds.join(", "),
         if load.unreachable { " + 1 unreachable" } else { "" },
         load_average()
     );

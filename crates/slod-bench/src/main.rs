@@ -124,8 +124,14 @@ enum Command {
         rate: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Webhook channels.
         #[arg(long, default_value_t = 3)]
         channels: usize,
+        /// The channels' kinds instead, comma-separated (`webhook`, `slack`,
+        /// `teams`): Slack and Teams messages look up the system and the
+        /// objective to render.
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
         /// Add a channel whose receiver accepts connections and never answers.
         #[arg(long)]
         unreachable: bool,
@@ -192,10 +198,12 @@ async fn main() -> anyhow::Result<()> {
             rate,
             seconds,
             channels,
+            kinds,
             unreachable,
             drain_seconds,
         } => {
-            let load = fanout::FanoutLoad { rate, seconds, channels, unreachable, drain_seconds };
+            let kinds = if kinds.is_empty() { vec!["webhook".to_owned(); channels] } else { kinds };
+            let load = fanout::FanoutLoad { rate, seconds, kinds, unreachable, drain_seconds };
             fanout::fanout(&slod_bin, &database, &load).await
         }
         Command::Receive { listen, until_stdin_closes } => {
