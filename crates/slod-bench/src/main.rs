@@ -257,7 +257,7 @@ async fn seed(
             system_id: sid(o % systems),
             health_check_configuration_id: None,
             target: Target::parse(99.0)?,
-            window_days: WindowDays::parse(30)?,
+            window: WindowDays::parse(30)?.into(),
             dependency_exclusion: if o % 2 == 0 {
                 DependencyExclusion::Strict
             } else {

@@ -107,7 +107,7 @@ fn objective(mode: DependencyExclusion) -> Objective {
         system_id: SystemId::parse("api", "id").expect("valid id"),
         health_check_configuration_id: None,
         target: Target::parse(99.9).expect("valid target"),
-        window_days: WindowDays::parse(WINDOW_DAYS.into()).expect("valid window"),
+        window: WindowDays::parse(WINDOW_DAYS.into()).expect("valid window").into(),
         dependency_exclusion: mode,
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,

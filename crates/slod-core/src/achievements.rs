@@ -178,7 +178,8 @@ pub struct AchievementContext {
     pub has_upstream_only_downtime: bool,
     /// The shortest of the outages the caller passed, in seconds.
     pub fastest_recovery_seconds: Option<f64>,
-    /// Objectives at least one window old (`createdAt ≤ T − windowDays`).
+    /// Objectives at least one window old (`createdAt ≤ T − windowDays`; for
+    /// a calendar objective, T minus the length of the period containing T).
     pub mature_objective_count: usize,
     /// The best remaining budget percent across the mature objectives only.
     pub mature_budget_remaining_percent: Option<f64>,
@@ -218,7 +219,7 @@ pub fn context(
         if strict_consumed > 0.0 && consumed == 0.0 {
             ctx.has_upstream_only_downtime = true;
         }
-        if objective.created_at <= at.minus_millis(objective.window_ms()) {
+        if objective.created_at <= at.minus_millis(objective.window_ms_at(at)) {
             ctx.mature_objective_count += 1;
             ctx.mature_budget_remaining_percent =
                 Some(max_of(ctx.mature_budget_remaining_percent, remaining));
@@ -285,7 +286,7 @@ mod tests {
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),
-            window_days: WindowDays::parse(30).unwrap(),
+            window: WindowDays::parse(30).unwrap().into(),
             dependency_exclusion: mode,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

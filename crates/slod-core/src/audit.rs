@@ -339,7 +339,7 @@ mod tests {
             system_id: sid(system),
             health_check_configuration_id: check.map(str::to_owned),
             target: Target::parse(99.9).unwrap(),
-            window_days: WindowDays::parse(30).unwrap(),
+            window: WindowDays::parse(30).unwrap().into(),
             dependency_exclusion: DependencyExclusion::SelfOnly,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

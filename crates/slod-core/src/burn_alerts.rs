@@ -5,7 +5,9 @@
 //! A tier's threshold is the burn rate that spends `budgetPercent` of the
 //! whole window's budget within `longWindow`:
 //! `budgetPercent / 100 × (windowDays × 24 h) / longWindow`. For a 30-day
-//! window the default tiers' thresholds are 14.4, 6 and 1.
+//! window the default tiers' thresholds are 14.4, 6 and 1. A calendar
+//! objective's window is its current period's length, DST included (SPEC
+//! §17): 745 h for October in `Europe/Berlin`, so 14.9, 6.21 and 1.03.
 //!
 //! This module only judges a status; remembering which tiers already fired
 //! (once per crossing, re-armed when either window falls below) belongs to
@@ -181,7 +183,14 @@ impl BurnRateAlertTier {
 
     /// The burn rate at which this tier fires for a `window_days` objective.
     pub fn threshold(&self, window_days: u32) -> f64 {
-        let window_ms = f64::from(window_days) * 24.0 * HOUR_MS as f64;
+        self.threshold_ms(i64::from(window_days) * 24 * HOUR_MS)
+    }
+
+    /// The burn rate at which this tier fires for a window `window_ms`
+    /// long: a rolling window's days, or a calendar period's length
+    /// (`Objective::window_ms_at`, SPEC §17).
+    pub fn threshold_ms(&self, window_ms: i64) -> f64 {
+        let window_ms = window_ms as f64;
         // One division last: with whole-number inputs the product and the
         // divisor are exact, so 14.4 comes out as the closest f64 to 14.4
         // and a rate of exactly 14.4 fires.
@@ -249,18 +258,20 @@ impl BurnRateAlerts {
         &self.0
     }
 
-    /// Every tier judged against `rates`, in list order.
-    pub fn readings(&self, rates: &BurnRates, window_days: u32) -> Vec<TierReading> {
+    /// Every tier judged against `rates`, in list order, for a window
+    /// `window_ms` long (`Objective::window_ms_at`: a calendar period's
+    /// length or the rolling days, SPEC §17).
+    pub fn readings(&self, rates: &BurnRates, window_ms: i64) -> Vec<TierReading> {
         self.0
             .iter()
             .enumerate()
-            .map(|(index, tier)| TierReading::of(index, *tier, rates, window_days))
+            .map(|(index, tier)| TierReading::of(index, *tier, rates, window_ms))
             .collect()
     }
 
     /// Bit `i` set: tier `i` is firing. What the alert state remembers.
-    pub fn firing_mask(&self, rates: &BurnRates, window_days: u32) -> u32 {
-        firing_tiers(rates, &self.0, window_days)
+    pub fn firing_mask(&self, rates: &BurnRates, window_ms: i64) -> u32 {
+        firing_tiers_ms(rates, &self.0, window_ms)
             .iter()
             .fold(0, |mask, firing| mask | (1 << firing.index))
     }
@@ -280,8 +291,8 @@ pub struct TierReading {
 }
 
 impl TierReading {
-    fn of(index: usize, tier: BurnRateAlertTier, rates: &BurnRates, window_days: u32) -> Self {
-        let threshold = tier.threshold(window_days);
+    fn of(index: usize, tier: BurnRateAlertTier, rates: &BurnRates, window_ms: i64) -> Self {
+        let threshold = tier.threshold_ms(window_ms);
         let burn_rate_long = rates.get(tier.long_window);
         let burn_rate_short = rates.get(tier.short_window);
         let firing = matches!((burn_rate_long, burn_rate_short),
@@ -309,11 +320,21 @@ pub fn firing_tiers(
     tiers: &[BurnRateAlertTier],
     window_days: u32,
 ) -> Vec<FiringTier> {
+    firing_tiers_ms(rates, tiers, i64::from(window_days) * 24 * HOUR_MS)
+}
+
+/// [`firing_tiers`] for a window `window_ms` long (a calendar period's
+/// length, say).
+pub fn firing_tiers_ms(
+    rates: &BurnRates,
+    tiers: &[BurnRateAlertTier],
+    window_ms: i64,
+) -> Vec<FiringTier> {
     tiers
         .iter()
         .enumerate()
         .filter_map(|(index, tier)| {
-            let reading = TierReading::of(index, *tier, rates, window_days);
+            let reading = TierReading::of(index, *tier, rates, window_ms);
             match (reading.firing, reading.burn_rate_long, reading.burn_rate_short) {
                 (true, Some(burn_rate_long), Some(burn_rate_short)) => Some(FiringTier {
                     index,
@@ -331,6 +352,8 @@ pub fn firing_tiers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::{Timestamp, DAY_MS};
+    use crate::window::{Calendar, Window};
 
     fn rates(m5: f64, m30: f64, h1: f64, h6: f64, h24: f64, h72: f64) -> BurnRates {
         BurnRates {
@@ -417,20 +440,23 @@ mod tests {
     fn readings_and_mask_agree_with_firing_tiers() {
         let alerts = BurnRateAlerts::default();
         let r = rates(10.0, 7.0, 20.0, 7.0, 3.0, 0.9);
-        let readings = alerts.readings(&r, 30);
+        let readings = alerts.readings(&r, 30 * DAY_MS);
         assert_eq!(readings.iter().map(|r| r.firing).collect::<Vec<_>>(), [false, true, false]);
         assert_eq!(readings[0].burn_rate_long, Some(20.0));
         assert_eq!(readings[0].burn_rate_short, Some(10.0));
         assert_eq!(readings[2].threshold, 1.0);
-        assert_eq!(alerts.firing_mask(&r, 30), 0b010);
+        assert_eq!(alerts.firing_mask(&r, 30 * DAY_MS), 0b010);
         let all = rates(14.4, 6.0, 14.4, 6.0, 1.0, 1.0);
-        assert_eq!(alerts.firing_mask(&all, 30), 0b111);
+        assert_eq!(alerts.firing_mask(&all, 30 * DAY_MS), 0b111);
         // A 7-day window lowers the thresholds: 3.36, 1.4 and 0.2333…
         let week = rates(3.36, 1.4, 3.36, 1.4, 0.0, 0.24);
-        assert_eq!(alerts.firing_mask(&week, 7), 0b111);
+        assert_eq!(alerts.firing_mask(&week, 7 * DAY_MS), 0b111);
         let none = BurnRates { m5: None, m30: None, h1: None, h6: None, h24: None, h72: None };
-        assert_eq!(alerts.firing_mask(&none, 30), 0);
-        assert!(alerts.readings(&none, 30).iter().all(|r| !r.firing && r.burn_rate_long.is_none()));
+        assert_eq!(alerts.firing_mask(&none, 30 * DAY_MS), 0);
+        assert!(alerts
+            .readings(&none, 30 * DAY_MS)
+            .iter()
+            .all(|r| !r.firing && r.burn_rate_long.is_none()));
     }
 
     #[test]
@@ -452,5 +478,32 @@ mod tests {
         // A 100 % target has no rates: nothing fires.
         let none = BurnRates { m5: None, m30: None, h1: None, h6: None, h24: None, h72: None };
         assert!(firing_tiers(&none, &tiers, 30).is_empty());
+    }
+
+    /// SPEC §17: a calendar objective's tiers scale with its period's
+    /// length, so October in Berlin (745 h, the change to winter time
+    /// included) has a fast-page threshold of 2 % of 745 h in 1 h.
+    #[test]
+    fn calendar_thresholds_use_the_periods_length() {
+        let october = Window::Calendar(Calendar::parse("month", "Europe/Berlin").unwrap());
+        let at = Timestamp::parse("2026-10-20T12:00:00Z").unwrap();
+        let window_ms = october.length_ms(at);
+        assert_eq!(window_ms, 745 * HOUR_MS);
+        let [fast, slow, ticket] = BurnRateAlertTier::DEFAULTS;
+        assert!((fast.threshold_ms(window_ms) - 14.9).abs() < 1e-9);
+        assert!((slow.threshold_ms(window_ms) - 745.0 * 0.05 / 6.0).abs() < 1e-9);
+        assert!((ticket.threshold_ms(window_ms) - 745.0 * 0.10 / 72.0).abs() < 1e-9);
+        // 14.5 would fire a 30-day objective's fast page, not October's.
+        let r = rates(14.5, 14.5, 14.5, 0.0, 0.0, 0.0);
+        let alerts = BurnRateAlerts::default();
+        assert_eq!(alerts.firing_mask(&r, 30 * DAY_MS), 0b001);
+        assert_eq!(alerts.firing_mask(&r, window_ms), 0);
+        assert!(firing_tiers_ms(&rates(14.9, 14.9, 14.9, 0.0, 0.0, 0.0), fast_only(), window_ms)
+            .iter()
+            .any(|f| f.index == 0));
+    }
+
+    fn fast_only() -> &'static [BurnRateAlertTier] {
+        &BurnRateAlertTier::DEFAULTS[..1]
     }
 }

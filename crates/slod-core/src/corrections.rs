@@ -476,7 +476,7 @@ mod tests {
             system_id: sid("api"),
             health_check_configuration_id: None,
             target: Target::parse(99.0).unwrap(),
-            window_days: WindowDays::parse(1).unwrap(),
+            window: WindowDays::parse(1).unwrap().into(),
             dependency_exclusion: mode,
             excluded_dependency_ids: excluded.iter().map(|id| sid(id)).collect(),
             exclude_maintenance_windows: false,
@@ -740,7 +740,7 @@ mod tests {
             let overlay = Overlay::new(&corrections);
             let at = Timestamp::from_millis(DAY_MS);
             let (from, _) = maintenance_range(&o, at);
-            let from = from.max(at.millis() - o.window_ms());
+            let from = from.max(o.window_start(at).millis());
             let s = statement(&o, &spans, &ups, from, at.millis(), false, &windows, &overlay);
             let status = compute_status_corrected(&o, &spans, &ups, at, false, &windows, &overlay);
             prop_assert!((s.consumed_minutes - status.error_budget_consumed_minutes).abs() < 1e-9);

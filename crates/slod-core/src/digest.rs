@@ -145,7 +145,7 @@ mod tests {
             system_id: SystemId::parse(system, "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),
-            window_days: WindowDays::parse(30).unwrap(),
+            window: WindowDays::parse(30).unwrap().into(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

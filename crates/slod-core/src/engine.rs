@@ -997,7 +997,7 @@ mod tests {
             system_id: sid(system),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),
-            window_days: WindowDays::parse(30).unwrap(),
+            window: WindowDays::parse(30).unwrap().into(),
             dependency_exclusion: mode,
             excluded_dependency_ids: excluded.iter().map(|s| sid(s)).collect(),
             exclude_maintenance_windows: false,

@@ -14,6 +14,8 @@
 //!   statement intervals (SPEC §17).
 //! - [`burn_alerts`]: multiwindow burn-rate alert tiers (SPEC §12).
 //! - [`time`]: millisecond UTC timestamps.
+//! - [`window`]: rolling and calendar windows, calendar periods in IANA time
+//!   zones (SPEC §17).
 //! - [`streak`]: daily snapshots, streaks and job scheduling (SPEC §5, §6).
 //! - [`audit`]: the invariants `slod check` verifies, and the rebuild of
 //!   events from the report log (SPEC §12).
@@ -34,3 +36,4 @@ pub mod model;
 pub mod status;
 pub mod streak;
 pub mod time;
+pub mod window;

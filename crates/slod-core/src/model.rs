@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::time::{Timestamp, MINUTE_MS};
+use crate::window::Window;
 
 /// A bad field, in the caller's terms: which field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -503,7 +504,9 @@ pub struct Objective {
     pub system_id: SystemId,
     pub health_check_configuration_id: Option<String>,
     pub target: Target,
-    pub window_days: WindowDays,
+    /// `windowDays` and `calendar` in JSON, exactly one of them non-null.
+    #[serde(flatten)]
+    pub window: Window,
     pub dependency_exclusion: DependencyExclusion,
     pub excluded_dependency_ids: Vec<SystemId>,
     pub exclude_maintenance_windows: bool,
@@ -516,8 +519,16 @@ pub struct Objective {
 }
 
 impl Objective {
-    pub fn window_ms(&self) -> i64 {
-        self.window_days.millis()
+    /// Where the window of a status at `at` begins: `windowDays` before
+    /// `at`, or the start of the calendar period containing `at`.
+    pub fn window_start(&self, at: Timestamp) -> Timestamp {
+        self.window.start(at)
+    }
+
+    /// The whole window's length for a status at `at`, in milliseconds: the
+    /// rolling days, or the calendar period's length (DST included).
+    pub fn window_ms_at(&self, at: Timestamp) -> i64 {
+        self.window.length_ms(at)
     }
 
     /// The check this objective follows (SPEC §12), `None` when it follows

@@ -14,8 +14,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::corrections::{relabel_index, Overlay};
-use crate::model::{DependencyExclusion, Objective, ObjectiveId, SystemId};
+use crate::model::{DependencyExclusion, Objective, ObjectiveId, SystemId, WindowDays};
 use crate::time::{Timestamp, HOUR_MS, MINUTE_MS};
+use crate::window::{Calendar, Period};
 
 /// `end` of a span whose event is still open.
 pub const OPEN_END: i64 = i64::MAX;
@@ -109,7 +110,7 @@ pub fn aggregate_excluding(
 /// back, up to `at`.
 pub fn maintenance_range(objective: &Objective, at: Timestamp) -> (i64, i64) {
     let widest = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
-    (at.millis().saturating_sub(objective.window_ms().max(widest)), at.millis())
+    (objective.window_start(at).millis().min(at.millis().saturating_sub(widest)), at.millis())
 }
 
 /// Downtime of `[from, to)` covered by `intervals` (sorted, disjoint). Stops
@@ -253,7 +254,15 @@ pub struct SloStatus {
     pub objective_id: ObjectiveId,
     pub system_id: SystemId,
     pub target: f64,
-    pub window_days: u32,
+    /// `null` for a calendar objective.
+    pub window_days: Option<u32>,
+    /// `{unit, timeZone}` for a calendar objective, else `null` (SPEC §17).
+    #[serde(default)]
+    pub calendar: Option<Calendar>,
+    /// The calendar period the status is for, `{start, end}`; `null` for a
+    /// rolling objective.
+    #[serde(default)]
+    pub period: Option<Period>,
     pub health_check_configuration_id: Option<String>,
     pub health_check_configuration_name: Option<String>,
     pub current_availability: f64,
@@ -354,7 +363,8 @@ fn status_from(
     maintenance: &[(i64, i64)],
 ) -> SloStatus {
     let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
-    let window_start = at.millis().saturating_sub(objective.window_ms());
+    let bounds = objective.window.bounds(at);
+    let window_start = bounds.start.millis();
     let agg = aggregate_excluding(
         spans,
         maintenance,
@@ -365,7 +375,10 @@ fn status_from(
         strict,
     );
 
-    let window_minutes = f64::from(objective.window_days.get()) * 1440.0;
+    // The budget is over the whole window; availability over the part of it
+    // that has elapsed, which is all of a rolling window (SPEC §17).
+    let window_minutes = minutes(bounds.length_ms());
+    let elapsed_minutes = minutes(at.millis().saturating_sub(window_start));
     let total = minutes(agg.total_ms);
     let consumed = if strict { total } else { minutes(agg.self_ms) };
     let budget_fraction = (100.0 - objective.target.get()) / 100.0;
@@ -378,8 +391,15 @@ fn status_from(
     } else {
         100.0
     };
-    let availability = (window_minutes - consumed) / window_minutes * 100.0;
-    let strict_availability = (window_minutes - total) / window_minutes * 100.0;
+    let over_elapsed = |down: f64| {
+        if elapsed_minutes > 0.0 {
+            (elapsed_minutes - down) / elapsed_minutes * 100.0
+        } else {
+            100.0
+        }
+    };
+    let availability = over_elapsed(consumed);
+    let strict_availability = over_elapsed(total);
     let rate = |i: usize| {
         (budget_fraction > 0.0).then(|| {
             let width = BURN_WINDOWS[i].1 as f64;
@@ -408,7 +428,9 @@ fn status_from(
         objective_id: objective.id.clone(),
         system_id: objective.system_id.clone(),
         target: objective.target.get(),
-        window_days: objective.window_days.get(),
+        window_days: objective.window.rolling_days().map(WindowDays::get),
+        calendar: objective.window.calendar(),
+        period: objective.window.calendar().map(|_| bounds),
         health_check_configuration_id: objective.health_check_configuration_id.clone(),
         health_check_configuration_name: objective.health_check_configuration_id.clone(),
         current_availability: availability,
@@ -467,7 +489,7 @@ mod tests {
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),
-            window_days: WindowDays::parse(window_days.into()).unwrap(),
+            window: WindowDays::parse(window_days.into()).unwrap().into(),
             dependency_exclusion: mode,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,
@@ -476,6 +498,49 @@ mod tests {
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
         }
+    }
+
+    /// SPEC §17 on hand-computed numbers: a UTC calendar week, T on its
+    /// Thursday at 00:00 (3 days elapsed), 60 minutes down on Tuesday and
+    /// 30 more on the Sunday before, outside the period.
+    #[test]
+    fn a_calendar_week_budgets_the_whole_week_and_measures_the_elapsed_part() {
+        use crate::window::{Calendar, Window};
+        let t = Timestamp::parse("2026-11-05T00:00:00Z").unwrap();
+        let ms = |text: &str| Timestamp::parse(text).unwrap().millis();
+        let spans = [
+            EventSpan {
+                start: ms("2026-11-01T12:00:00Z"),
+                end: ms("2026-11-01T12:30:00Z"),
+                upstream: 0,
+            },
+            EventSpan {
+                start: ms("2026-11-03T10:00:00Z"),
+                end: ms("2026-11-03T11:00:00Z"),
+                upstream: 0,
+            },
+        ];
+        let mut o = objective(99.0, 30, DependencyExclusion::Strict);
+        o.window = Window::Calendar(Calendar::parse("week", "UTC").unwrap());
+        let s = compute_status(&o, &spans, &[], t, false);
+        assert_eq!(s.window_days, None);
+        assert_eq!(s.calendar, o.window.calendar());
+        let period = s.period.unwrap();
+        assert_eq!(period.start, Timestamp::parse("2026-11-02T00:00:00Z").unwrap());
+        assert_eq!(period.end, Timestamp::parse("2026-11-09T00:00:00Z").unwrap());
+        assert_close(s.error_budget_total_minutes, 7.0 * 1440.0 * 0.01);
+        assert_close(s.error_budget_consumed_minutes, 60.0);
+        assert_close(s.current_availability, (3.0 * 1440.0 - 60.0) / (3.0 * 1440.0) * 100.0);
+        assert_close(s.burn_rate.unwrap(), 60.0 / 100.8);
+        // The burn-rate windows are §4's: the 72 h before T hold Tuesday's hour.
+        assert_close(s.burn_rates.h72.unwrap(), (60.0 / (72.0 * 60.0)) / 0.01);
+        // At the period's first instant nothing has elapsed: 100 %.
+        let start = compute_status(&o, &spans, &[], period.start, false);
+        assert_close(start.current_availability, 100.0);
+        assert_close(start.error_budget_consumed_minutes, 0.0);
+        // A rolling objective reports no calendar and no period.
+        let rolling = status(&objective(99.0, 30, DependencyExclusion::Strict), &[], false);
+        assert_eq!((rolling.window_days, rolling.calendar, rolling.period), (Some(30), None, None));
     }
 
     fn upstream_table() -> Vec<(SystemId, String)> {

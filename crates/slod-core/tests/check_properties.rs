@@ -48,7 +48,7 @@ fn objectives() -> Vec<Objective> {
             system_id: api(),
             health_check_configuration_id: check.map(str::to_owned),
             target: Target::parse(99.5).unwrap(),
-            window_days: WindowDays::parse(30).unwrap(),
+            window: WindowDays::parse(30).unwrap().into(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

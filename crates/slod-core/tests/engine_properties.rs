@@ -60,7 +60,7 @@ impl Scenario {
             system_id: sid(spec.system),
             health_check_configuration_id: None,
             target: Target::parse(99.5).unwrap(),
-            window_days: WindowDays::parse(spec.window_days.into()).unwrap(),
+            window: WindowDays::parse(spec.window_days.into()).unwrap().into(),
             dependency_exclusion: if spec.self_only {
                 DependencyExclusion::SelfOnly
             } else {

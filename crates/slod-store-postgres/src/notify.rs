@@ -582,7 +582,7 @@ mod tests {
             system_id: system,
             health_check_configuration_id: None,
             target: Target::parse(99.0).unwrap(),
-            window_days: WindowDays::parse(1).unwrap(),
+            window: WindowDays::parse(1).unwrap().into(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

@@ -99,6 +99,8 @@ pub(crate) fn objective_from_row_at(row: &PgRow, offset: usize) -> Result<Object
         updated_at: row.try_get(col(12)).map_err(other)?,
         burn_rate_alerts: row.try_get(col(13)).map_err(other)?,
         name: row.try_get(col(14)).map_err(other)?,
+        calendar_unit: row.try_get(col(15)).map_err(other)?,
+        calendar_time_zone: row.try_get(col(16)).map_err(other)?,
     }
     .decode()
 }

@@ -71,7 +71,7 @@ fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
         system_id: id(system),
         health_check_configuration_id: None,
         target: Target::parse(99.9).unwrap(),
-        window_days: WindowDays::parse(30).unwrap(),
+        window: WindowDays::parse(30).unwrap().into(),
         dependency_exclusion: mode,
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,

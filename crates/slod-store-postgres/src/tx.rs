@@ -1007,16 +1007,18 @@ impl StoreTx for PgTx {
     }
 
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         self.lock_scope(&BTreeSet::from([o.system_id.clone()]), BTreeSet::new(), false).await?;
         sqlx::query(&format!(
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(id_strs(&o.excluded_dependency_ids))
         .bind(o.exclude_maintenance_windows)
@@ -1027,6 +1029,8 @@ impl StoreTx for PgTx {
         .bind(o.updated_at.millis())
         .bind(slod_store::codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .bind(o.name.as_ref().map(ObjectiveName::as_str))
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .execute(self.writer())
         .await
         .map_err(write_error)?;
@@ -1039,17 +1043,19 @@ impl StoreTx for PgTx {
     }
 
     async fn update_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         self.lock_scope(&BTreeSet::from([o.system_id.clone()]), BTreeSet::new(), false).await?;
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = $1, target = $2, window_days = $3,
              dependency_exclusion = $4, excluded_dependency_ids = $5, exclude_maintenance_windows = $6,
              warning_percent = $7, critical_percent = $8, fast_burn_multiplier = $9, updated_at = $10,
-             burn_rate_alerts = $11, name = $12
-             WHERE id = $13",
+             burn_rate_alerts = $11, name = $12, calendar_unit = $13, calendar_time_zone = $14
+             WHERE id = $15",
         )
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(id_strs(&o.excluded_dependency_ids))
         .bind(o.exclude_maintenance_windows)
@@ -1059,6 +1065,8 @@ impl StoreTx for PgTx {
         .bind(o.updated_at.millis())
         .bind(slod_store::codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .bind(o.name.as_ref().map(ObjectiveName::as_str))
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .bind(o.id.as_str())
         .execute(self.writer())
         .await

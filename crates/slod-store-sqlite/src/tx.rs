@@ -465,15 +465,17 @@ impl StoreTx for SqliteTx {
     }
 
     async fn insert_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         sqlx::query(&format!(
             "INSERT INTO slo_objectives ({OBJECTIVE_COLUMNS})
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(o.id.as_str())
         .bind(o.system_id.as_str())
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(join_ids(&o.excluded_dependency_ids))
         .bind(i64::from(o.exclude_maintenance_windows))
@@ -484,6 +486,8 @@ impl StoreTx for SqliteTx {
         .bind(o.updated_at.millis())
         .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .bind(o.name.as_ref().map(ObjectiveName::as_str))
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .execute(&mut *self.tx)
         .await
         .map_err(write_error)?;
@@ -496,16 +500,18 @@ impl StoreTx for SqliteTx {
     }
 
     async fn update_objective(&mut self, o: &Objective) -> StoreResult<()> {
+        let (window_days, calendar_unit, calendar_time_zone) =
+            slod_store::codec::window_columns(&o.window);
         let updated = sqlx::query(
             "UPDATE slo_objectives SET health_check_configuration_id = ?, target = ?, window_days = ?,
              dependency_exclusion = ?, excluded_dependency_ids = ?, exclude_maintenance_windows = ?,
              warning_percent = ?, critical_percent = ?, fast_burn_multiplier = ?, updated_at = ?,
-             burn_rate_alerts = ?, name = ?
+             burn_rate_alerts = ?, name = ?, calendar_unit = ?, calendar_time_zone = ?
              WHERE id = ?",
         )
         .bind(&o.health_check_configuration_id)
         .bind(o.target.get())
-        .bind(i64::from(o.window_days.get()))
+        .bind(window_days)
         .bind(o.dependency_exclusion.as_str())
         .bind(join_ids(&o.excluded_dependency_ids))
         .bind(i64::from(o.exclude_maintenance_windows))
@@ -515,6 +521,8 @@ impl StoreTx for SqliteTx {
         .bind(o.updated_at.millis())
         .bind(codec::encode_burn_rate_alerts(&o.burn_rate_alerts)?)
         .bind(o.name.as_ref().map(ObjectiveName::as_str))
+        .bind(calendar_unit)
+        .bind(calendar_time_zone)
         .bind(o.id.as_str())
         .execute(&mut *self.tx)
         .await

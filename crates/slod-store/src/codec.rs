@@ -34,6 +34,7 @@ use slod_core::model::{
 };
 use slod_core::streak::{Snapshot, SnapshotValues, Streak};
 use slod_core::time::Timestamp;
+use slod_core::window::{Calendar, Window};
 
 use crate::corrections::CorrectionRow;
 use crate::jobs::{
@@ -60,9 +61,10 @@ pub const OBJECTIVE_COLUMNS: &str = "id, system_id, health_check_configuration_i
                                      window_days, dependency_exclusion, excluded_dependency_ids, \
                                      exclude_maintenance_windows, warning_percent, \
                                      critical_percent, fast_burn_multiplier, created_at, \
-                                     updated_at, burn_rate_alerts, name";
+                                     updated_at, burn_rate_alerts, name, calendar_unit, \
+                                     calendar_time_zone";
 /// Columns in [`OBJECTIVE_COLUMNS`].
-pub const OBJECTIVE_WIDTH: usize = 15;
+pub const OBJECTIVE_WIDTH: usize = 17;
 /// `slo_downtime_events`, decoded by [`DowntimeFields`].
 pub const EVENT_COLUMNS: &str = "id, objective_id, system_id, start_time, end_time, \
                                  attribution_type, upstream_system_id, upstream_system_name, \
@@ -340,6 +342,10 @@ pub struct ObjectiveFields {
     /// JSON text: the tier list (SPEC §12).
     pub burn_rate_alerts: String,
     pub name: Option<String>,
+    /// Both set for a calendar objective (whose `window_days` is 0), both
+    /// NULL for a rolling one (SPEC §17).
+    pub calendar_unit: Option<String>,
+    pub calendar_time_zone: Option<String>,
 }
 
 /// `burn_rate_alerts` as stored: the JSON array the API serves.
@@ -348,8 +354,36 @@ pub fn encode_burn_rate_alerts(alerts: &BurnRateAlerts) -> StoreResult<String> {
         .map_err(|err| StoreError::Other(anyhow!("encoding burn_rate_alerts: {err}")))
 }
 
+/// The window as stored: `(window_days, calendar_unit, calendar_time_zone)`,
+/// `window_days` being 0 for a calendar objective.
+pub fn window_columns(window: &Window) -> (i64, Option<&'static str>, Option<&'static str>) {
+    match window {
+        Window::Rolling(days) => (i64::from(days.get()), None, None),
+        Window::Calendar(c) => (0, Some(c.unit.as_str()), Some(c.time_zone.name())),
+    }
+}
+
 impl ObjectiveFields {
+    fn window(&self) -> StoreResult<Window> {
+        match (&self.calendar_unit, &self.calendar_time_zone) {
+            (None, None) => WindowDays::parse(self.window_days)
+                .map(Window::Rolling)
+                .map_err(|_| corrupt("window_days", self.window_days)),
+            (Some(unit), Some(zone)) if self.window_days == 0 => Calendar::parse(unit, zone)
+                .map(Window::Calendar)
+                .map_err(|_| corrupt("calendar_unit/calendar_time_zone", format!("{unit}/{zone}"))),
+            _ => Err(corrupt(
+                "calendar_unit/calendar_time_zone",
+                format!(
+                    "{:?}/{:?} with window_days {}",
+                    self.calendar_unit, self.calendar_time_zone, self.window_days
+                ),
+            )),
+        }
+    }
+
     pub fn decode(self) -> StoreResult<Objective> {
+        let window = self.window()?;
         let name = match self.name {
             None => None,
             Some(raw) => {
@@ -362,8 +396,7 @@ impl ObjectiveFields {
             system_id: SystemId::from_trusted(self.system_id),
             health_check_configuration_id: self.health_check_configuration_id,
             target: Target::parse(self.target).map_err(|_| corrupt("target", self.target))?,
-            window_days: WindowDays::parse(self.window_days)
-                .map_err(|_| corrupt("window_days", self.window_days))?,
+            window,
             dependency_exclusion: parse_enum(
                 "dependency_exclusion",
                 &self.dependency_exclusion,
@@ -898,6 +931,8 @@ mod tests {
             updated_at: 2,
             burn_rate_alerts: encode_burn_rate_alerts(&BurnRateAlerts::default()).unwrap(),
             name: Some("api-availability".into()),
+            calendar_unit: None,
+            calendar_time_zone: None,
         }
     }
 
@@ -950,7 +985,7 @@ mod tests {
     #[test]
     fn objective_round_trips_valid_values() {
         let o = objective().decode().expect("valid");
-        assert_eq!(o.window_days, 30);
+        assert_eq!(o.window.rolling_days().unwrap(), 30);
         assert_eq!(o.excluded_dependency_ids[0].as_str(), "db");
         assert!(o.exclude_maintenance_windows);
         assert_eq!(o.updated_at, Timestamp::from_millis(2));
@@ -983,6 +1018,44 @@ mod tests {
 
     /// The `DEFAULT` of `burn_rate_alerts` in both stores' migration 0007.
     const MIGRATION_DEFAULT: &str = r#"[{"severity":"page","longWindow":"1h","shortWindow":"5m","budgetPercent":2},{"severity":"page","longWindow":"6h","shortWindow":"30m","budgetPercent":5},{"severity":"ticket","longWindow":"72h","shortWindow":"6h","budgetPercent":10}]"#;
+
+    #[test]
+    fn calendar_rows_decode_and_round_trip_through_window_columns() {
+        let fields = ObjectiveFields {
+            window_days: 0,
+            calendar_unit: Some("month".into()),
+            calendar_time_zone: Some("Europe/Berlin".into()),
+            ..objective()
+        };
+        let o = fields.decode().expect("valid calendar row");
+        let calendar = o.window.calendar().expect("a calendar window");
+        assert_eq!(calendar, Calendar::parse("month", "Europe/Berlin").unwrap());
+        assert_eq!(window_columns(&o.window), (0, Some("month"), Some("Europe/Berlin")));
+        let rolling = objective().decode().unwrap();
+        assert_eq!(window_columns(&rolling.window), (30, None, None));
+    }
+
+    #[test]
+    fn half_a_calendar_or_a_bad_zone_is_corruption() {
+        let bad = [
+            (0, Some("month"), None),
+            (0, None, Some("UTC")),
+            (30, Some("month"), Some("UTC")),
+            (0, Some("fortnight"), Some("UTC")),
+            (0, Some("month"), Some("Mars/Olympus")),
+            (0, None, None),
+        ];
+        for (days, unit, zone) in bad {
+            let fields = ObjectiveFields {
+                window_days: days,
+                calendar_unit: unit.map(str::to_owned),
+                calendar_time_zone: zone.map(str::to_owned),
+                ..objective()
+            };
+            let err = message(fields.decode().unwrap_err());
+            assert!(err.contains("calendar") || err.contains("window_days"), "{err}");
+        }
+    }
 
     #[test]
     fn out_of_range_integers_are_errors_naming_the_column() {

@@ -16,6 +16,7 @@ use slod_core::model::{
     ObjectiveName, ReportSource, SystemId, Target, WindowDays,
 };
 use slod_core::time::{Timestamp, MINUTE_MS};
+use slod_core::window::{Calendar, Window};
 
 use slod_core::maintenance::MaintenanceWindow;
 
@@ -46,6 +47,7 @@ macro_rules! conformance_suite {
             dependencies_round_trip,
             objectives_round_trip,
             objective_names_are_unique,
+            calendar_objectives_round_trip,
             reports_round_trip_through_the_engine,
             checks_round_trip,
             upstream_split_round_trip,
@@ -115,7 +117,7 @@ fn objective(oid: &str, system: &str, mode: DependencyExclusion) -> Objective {
         system_id: id(system),
         health_check_configuration_id: None,
         target: Target::parse(99.9).unwrap(),
-        window_days: WindowDays::parse(30).unwrap(),
+        window: WindowDays::parse(30).unwrap().into(),
         dependency_exclusion: mode,
         excluded_dependency_ids: vec![],
         exclude_maintenance_windows: false,
@@ -289,6 +291,33 @@ pub async fn objective_names_are_unique(store: &dyn Store) {
     assert_eq!(store.get_objective("o1").await.expect("get").and_then(|o| o.name), None);
     assert_eq!(store.get_objective("o2").await.expect("get").and_then(|o| o.name), renamed.name);
     assert!(store.get_objective("o4").await.expect("get").is_none());
+}
+
+/// SPEC §17: a calendar window is stored and read back, and an update
+/// switches an objective between the two kinds of window.
+pub async fn calendar_objectives_round_trip(store: &dyn Store) {
+    seed(store, &["api"], &[]).await;
+    let mut o = objective("o1", "api", DependencyExclusion::Strict);
+    let berlin = Calendar::parse("month", "Europe/Berlin").unwrap();
+    o.window = Window::Calendar(berlin);
+    add_objective(store, o.clone()).await;
+    add_objective(store, objective("o2", "api", DependencyExclusion::Strict)).await;
+    assert_eq!(store.get_objective("o1").await.expect("get"), Some(o.clone()));
+    let listed = store.list_objectives(Some(&[id("api")])).await.expect("list");
+    let windows: Vec<Window> = listed.iter().map(|o| o.window).collect();
+    assert!(windows.contains(&Window::Calendar(berlin)), "{windows:?}");
+    assert!(windows.contains(&Window::Rolling(WindowDays::parse(30).unwrap())));
+
+    let mut rolling = o.clone();
+    rolling.window = WindowDays::parse(7).unwrap().into();
+    let mut weekly = objective("o2", "api", DependencyExclusion::Strict);
+    weekly.window = Window::Calendar(Calendar::parse("week", "America/New_York").unwrap());
+    let mut tx = store.begin().await.expect("begin");
+    tx.update_objective(&rolling).await.expect("update");
+    tx.update_objective(&weekly).await.expect("update");
+    tx.commit().await.expect("commit");
+    assert_eq!(store.get_objective("o1").await.expect("get"), Some(rolling));
+    assert_eq!(store.get_objective("o2").await.expect("get"), Some(weekly));
 }
 
 pub async fn reports_round_trip_through_the_engine(store: &dyn Store) {

@@ -80,7 +80,7 @@ pub async fn seed_if_empty(store: &dyn Store, clock: &dyn Clock) -> anyhow::Resu
             name: None,
             system_id: trusted(system),
             target: Target::parse(target).context("a demo target")?,
-            window_days: WindowDays::parse(window_days.into()).context("a demo window")?,
+            window: WindowDays::parse(window_days.into()).context("a demo window")?.into(),
             health_check_configuration_id: None,
             dependency_exclusion: mode,
             excluded_dependency_ids: excluded.iter().map(|e| trusted(e)).collect(),

@@ -5,9 +5,11 @@
 //!
 //! The fixtures (`tests/fixtures/upgrade/`, see its README) are databases
 //! made by earlier releases with `serve --demo`, each with `answers.json`:
-//! every read that release answered, statuses as of the instant `at`. The
-//! server here runs in-process on a copy, with a manual clock at `at` and
-//! no scheduler or notification workers, so nothing moves while it is read.
+//! every read that release answered, statuses as of the instant `at`, and,
+//! for a database with API tokens, a token to read with and a revoked one.
+//! The server here runs in-process on a copy, with a manual clock at `at`
+//! and no scheduler or notification workers, so nothing moves while it is
+//! read.
 //!
 //! PostgreSQL tests run when `SLOD_TEST_DATABASE_URL` is set and print
 //! "skipped" otherwise; their databases are dropped at the end, also when
@@ -29,19 +31,37 @@ use slod_store_postgres::testing::{self as pg_testing, TestDatabase};
 use sqlx::{ConnectOptions, Connection};
 
 /// The SQLite fixtures, oldest first.
-const SQLITE_RELEASES: &[&str] = &["7c8b12c", "8c071d1"];
+const SQLITE_RELEASES: &[&str] = &["7c8b12c", "8c071d1", "725a5bc"];
 /// The PostgreSQL fixtures, oldest first.
-const POSTGRES_RELEASES: &[&str] = &["7c8b12c-postgres", "8c071d1-postgres"];
+const POSTGRES_RELEASES: &[&str] = &["7c8b12c-postgres", "8c071d1-postgres", "725a5bc-postgres"];
 
 fn fixture(release: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade").join(release)
 }
 
-fn answers(release: &str) -> (Timestamp, serde_json::Map<String, Value>) {
+/// What `record.sh` wrote for a release.
+struct Recorded {
+    /// The instant the statuses are as of.
+    at: Timestamp,
+    /// Path to the body the release answered.
+    answers: serde_json::Map<String, Value>,
+    /// A token the release accepted for every read, when its database has
+    /// tokens (SPEC §16: then every request needs one).
+    read_token: Option<String>,
+    /// A token the release had revoked.
+    revoked_token: Option<String>,
+}
+
+fn recorded(release: &str) -> Recorded {
     let text = std::fs::read_to_string(fixture(release).join("answers.json")).unwrap();
     let recorded: Value = serde_json::from_str(&text).unwrap();
-    let at = Timestamp::parse(recorded["at"].as_str().unwrap()).unwrap();
-    (at, recorded["answers"].as_object().unwrap().clone())
+    let token = |name: &str| recorded["tokens"][name].as_str().map(str::to_owned);
+    Recorded {
+        at: Timestamp::parse(recorded["at"].as_str().unwrap()).unwrap(),
+        answers: recorded["answers"].as_object().unwrap().clone(),
+        read_token: token("read"),
+        revoked_token: token("revoked"),
+    }
 }
 
 /// The PostgreSQL server to use, or `None` after saying the test is skipped.
@@ -83,9 +103,12 @@ async fn postgres_copy(admin: &str, release: &str) -> (String, TestDatabase) {
 }
 
 /// Opens `database_url` with this release (migrating it), reads every path
-/// the old release answered, and requires the same JSON.
+/// the old release answered, and requires the same JSON. When the database
+/// has tokens, reads with the recorded one, and requires that no token and
+/// the revoked token are still refused: an upgrade that loses or revives
+/// tokens would open the API.
 async fn assert_same_answers(release: &str, database_url: String) {
-    let (at, answers) = answers(release);
+    let Recorded { at, answers, read_token, revoked_token } = recorded(release);
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url,
@@ -106,8 +129,26 @@ async fn assert_same_answers(release: &str, database_url: String) {
     let client = client.unwrap();
     assert!(answers.len() >= 40, "{release}: only {} answers recorded", answers.len());
     let mut differences = Vec::new();
+    if read_token.is_some() {
+        // Still closed: no token, and the revoked one, are refused.
+        let url = format!("{base}/api/v1/systems");
+        let without = client.get(&url).send().await.unwrap().status();
+        if without != reqwest::StatusCode::UNAUTHORIZED {
+            differences.push(format!("GET /api/v1/systems without a token: {without}, not 401"));
+        }
+        if let Some(revoked) = &revoked_token {
+            let with = client.get(&url).bearer_auth(revoked).send().await.unwrap().status();
+            if with != reqwest::StatusCode::UNAUTHORIZED {
+                differences.push(format!("GET /api/v1/systems, revoked token: {with}, not 401"));
+            }
+        }
+    }
     for (path, expected) in &answers {
-        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(token) = &read_token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status();
         let actual: Value = response.json().await.unwrap();
         if !status.is_success() || !same_json(&actual, expected) {
@@ -184,7 +225,7 @@ async fn assert_default_tiers(database_url: String) {
         database_pool_size: 4,
         demo: false,
     };
-    let (at, _) = answers("7c8b12c");
+    let at = recorded("7c8b12c").at;
     let app = Application::build(&settings, Arc::new(ManualClock::new(at)))
         .await
         .unwrap()
@@ -273,7 +314,7 @@ fn assert_refused(output: &Output) {
     assert!(!output.status.success(), "{log}");
     assert!(log.contains("newer release"), "{log}");
     assert!(log.contains("version 9999"), "the database's version: {log}");
-    assert!(log.contains("up to 10"), "this binary's version: {log}");
+    assert!(log.contains("up to 11"), "this binary's version: {log}");
 }
 
 #[tokio::test]

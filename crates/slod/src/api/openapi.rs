@@ -275,8 +275,12 @@ pub struct CreateObjectiveBody {
     system_id: String,
     /// Percent, 0 to 100.
     target: f64,
-    /// 1 to 3650.
-    window_days: u32,
+    /// A rolling window, 1 to 3650 days. Give this or `calendar`, not both.
+    #[schema(minimum = 1, maximum = 3650)]
+    window_days: Option<u32>,
+    /// A calendar window (SPEC §17): the week (from Monday), month, quarter
+    /// or year containing T in an IANA time zone. Give this or `windowDays`.
+    calendar: Option<slod_core::window::Calendar>,
     #[schema(min_length = 1, max_length = 200)]
     health_check_configuration_id: Option<String>,
     /// Default `strict`.
@@ -296,7 +300,12 @@ pub struct CreateObjectiveBody {
 #[allow(dead_code)]
 pub struct UpdateObjectiveBody {
     target: Option<f64>,
+    /// Makes the window rolling (replacing a calendar one).
+    #[schema(minimum = 1, maximum = 3650)]
     window_days: Option<u32>,
+    /// Makes the window a calendar one (replacing `windowDays`); not
+    /// together with `windowDays`.
+    calendar: Option<slod_core::window::Calendar>,
     /// `null` clears it.
     #[schema(min_length = 1, max_length = 200)]
     health_check_configuration_id: Option<String>,

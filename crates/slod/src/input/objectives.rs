@@ -8,6 +8,7 @@ use slod_core::model::{
     DependencyExclusion, ObjectiveName, SystemId, Target, ValidationError, WindowDays,
 };
 use slod_core::time::Timestamp;
+use slod_core::window::{self, Calendar, Window};
 
 use super::fields::ObjectReader;
 use super::FromJson;
@@ -144,12 +145,31 @@ impl CommonFields {
     }
 }
 
+/// `windowDays` and `calendar` (SPEC §2, §17): `None` when neither is
+/// given (or both are null), a 400 naming `calendar` when both are.
+fn read_window(body: &mut ObjectReader<'_>) -> Result<Option<Window>, ValidationError> {
+    let days_given = body.value("windowDays").is_some();
+    let calendar_given = body.value("calendar").is_some();
+    if days_given && calendar_given {
+        return Err(window::both());
+    }
+    if let Some(days) = body.integer("windowDays")? {
+        return WindowDays::parse(days).map(|days| Some(Window::Rolling(days)));
+    }
+    let Some(mut calendar) = body.object("calendar")? else { return Ok(None) };
+    let unit = calendar.required("unit", ObjectReader::string)?;
+    let time_zone = calendar.required("timeZone", ObjectReader::string)?;
+    let parsed = Calendar::parse(unit, time_zone)?;
+    calendar.finish()?;
+    Ok(Some(Window::Calendar(parsed)))
+}
+
 impl FromJson for CreateObjectiveRequest {
     fn from_json(value: &Value) -> Result<Self, ValidationError> {
         let mut body = ObjectReader::new(value, "")?;
         let system_id = body.required("systemId", ObjectReader::system_id)?;
         let target = Target::parse(body.required("target", ObjectReader::number)?)?;
-        let window_days = WindowDays::parse(body.required("windowDays", ObjectReader::integer)?)?;
+        let window = body.required("windowDays", |body, _| read_window(body))?;
         let common = CommonFields::read(&mut body)?;
         body.finish()?;
         let defaults = slod_core::model::BurnRateThresholds::default();
@@ -157,7 +177,7 @@ impl FromJson for CreateObjectiveRequest {
             name: common.name.flatten(),
             system_id,
             target,
-            window_days,
+            window,
             health_check_configuration_id: common.health_check_configuration_id.flatten(),
             dependency_exclusion: common.dependency_exclusion.unwrap_or_default(),
             excluded_dependency_ids: common.excluded_dependency_ids.unwrap_or_default(),
@@ -183,13 +203,26 @@ impl FromJson for UpdateObjectiveRequest {
             }
         }
         let target = body.number("target")?.map(Target::parse).transpose()?;
-        let window_days = body.integer("windowDays")?.map(WindowDays::parse).transpose()?;
+        // A window replaces the other kind: `{"calendar": …}` makes a rolling
+        // objective a calendar one and `{"windowDays": …}` the reverse. A
+        // lone null would leave the objective without a window.
+        let window = read_window(&mut body)?;
+        if window.is_none() {
+            for key in ["windowDays", "calendar"] {
+                if body.contains(key) {
+                    return Err(ValidationError::new(
+                        key,
+                        "cannot be null alone; give windowDays or calendar to change the window",
+                    ));
+                }
+            }
+        }
         let common = CommonFields::read(&mut body)?;
         body.finish()?;
         Ok(Self(ObjectivePatch {
             name: common.name,
             target,
-            window_days,
+            window,
             health_check_configuration_id: common.health_check_configuration_id,
             dependency_exclusion: common.dependency_exclusion,
             excluded_dependency_ids: common.excluded_dependency_ids,

@@ -4,7 +4,7 @@
 //! | apiVersion | kind | becomes |
 //! |---|---|---|
 //! | `openslo/v1`, `openslo/v1alpha` | `Service` | a system: `metadata.name` → id, `metadata.displayName` → name |
-//! | `openslo/v1`, `openslo/v1alpha` | `SLO` | an objective: `metadata.name`, `spec.service`, the rolling time window, `spec.objectives[0].target` (0–1) or `targetPercent` |
+//! | `openslo/v1`, `openslo/v1alpha` | `SLO` | an objective: `metadata.name`, `spec.service`, the time window (rolling, or calendar-aligned: one week, month, quarter or year in `calendar.timeZone`), `spec.objectives[0].target` (0–1) or `targetPercent` |
 //! | `checkstack.io/v1alpha1` | `SLO` | an objective with every slod setting |
 //! | `openslo/*` | `SLI`, `DataSource`, `AlertPolicy`, `AlertCondition`, `AlertNotificationTarget` | ignored: slod measures time from health reports, not metrics |
 //!
@@ -18,6 +18,7 @@ use slod_core::model::{
     parse_system_name, BurnRateThresholds, DependencyExclusion, ObjectiveName, SystemId, Target,
     WindowDays, MAX_WINDOW_DAYS,
 };
+use slod_core::window::{Calendar, CalendarUnit, Window};
 
 use super::source::{DocumentRef, ManifestError, RawDocument};
 
@@ -50,7 +51,8 @@ pub struct ObjectiveSpec {
     pub name: ObjectiveName,
     pub system_id: SystemId,
     pub target: Target,
-    pub window_days: WindowDays,
+    /// Rolling days or a calendar period (SPEC §17).
+    pub window: Window,
     pub health_check_configuration_id: Option<String>,
     pub dependency_exclusion: DependencyExclusion,
     pub excluded_dependency_ids: Vec<SystemId>,
@@ -137,7 +139,7 @@ fn openslo_slo(root: &Node<'_>, alpha: bool) -> Result<ObjectiveSpec, ManifestEr
     let service = spec.required("service")?;
     let system_id =
         SystemId::parse(service.string()?, &service.path).map_err(|e| service.error(e.message))?;
-    let window_days = if alpha { alpha_window(&spec)? } else { v1_window(&spec)? };
+    let window = if alpha { alpha_window(&spec)? } else { v1_window(&spec)? };
     let objectives = spec.required("objectives")?.items()?;
     let Some(first) = objectives.first() else {
         return Err(spec.child("objectives").error("must hold at least one objective"));
@@ -163,7 +165,7 @@ fn openslo_slo(root: &Node<'_>, alpha: bool) -> Result<ObjectiveSpec, ManifestEr
         name,
         system_id,
         target,
-        window_days,
+        window,
         health_check_configuration_id: None,
         dependency_exclusion: DependencyExclusion::default(),
         excluded_dependency_ids: Vec::new(),
@@ -234,15 +236,31 @@ fn read_annotations(annotations: &Node<'_>, spec: &mut ObjectiveSpec) -> Result<
     Ok(())
 }
 
-/// OpenSLO v1: `timeWindow: [{duration: 28d | 4w, isRolling: true}]`.
-fn v1_window(spec: &Node<'_>) -> Result<WindowDays, ManifestError> {
+/// OpenSLO v1: `timeWindow: [{duration: 28d | 4w, isRolling: true}]`, or
+/// calendar-aligned `[{duration: 1w | 1M | 1Q | 1Y, isRolling: false,
+/// calendar: {startTime, timeZone}}]`.
+fn v1_window(spec: &Node<'_>) -> Result<Window, ManifestError> {
     let Some(windows) = spec.optional("timeWindow") else {
         return default_window(spec);
     };
     let window = one_window(&windows)?;
-    rolling_only(&window)?;
     let duration = window.required("duration")?;
     let text = duration.string()?;
+    if !is_rolling(&window)? {
+        let unit = match text {
+            "1w" => CalendarUnit::Week,
+            "1M" => CalendarUnit::Month,
+            "1Q" => CalendarUnit::Quarter,
+            "1Y" => CalendarUnit::Year,
+            _ => {
+                return Err(duration.error(format!(
+                    "`{text}` is not a calendar period slod keeps; write 1w, 1M, 1Q or 1Y"
+                )))
+            }
+        };
+        return calendar_window(&window, unit);
+    }
+    no_calendar(&window)?;
     let (count, unit) = text.split_at(text.len().saturating_sub(1));
     let days = match (count.parse::<i64>(), unit) {
         (Ok(n), "d") => n,
@@ -254,19 +272,39 @@ fn v1_window(spec: &Node<'_>) -> Result<WindowDays, ManifestError> {
             )))
         }
     };
-    window_days(&duration, days)
+    window_days(&duration, days).map(Window::Rolling)
 }
 
-/// OpenSLO v1alpha: `timeWindows: [{unit: Day | Week, count: 30, isRolling: true}]`.
-fn alpha_window(spec: &Node<'_>) -> Result<WindowDays, ManifestError> {
+/// OpenSLO v1alpha: `timeWindows: [{unit: Day | Week, count: 30, isRolling: true}]`,
+/// or calendar-aligned `[{unit: Week | Month | Quarter | Year, count: 1,
+/// isRolling: false, calendar: {startTime, timeZone}}]`.
+fn alpha_window(spec: &Node<'_>) -> Result<Window, ManifestError> {
     let Some(windows) = spec.optional("timeWindows") else {
         return default_window(spec);
     };
     let window = one_window(&windows)?;
-    rolling_only(&window)?;
     let count = window.required("count")?;
     let n = count.integer()?;
     let unit = window.required("unit")?;
+    if !is_rolling(&window)? {
+        let calendar_unit = match unit.string()? {
+            "Week" => CalendarUnit::Week,
+            "Month" => CalendarUnit::Month,
+            "Quarter" => CalendarUnit::Quarter,
+            "Year" => CalendarUnit::Year,
+            other => {
+                return Err(unit.error(format!(
+                    "`{other}` is not a calendar period slod keeps; write Week, Month, Quarter \
+                     or Year"
+                )))
+            }
+        };
+        if n != 1 {
+            return Err(count.error("a calendar window is one period: count must be 1"));
+        }
+        return calendar_window(&window, calendar_unit);
+    }
+    no_calendar(&window)?;
     let days = match unit.string()? {
         "Day" => n,
         "Week" => n.saturating_mul(7),
@@ -276,11 +314,11 @@ fn alpha_window(spec: &Node<'_>) -> Result<WindowDays, ManifestError> {
             )))
         }
     };
-    window_days(&count, days)
+    window_days(&count, days).map(Window::Rolling)
 }
 
-fn default_window(spec: &Node<'_>) -> Result<WindowDays, ManifestError> {
-    window_days(spec, i64::from(DEFAULT_WINDOW_DAYS))
+fn default_window(spec: &Node<'_>) -> Result<Window, ManifestError> {
+    window_days(spec, i64::from(DEFAULT_WINDOW_DAYS)).map(Window::Rolling)
 }
 
 fn one_window<'a>(windows: &Node<'a>) -> Result<Node<'a>, ManifestError> {
@@ -294,17 +332,30 @@ fn one_window<'a>(windows: &Node<'a>) -> Result<Node<'a>, ManifestError> {
     }
 }
 
-/// Calendar windows are not built yet (SPEC §17): refused by name.
-fn rolling_only(window: &Node<'_>) -> Result<(), ManifestError> {
-    if let Some(rolling) = window.optional("isRolling") {
-        if !rolling.boolean()? {
-            return Err(rolling.error("only rolling windows are supported (isRolling: true)"));
-        }
-    }
+/// `isRolling`, true unless the window says otherwise.
+fn is_rolling(window: &Node<'_>) -> Result<bool, ManifestError> {
+    window.optional("isRolling").map_or(Ok(true), |rolling| rolling.boolean())
+}
+
+/// A rolling window with a `calendar` is a contradiction: refused by name.
+fn no_calendar(window: &Node<'_>) -> Result<(), ManifestError> {
     if window.optional("calendar").is_some() {
-        return Err(window.child("calendar").error("calendar-aligned windows are not supported"));
+        return Err(window
+            .child("calendar")
+            .error("belongs to a calendar-aligned window (isRolling: false)"));
     }
     Ok(())
+}
+
+/// OpenSLO's `calendar: {startTime, timeZone}` of a calendar-aligned
+/// window (SPEC §17). slod's periods begin at the unit's own boundaries
+/// (weeks on Monday) in `timeZone`; `startTime` is read past.
+fn calendar_window(window: &Node<'_>, unit: CalendarUnit) -> Result<Window, ManifestError> {
+    let calendar = window.required("calendar")?;
+    let zone = calendar.required("timeZone")?;
+    Calendar::parse(unit.as_str(), zone.string()?)
+        .map(Window::Calendar)
+        .map_err(|e| zone.error(e.message))
 }
 
 fn window_days(node: &Node<'_>, days: i64) -> Result<WindowDays, ManifestError> {
@@ -327,6 +378,7 @@ fn checkstack_slo(root: &Node<'_>) -> Result<ObjectiveSpec, ManifestError> {
         "healthcheckRef",
         "target",
         "windowDays",
+        "calendar",
         "dependencyExclusion",
         "excludedDependencyRefs",
         "excludeMaintenanceWindows",
@@ -348,8 +400,29 @@ fn checkstack_slo(root: &Node<'_>) -> Result<ObjectiveSpec, ManifestError> {
     let target_node = spec.required("target")?;
     let target = Target::parse(target_node.number()?)
         .map_err(|_| target_node.error("must be between 0 and 100"))?;
-    let days = spec.required("windowDays")?;
-    let window_days = window_days(&days, days.integer()?)?;
+    let window = match (spec.optional("windowDays"), spec.optional("calendar")) {
+        (Some(days), None) => Window::Rolling(window_days(&days, days.integer()?)?),
+        (None, Some(calendar)) => {
+            calendar.only(&["unit", "timeZone"])?;
+            let unit = calendar.required("unit")?;
+            let zone = calendar.required("timeZone")?;
+            let parsed = Calendar::parse(unit.string()?, zone.string()?).map_err(|e| {
+                let node = if e.field.ends_with("unit") { unit.clone() } else { zone.clone() };
+                node.error(e.message)
+            })?;
+            Window::Calendar(parsed)
+        }
+        (Some(_), Some(_)) => {
+            return Err(spec
+                .child("calendar")
+                .error("an objective has either windowDays (rolling) or calendar, not both"))
+        }
+        (None, None) => {
+            return Err(spec
+                .child("windowDays")
+                .error("is required (or calendar: {unit, timeZone})"))
+        }
+    };
     let dependency_exclusion = match spec.optional("dependencyExclusion") {
         None => DependencyExclusion::default(),
         Some(mode) => {
@@ -396,7 +469,7 @@ fn checkstack_slo(root: &Node<'_>) -> Result<ObjectiveSpec, ManifestError> {
         name,
         system_id,
         target,
-        window_days,
+        window,
         health_check_configuration_id,
         dependency_exclusion,
         excluded_dependency_ids,
@@ -551,7 +624,10 @@ mod tests {
     fn the_default_window_is_valid() {
         let at = DocumentRef { file: "f".into(), number: 1, line: 1 };
         let spec = Node { value: &Value::Null, path: "spec".into(), at: &at };
-        assert_eq!(default_window(&spec).unwrap().get(), DEFAULT_WINDOW_DAYS);
+        assert_eq!(
+            default_window(&spec).unwrap().rolling_days().unwrap().get(),
+            DEFAULT_WINDOW_DAYS
+        );
     }
 
     #[test]
@@ -562,7 +638,7 @@ mod tests {
         );
         assert_eq!(spec.name.as_str(), "search-slo");
         assert_eq!(spec.system_id.as_str(), "web-shop");
-        assert_eq!(spec.window_days, 14);
+        assert_eq!(spec.window.rolling_days().unwrap(), 14);
         assert_eq!(spec.target, 99.9);
         assert_eq!(spec.dependency_exclusion, DependencyExclusion::Strict);
     }
@@ -573,7 +649,7 @@ mod tests {
             "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: s\n  \
              timeWindows: [{count: 4, unit: Week}]\n  objectives: [{targetPercent: 99.5}]\n",
         );
-        assert_eq!((spec.window_days.get(), spec.target.get()), (28, 99.5));
+        assert_eq!((spec.window.rolling_days().unwrap().get(), spec.target.get()), (28, 99.5));
     }
 
     #[test]
@@ -590,7 +666,14 @@ mod tests {
             ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: Bad}\n", "metadata.name: contains 'B'"),
             ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {objectives: [{target: 0.9}]}\n", "spec.service: is required"),
             ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, timeWindow: [{duration: 1M, isRolling: true}], objectives: [{target: 0.9}]}\n", "spec.timeWindow[0].duration: `1M` is not a rolling window"),
-            ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, timeWindow: [{duration: 1w, isRolling: false}], objectives: [{target: 0.9}]}\n", "spec.timeWindow[0].isRolling: only rolling windows"),
+            ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, timeWindow: [{duration: 1w, isRolling: false}], objectives: [{target: 0.9}]}\n", "spec.timeWindow[0].calendar: is required"),
+            ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, timeWindow: [{duration: 2w, isRolling: false, calendar: {timeZone: UTC}}], objectives: [{target: 0.9}]}\n", "spec.timeWindow[0].duration: `2w` is not a calendar period"),
+            ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, timeWindow: [{duration: 1M, isRolling: false, calendar: {timeZone: Mars/Olympus}}], objectives: [{target: 0.9}]}\n", "spec.timeWindow[0].calendar.timeZone: `Mars/Olympus` is not an IANA time zone"),
+            ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, timeWindow: [{duration: 30d, calendar: {timeZone: UTC}}], objectives: [{target: 0.9}]}\n", "spec.timeWindow[0].calendar: belongs to a calendar-aligned window"),
+            ("apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, timeWindows: [{count: 2, unit: Month, isRolling: false, calendar: {timeZone: UTC}}], objectives: [{target: 0.9}]}\n", "spec.timeWindows[0].count: a calendar window is one period"),
+            ("apiVersion: checkstack.io/v1alpha1\nkind: SLO\nmetadata: {name: a}\nspec: {systemRef: {name: s}, target: 99.9, windowDays: 7, calendar: {unit: month, timeZone: UTC}}\n", "spec.calendar: an objective has either windowDays"),
+            ("apiVersion: checkstack.io/v1alpha1\nkind: SLO\nmetadata: {name: a}\nspec: {systemRef: {name: s}, target: 99.9, calendar: {unit: fortnight, timeZone: UTC}}\n", "spec.calendar.unit: `fortnight` is not one of"),
+            ("apiVersion: checkstack.io/v1alpha1\nkind: SLO\nmetadata: {name: a}\nspec: {systemRef: {name: s}, target: 99.9}\n", "spec.windowDays: is required (or calendar"),
             ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec: {service: s, objectives: []}\n", "spec.objectives: must hold at least one"),
             ("apiVersion: checkstack.io/v1alpha1\nkind: SLO\nmetadata: {name: a}\nspec: {systemRef: {name: s}, target: 99.9, windowDays: 30, colour: red}\n", "spec.colour: is not a known field"),
             ("apiVersion: checkstack.io/v1alpha1\nkind: SLO\nmetadata: {name: a}\nspec: {systemRef: {name: s}, target: 99.9, windowDays: 0}\n", "spec.windowDays: must come to 1 to 3650 days"),
@@ -603,6 +686,30 @@ mod tests {
         }
     }
 
+    /// SPEC §17 in all three formats: OpenSLO's calendar-aligned windows
+    /// and Checkstack's `calendar: {unit, timeZone}`.
+    #[test]
+    fn calendar_windows_are_read_in_every_format() {
+        let berlin_month = Window::Calendar(Calendar::parse("month", "Europe/Berlin").unwrap());
+        let v1 = objective(
+            "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: s\n  \
+             timeWindow:\n    - duration: 1M\n      isRolling: false\n      calendar:\n        \
+             startTime: 2024-01-01 00:00:00\n        timeZone: Europe/Berlin\n  objectives: [{target: 0.999}]\n",
+        );
+        assert_eq!(v1.window, berlin_month);
+        let alpha = objective(
+            "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: s\n  \
+             timeWindows: [{unit: Quarter, count: 1, isRolling: false, calendar: {timeZone: UTC}}]\n  \
+             objectives: [{targetPercent: 99.5}]\n",
+        );
+        assert_eq!(alpha.window, Window::Calendar(Calendar::parse("quarter", "UTC").unwrap()));
+        let checkstack = objective(
+            "apiVersion: checkstack.io/v1alpha1\nkind: SLO\nmetadata: {name: a}\nspec:\n  \
+             systemRef: {name: api}\n  target: 99.9\n  calendar: {unit: month, timeZone: Europe/Berlin}\n",
+        );
+        assert_eq!(checkstack.window, berlin_month);
+    }
+
     #[test]
     fn a_checkstack_slo_carries_every_setting() {
         let spec = objective(
@@ -612,7 +719,7 @@ mod tests {
              excludeMaintenanceWindows: true\n  burnRateThresholds: {warningPercent: 40}\n",
         );
         assert_eq!(spec.health_check_configuration_id.as_deref(), Some("http-check"));
-        assert_eq!((spec.target.get(), spec.window_days.get()), (99.95, 7));
+        assert_eq!((spec.target.get(), spec.window.rolling_days().unwrap().get()), (99.95, 7));
         assert_eq!(spec.dependency_exclusion, DependencyExclusion::SelfOnly);
         assert_eq!(spec.excluded_dependency_ids.len(), 1);
         assert!(spec.exclude_maintenance_windows);

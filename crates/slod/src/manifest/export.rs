@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 use slod_core::model::{BurnRateThresholds, DependencyExclusion, Objective, System};
+use slod_core::window::{CalendarUnit, Window};
 
 use super::document::{round, CHECKSTACK_V1ALPHA1, OPENSLO_V1};
 
@@ -107,11 +108,40 @@ fn openslo(o: &Objective) -> Value {
             "service": o.system_id,
             // slod counts good minutes over the window's minutes.
             "budgetingMethod": "Timeslices",
-            "timeWindow": [{"duration": format!("{}d", o.window_days), "isRolling": true}],
+            "timeWindow": [openslo_window(o.window)],
             "objectives": [{"target": round(o.target.get() / 100.0)}],
         },
     })
 }
+
+/// OpenSLO v1's time window: rolling days, or a calendar-aligned period
+/// (SPEC §17). OpenSLO wants a `startTime` for the latter; slod's periods
+/// start at the unit's own boundaries, and 1 January 2024 (a Monday) is
+/// one for every unit.
+fn openslo_window(window: Window) -> Value {
+    match window {
+        Window::Rolling(days) => json!({"duration": format!("{days}d"), "isRolling": true}),
+        Window::Calendar(calendar) => {
+            let duration = match calendar.unit {
+                CalendarUnit::Week => "1w",
+                CalendarUnit::Month => "1M",
+                CalendarUnit::Quarter => "1Q",
+                CalendarUnit::Year => "1Y",
+            };
+            json!({
+                "duration": duration,
+                "isRolling": false,
+                "calendar": {
+                    "startTime": CALENDAR_START_TIME,
+                    "timeZone": calendar.time_zone.name(),
+                },
+            })
+        }
+    }
+}
+
+/// The `startTime` the OpenSLO export gives every calendar window.
+pub const CALENDAR_START_TIME: &str = "2024-01-01 00:00:00";
 
 fn checkstack(o: &Objective) -> Value {
     let mut spec = Map::new();
@@ -120,7 +150,10 @@ fn checkstack(o: &Objective) -> Value {
         spec.insert("healthcheckRef".into(), json!({"name": check}));
     }
     spec.insert("target".into(), json!(o.target));
-    spec.insert("windowDays".into(), json!(o.window_days));
+    match o.window {
+        Window::Rolling(days) => spec.insert("windowDays".into(), json!(days)),
+        Window::Calendar(calendar) => spec.insert("calendar".into(), json!(calendar)),
+    };
     spec.insert("dependencyExclusion".into(), json!(o.dependency_exclusion));
     let refs: Vec<Value> = o.excluded_dependency_ids.iter().map(|id| json!({"name": id})).collect();
     spec.insert("excludedDependencyRefs".into(), Value::Array(refs));
@@ -213,7 +246,7 @@ fn plain_is_safe(text: &str) -> bool {
 
 /// Keys in the order the formats' documentation writes them; others after,
 /// alphabetically.
-const KEY_ORDER: [&str; 24] = [
+const KEY_ORDER: [&str; 28] = [
     "apiVersion",
     "kind",
     "metadata",
@@ -228,6 +261,10 @@ const KEY_ORDER: [&str; 24] = [
     "timeWindow",
     "duration",
     "isRolling",
+    "calendar",
+    "unit",
+    "startTime",
+    "timeZone",
     "objectives",
     "target",
     "windowDays",

@@ -263,7 +263,8 @@ fn diff(stored: &Objective, spec: &ObjectiveSpec) -> Vec<Change> {
         }
     };
     compare("target", json!(stored.target), json!(spec.target));
-    compare("windowDays", json!(stored.window_days), json!(spec.window_days));
+    compare("windowDays", json!(stored.window.rolling_days()), json!(spec.window.rolling_days()));
+    compare("calendar", json!(stored.window.calendar()), json!(spec.window.calendar()));
     compare(
         "healthCheckConfigurationId",
         json!(stored.health_check_configuration_id),
@@ -404,7 +405,7 @@ mod tests {
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),
-            window_days: WindowDays::parse(30).unwrap(),
+            window: WindowDays::parse(30).unwrap().into(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

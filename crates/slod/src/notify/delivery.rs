@@ -210,7 +210,7 @@ impl Notifier {
             Some(id) => self.store.get_objective(id).await.ok().flatten(),
             None => None,
         };
-        context.objective = objective.as_ref().map(|o| (o.target.get(), o.window_days.get()));
+        context.objective = objective.as_ref().map(|o| (o.target.get(), o.window));
         context.budget_remaining_percent =
             data.get("budgetRemainingPercent").and_then(|v| v.as_f64());
         if event.event_type == slod_core::events::EventType::BudgetExhausted {

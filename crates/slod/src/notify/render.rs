@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use slod_core::achievements::AchievementType;
 use slod_core::time::Timestamp;
+use slod_core::window::Window;
 use slod_store::notify::ChannelKind;
 
 use super::sign;
@@ -44,7 +45,7 @@ pub struct RenderContext {
     /// The system's display name, when it still exists.
     pub system_name: Option<String>,
     /// The objective's target and window, when it still exists.
-    pub objective: Option<(f64, u32)>,
+    pub objective: Option<(f64, Window)>,
     /// Budget left now, in percent (from the payload when it has it).
     pub budget_remaining_percent: Option<f64>,
     /// The channel's name, for the test message.
@@ -129,9 +130,14 @@ fn summarize(event: &Envelope<'_>, context: &RenderContext) -> Summary {
         (None, Some(id)) => id.to_owned(),
         (None, None) => "slod".to_owned(),
     };
-    let objective = context.objective.map(|(target, days)| {
-        let unit = if days == 1 { "day" } else { "days" };
-        format!("{} over {days} {unit}", percent(target))
+    let objective = context.objective.map(|(target, window)| match window {
+        Window::Rolling(days) => {
+            let unit = if days == 1 { "day" } else { "days" };
+            format!("{} over {days} {unit}", percent(target))
+        }
+        Window::Calendar(c) => {
+            format!("{} over the calendar {} ({})", percent(target), c.unit, c.time_zone.name())
+        }
     });
     let target = num_field(data, "target").or(context.objective.map(|(t, _)| t));
     let slo = objective.clone().or(target.map(percent)).unwrap_or_else(|| "its SLO".to_owned());
@@ -377,6 +383,7 @@ fn teams_card(event: &Envelope<'_>, context: &RenderContext) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slod_core::model::WindowDays;
 
     fn at() -> Timestamp {
         Timestamp::parse("2026-03-01T12:00:00Z").unwrap()
@@ -385,7 +392,7 @@ mod tests {
     fn context() -> RenderContext {
         RenderContext {
             system_name: Some("Payments API".into()),
-            objective: Some((99.9, 30)),
+            objective: Some((99.9, WindowDays::parse(30).unwrap().into())),
             budget_remaining_percent: Some(12.5),
             channel_name: None,
         }

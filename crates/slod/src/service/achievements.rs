@@ -248,7 +248,7 @@ pub fn span_needs(
         let Some(states) = world.objectives.get(system) else { continue };
         for state in states {
             ids.push(state.objective.id.clone());
-            let from = at.minus_millis(state.objective.window_ms());
+            let from = state.objective.window_start(*at);
             since = Some(since.map_or(from, |s| s.min(from)));
         }
         if !states.is_empty() {
@@ -362,7 +362,7 @@ mod tests {
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(99.9).unwrap(),
-            window_days: WindowDays::parse(30).unwrap(),
+            window: WindowDays::parse(30).unwrap().into(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

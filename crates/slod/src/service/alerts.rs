@@ -40,7 +40,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use slod_core::burn_alerts::{firing_tiers, BurnWindow, Severity};
+use slod_core::burn_alerts::{firing_tiers_ms, BurnWindow, Severity};
 use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{Objective, ObjectiveId, SystemId};
 use slod_core::status::SloStatus;
@@ -71,9 +71,11 @@ pub fn active_thresholds(objective: &Objective, status: &SloStatus) -> AlertStat
             (status.burn_rates.h1, status.burn_rates.m5),
             (Some(h1), Some(m5)) if h1 >= fast && m5 >= fast
         ),
+        // The tiers' thresholds scale with the whole window: a calendar
+        // period's length at the status's T (SPEC §17), or the rolling days.
         burn_tiers: objective
             .burn_rate_alerts
-            .firing_mask(&status.burn_rates, objective.window_days.get()),
+            .firing_mask(&status.burn_rates, objective.window_ms_at(status.computed_at)),
     }
 }
 
@@ -138,10 +140,10 @@ fn tier_crossings(
     if new_tiers == 0 {
         return Vec::new();
     }
-    firing_tiers(
+    firing_tiers_ms(
         &status.burn_rates,
         objective.burn_rate_alerts.tiers(),
-        objective.window_days.get(),
+        objective.window_ms_at(status.computed_at),
     )
     .into_iter()
     .filter(|firing| new_tiers & (1 << firing.index) != 0)
@@ -325,7 +327,7 @@ mod tests {
             system_id: SystemId::parse("api", "id").unwrap(),
             health_check_configuration_id: None,
             target: Target::parse(target).unwrap(),
-            window_days: WindowDays::parse(window_days.into()).unwrap(),
+            window: WindowDays::parse(window_days.into()).unwrap().into(),
             dependency_exclusion: DependencyExclusion::Strict,
             excluded_dependency_ids: vec![],
             exclude_maintenance_windows: false,

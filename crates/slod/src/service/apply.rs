@@ -100,7 +100,7 @@ fn new_objective(spec: &ObjectiveSpec) -> NewObjective {
         name: Some(spec.name.clone()),
         system_id: spec.system_id.clone(),
         target: spec.target,
-        window_days: spec.window_days,
+        window: spec.window,
         health_check_configuration_id: spec.health_check_configuration_id.clone(),
         dependency_exclusion: spec.dependency_exclusion,
         excluded_dependency_ids: spec.excluded_dependency_ids.clone(),
@@ -118,7 +118,7 @@ fn patch(spec: &ObjectiveSpec) -> ObjectivePatch {
     ObjectivePatch {
         name: Some(Some(spec.name.clone())),
         target: Some(spec.target),
-        window_days: Some(spec.window_days),
+        window: Some(spec.window),
         health_check_configuration_id: Some(spec.health_check_configuration_id.clone()),
         dependency_exclusion: Some(spec.dependency_exclusion),
         excluded_dependency_ids: Some(spec.excluded_dependency_ids.clone()),

@@ -235,8 +235,15 @@ async fn recompute(
         return Ok(());
     };
     let longest_burn = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
-    let widest = objectives.iter().map(|o| o.window_ms().max(longest_burn)).max().unwrap_or(0);
-    let spans = tx.event_spans(&ids, first.minus_millis(widest), *last).await?;
+    // The earliest instant a recomputed status reads: its window's start (a
+    // calendar period's, SPEC §17) or the widest burn window before the
+    // first affected midnight; later midnights' windows start no earlier.
+    let spans_from = objectives
+        .iter()
+        .map(|o| o.window_start(*first).min(first.minus_millis(longest_burn)))
+        .min()
+        .unwrap_or(*first);
+    let spans = tx.event_spans(&ids, spans_from, *last).await?;
     let windows = maintenance::load_for_tx(tx, objectives.iter()).await?;
     let corrections = load_for_tx(tx, objectives.iter()).await?;
     let upstreams = upstream_table(&spans.upstreams, &corrections);

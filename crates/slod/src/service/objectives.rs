@@ -10,9 +10,10 @@ use slod_core::burn_alerts::BurnRateAlerts;
 use slod_core::engine;
 use slod_core::model::{
     validate_created_at, BurnRateThresholds, DependencyExclusion, Objective, ObjectiveId,
-    ObjectiveName, SystemId, Target, WindowDays,
+    ObjectiveName, SystemId, Target,
 };
 use slod_core::time::Timestamp;
+use slod_core::window::Window;
 use slod_store::{Store, StoreTx};
 
 use super::status::{self, ObjectiveWithStatus};
@@ -44,7 +45,7 @@ pub struct NewObjective {
     pub name: Option<ObjectiveName>,
     pub system_id: SystemId,
     pub target: Target,
-    pub window_days: WindowDays,
+    pub window: Window,
     pub health_check_configuration_id: Option<String>,
     pub dependency_exclusion: DependencyExclusion,
     pub excluded_dependency_ids: Vec<SystemId>,
@@ -61,7 +62,8 @@ pub struct NewObjective {
 pub struct ObjectivePatch {
     pub name: Option<Option<ObjectiveName>>,
     pub target: Option<Target>,
-    pub window_days: Option<WindowDays>,
+    /// Replaces the window, whichever kind it was (SPEC §17).
+    pub window: Option<Window>,
     pub health_check_configuration_id: Option<Option<String>>,
     pub dependency_exclusion: Option<DependencyExclusion>,
     pub excluded_dependency_ids: Option<Vec<SystemId>>,
@@ -101,7 +103,7 @@ pub(crate) async fn create_in(
         system_id: new.system_id,
         health_check_configuration_id: new.health_check_configuration_id,
         target: new.target,
-        window_days: new.window_days,
+        window: new.window,
         dependency_exclusion: new.dependency_exclusion,
         excluded_dependency_ids: new.excluded_dependency_ids,
         exclude_maintenance_windows: new.exclude_maintenance_windows,
@@ -160,8 +162,8 @@ pub(crate) async fn update_in(
     if let Some(target) = patch.target {
         objective.target = target;
     }
-    if let Some(days) = patch.window_days {
-        objective.window_days = days;
+    if let Some(window) = patch.window {
+        objective.window = window;
     }
     if let Some(check) = patch.health_check_configuration_id {
         objective.health_check_configuration_id = check;

@@ -85,11 +85,12 @@ pub async fn statuses(
         return Ok(Vec::new());
     }
     let t = at.unwrap_or(now);
-    // Burn rates look back 72 h even when the window is shorter.
+    // Burn rates look back 72 h even when the window is shorter; a calendar
+    // window reaches back to its period's start (SPEC §17).
     let longest_burn = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
     let since = objectives
         .iter()
-        .map(|o| t.minus_millis(o.window_ms().max(longest_burn)))
+        .map(|o| o.window_start(t).min(t.minus_millis(longest_burn)))
         .min()
         .unwrap_or(t);
     let ids: Vec<String> = objectives.iter().map(|o| o.id.to_string()).collect();
@@ -203,7 +204,7 @@ pub(super) async fn judge_with(
     let longest_burn = BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
     let mut since = objectives
         .iter()
-        .map(|o| now.minus_millis(o.window_ms().max(longest_burn)))
+        .map(|o| o.window_start(now).min(now.minus_millis(longest_burn)))
         .min()
         .unwrap_or(now);
     let mut until = now;

@@ -12,6 +12,7 @@ use slod_core::model::{Attribution, DependencyExclusion, DowntimeEvent, Objectiv
 use slod_core::status::SloStatus;
 use slod_core::streak::{Snapshot, Streak};
 use slod_core::time::Timestamp;
+use slod_core::window::Window;
 
 use super::data::{Milestone, Unlocked};
 use super::format;
@@ -115,8 +116,17 @@ pub fn objective_row(item: &ObjectiveWithStatus, state: State, down_now: bool) -
 /// How an objective is named on screen: its name when it has one (SPEC
 /// §14), then its target, window and check, which identify unnamed ones.
 pub fn objective_title(objective: &Objective) -> String {
-    let mut title =
-        format!("{} % over {} days", format::target(objective.target.get()), objective.window_days);
+    let mut title = match objective.window {
+        Window::Rolling(days) => {
+            format!("{} % over {days} days", format::target(objective.target.get()))
+        }
+        Window::Calendar(c) => format!(
+            "{} % per calendar {} ({})",
+            format::target(objective.target.get()),
+            c.unit,
+            c.time_zone.name()
+        ),
+    };
     if let Some(name) = &objective.name {
         title = format!("{name} · {title}");
     }

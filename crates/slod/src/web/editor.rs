@@ -3,7 +3,10 @@
 //!
 //! The forms post `application/x-www-form-urlencoded` with the API's own
 //! field names (`target`, `windowDays`, `burnRateThresholds.warningPercent`,
-//! one `excludedDependencyIds` per ticked upstream). The handler turns the
+//! one `excludedDependencyIds` per ticked upstream). The window is a choice:
+//! `windowKind=rolling` with `windowDays`, or `windowKind=calendar` with
+//! `calendar.unit` and `calendar.timeZone` (SPEC §17); a form without
+//! `windowKind` is a rolling one. The handler turns the
 //! typed strings into the JSON body the API would receive and hands it to
 //! the request parser the API uses too ([`CreateObjectiveRequest`],
 //! [`UpdateObjectiveRequest`], in `crate::input`) and then to the same
@@ -35,6 +38,7 @@ use std::collections::BTreeMap;
 
 use slod_core::burn_alerts::{BurnRateAlertTier, BurnWindow};
 use slod_core::model::{DependencyExclusion, Objective, SystemId, ValidationError};
+use slod_core::window::CalendarUnit;
 
 use super::components;
 use super::layout::{self, Nav};
@@ -49,11 +53,14 @@ use crate::state::AppState;
 /// Every field the form has, by its API name (the tier rows' fields are
 /// `burnRateAlerts[i].…`). An error naming any other field is shown above
 /// the form.
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 15] = [
     "name",
     "systemId",
     "target",
     "windowDays",
+    "calendar",
+    "calendar.unit",
+    "calendar.timeZone",
     "dependencyExclusion",
     "excludedDependencyIds",
     "excludeMaintenanceWindows",
@@ -66,6 +73,34 @@ const FIELDS: [&str; 12] = [
 
 /// The prefix of the tier rows' field names.
 const TIERS: &str = "burnRateAlerts";
+/// Suggestions for the time-zone field; any IANA name is accepted (listing
+/// all ~600 would weigh down every editor page).
+const COMMON_TIME_ZONES: [&str; 24] = [
+    "UTC",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Amsterdam",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Warsaw",
+    "Europe/Helsinki",
+    "Europe/Moscow",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Africa/Johannesburg",
+];
 
 /// A problem with the form, next to `field` (a name from [`FIELDS`]) or,
 /// when `None`, above the form.
@@ -152,6 +187,10 @@ struct FormInput {
     system_id: String,
     target: String,
     window_days: String,
+    /// `calendar` picks the calendar window; anything else the rolling one.
+    window_kind: String,
+    calendar_unit: String,
+    calendar_time_zone: String,
     dependency_exclusion: String,
     excluded: Vec<String>,
     exclude_maintenance_windows: bool,
@@ -172,6 +211,9 @@ impl FormInput {
             system_id: system_id.to_owned(),
             target: "99.9".into(),
             window_days: "30".into(),
+            window_kind: "rolling".into(),
+            calendar_unit: "month".into(),
+            calendar_time_zone: "UTC".into(),
             dependency_exclusion: DependencyExclusion::default().as_str().into(),
             warning: thresholds.warning_percent.to_string(),
             critical: thresholds.critical_percent.to_string(),
@@ -191,7 +233,15 @@ impl FormInput {
             name: objective.name.as_ref().map(ToString::to_string).unwrap_or_default(),
             system_id: objective.system_id.to_string(),
             target: objective.target.to_string(),
-            window_days: objective.window_days.to_string(),
+            window_days: objective.window.rolling_days().map_or("30".into(), |d| d.to_string()),
+            window_kind: if objective.window.calendar().is_some() { "calendar" } else { "rolling" }
+                .into(),
+            calendar_unit: objective.window.calendar().map_or("month", |c| c.unit.as_str()).into(),
+            calendar_time_zone: objective
+                .window
+                .calendar()
+                .map_or("UTC", |c| c.time_zone.name())
+                .into(),
             dependency_exclusion: objective.dependency_exclusion.as_str().into(),
             excluded: objective.excluded_dependency_ids.iter().map(ToString::to_string).collect(),
             exclude_maintenance_windows: objective.exclude_maintenance_windows,
@@ -232,6 +282,9 @@ impl FormInput {
                 "systemId" => input.system_id = value,
                 "target" => input.target = value,
                 "windowDays" => input.window_days = value,
+                "windowKind" => input.window_kind = value,
+                "calendar.unit" => input.calendar_unit = value,
+                "calendar.timeZone" => input.calendar_time_zone = value,
                 "dependencyExclusion" => input.dependency_exclusion = value,
                 "excludedDependencyIds" => input.excluded.push(value),
                 "excludeMaintenanceWindows" => input.exclude_maintenance_windows = true,
@@ -245,6 +298,10 @@ impl FormInput {
         }
         input.tiers = tiers.into_values().collect();
         input
+    }
+
+    fn is_calendar(&self) -> bool {
+        self.window_kind == "calendar"
     }
 
     /// The JSON body the API would receive for this form. Only what a form
@@ -279,7 +336,14 @@ impl FormInput {
         let critical = number("burnRateThresholds.criticalPercent", &self.critical, "80");
         let fast_burn = number("burnRateThresholds.fastBurnMultiplier", &self.fast_burn, "5");
         let window = self.window_days.trim();
+        let calendar = self.is_calendar().then(|| {
+            serde_json::json!({
+                "unit": self.calendar_unit.trim(),
+                "timeZone": self.calendar_time_zone.trim(),
+            })
+        });
         let window_days = match window.parse::<i64>() {
+            _ if calendar.is_some() => None,
             Ok(days) => Some(Value::from(days)),
             Err(_) if window.is_empty() => {
                 errors.push(FormError::at("windowDays", "is required"));
@@ -329,7 +393,11 @@ impl FormInput {
         let present = |pairs: Vec<(&str, Option<Value>)>| -> Map<String, Value> {
             pairs.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect()
         };
-        body.extend(present(vec![("target", target), ("windowDays", window_days)]));
+        body.extend(present(vec![
+            ("target", target),
+            ("windowDays", window_days),
+            ("calendar", calendar),
+        ]));
         let thresholds = present(vec![
             ("warningPercent", warning),
             ("criticalPercent", critical),
@@ -660,8 +728,41 @@ fn form_page(
                 error_for("name")))
             (text_field("target", "Target availability (%)", &input.target, "decimal",
                 "From 0 to 100, e.g. 99.9 allows 43 minutes of downtime in 30 days.", error_for("target")))
-            (text_field("windowDays", "Window (days)", &input.window_days, "numeric",
-                "The rolling window availability is measured over: 1 to 3650 days.", error_for("windowDays")))
+            fieldset.field #f-window {
+                legend { "Window" }
+                div.choice {
+                    input type="radio" id="window-rolling" name="windowKind" value="rolling"
+                        checked[!input.is_calendar()];
+                    label for="window-rolling" { b { "Rolling" } " — the last N days, moving with the clock." }
+                }
+                (text_field("windowDays", "Window (days)", &input.window_days, "numeric",
+                    "The rolling window availability is measured over: 1 to 3650 days.", error_for("windowDays")))
+                div.choice {
+                    input type="radio" id="window-calendar" name="windowKind" value="calendar"
+                        checked[input.is_calendar()];
+                    label for="window-calendar" { b { "Calendar" } " — this week (from Monday), month, quarter or year in a time zone; the budget resets when the next one begins." }
+                }
+                div.field.invalid[error_for("calendar.unit").is_some()] #f-calendar-unit {
+                    label for="calendar-unit" { "Calendar period" }
+                    select id="calendar-unit" name="calendar.unit" {
+                        @for unit in CalendarUnit::ALL {
+                            option value=(unit.as_str()) selected[input.calendar_unit == unit.as_str()] { (unit.as_str()) }
+                        }
+                    }
+                    (error_text("calendar.unit", error_for("calendar.unit")))
+                }
+                div.field.invalid[error_for("calendar.timeZone").is_some()] #f-calendar-timeZone {
+                    label for="calendar-timeZone" { "Time zone" }
+                    input type="text" id="calendar-timeZone" name="calendar.timeZone" list="time-zones"
+                        value=(input.calendar_time_zone) autocomplete="off" spellcheck="false";
+                    datalist #time-zones {
+                        @for zone in COMMON_TIME_ZONES { option value=(zone) {} }
+                    }
+                    p.hint { "An IANA time zone name, e.g. Europe/Berlin or UTC: periods begin at its midnights." }
+                    (error_text("calendar.timeZone", error_for("calendar.timeZone")))
+                }
+                (error_text("calendar", error_for("calendar")))
+            }
             fieldset.field.invalid[error_for("dependencyExclusion").is_some()] #f-dependencyExclusion {
                 legend { "Which downtime counts" }
                 div.choice {
@@ -815,6 +916,9 @@ fn field_label(field: &str) -> String {
         "systemId" => "System",
         "target" => "Target",
         "windowDays" => "Window",
+        "calendar" => "Window",
+        "calendar.unit" => "Calendar period",
+        "calendar.timeZone" => "Time zone",
         "dependencyExclusion" => "Which downtime counts",
         "excludedDependencyIds" => "Upstreams never excused",
         "excludeMaintenanceWindows" => "Maintenance windows",
@@ -909,6 +1013,40 @@ mod tests {
         input.name = "API".into();
         let err = CreateObjectiveRequest::from_json(&input.to_json(true).unwrap().0).err().unwrap();
         assert_eq!(FormError::from_validation(err).field.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn every_suggested_time_zone_is_accepted() {
+        for zone in COMMON_TIME_ZONES {
+            assert!(slod_core::window::Calendar::parse("month", zone).is_ok(), "{zone}");
+        }
+    }
+
+    #[test]
+    fn a_calendar_form_sends_calendar_and_no_window_days() {
+        let input = FormInput::from_pairs(pairs(&[
+            ("systemId", "api"),
+            ("target", "99.9"),
+            ("windowKind", "calendar"),
+            ("windowDays", "not read"),
+            ("calendar.unit", "month"),
+            ("calendar.timeZone", " Europe/Berlin "),
+            ("burnRateThresholds.warningPercent", "50"),
+            ("burnRateThresholds.criticalPercent", "80"),
+            ("burnRateThresholds.fastBurnMultiplier", "5"),
+        ]));
+        let json = input.to_json(true).unwrap().0;
+        assert!(json.get("windowDays").is_none());
+        assert_eq!(
+            json["calendar"],
+            serde_json::json!({"unit": "month", "timeZone": "Europe/Berlin"})
+        );
+        let CreateObjectiveRequest(new) = CreateObjectiveRequest::from_json(&json).unwrap();
+        assert_eq!(new.window.calendar().unwrap().time_zone.name(), "Europe/Berlin");
+        let mut bad = input.clone();
+        bad.calendar_time_zone = "Berlin".into();
+        let err = CreateObjectiveRequest::from_json(&bad.to_json(true).unwrap().0).err().unwrap();
+        assert_eq!(FormError::from_validation(err).field.as_deref(), Some("calendar.timeZone"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use maud::{html, Markup};
 use slod_core::maintenance::{merged_occurrences, MaintenanceWindow};
 use slod_core::model::Objective;
 use slod_core::time::{Timestamp, DAY_MS};
+use slod_core::window::Window;
 
 use super::components::{self, State as ObjState};
 use super::layout::{self, Nav};
@@ -183,8 +184,8 @@ fn burn_table(item: &ObjectiveWithStatus) -> Markup {
 /// threshold, and whether it is firing (both at or above it).
 fn tier_table(item: &ObjectiveWithStatus) -> Markup {
     let objective = &item.objective;
-    let readings =
-        objective.burn_rate_alerts.readings(&item.status.burn_rates, objective.window_days.get());
+    let window_ms = objective.window_ms_at(item.status.computed_at);
+    let readings = objective.burn_rate_alerts.readings(&item.status.burn_rates, window_ms);
     html! {
         @if readings.is_empty() {
             p.empty-note { "No burn-rate tiers: this objective sends no " code { "slo.burn.alert" } ". "
@@ -237,7 +238,16 @@ fn settings(
                 dt { "Name" } dd { code { (name) } }
             }
             dt { "System" } dd { a href={ "/systems/" (system.id) } { (system.name) } " " span.sysid { (system.id) } }
-            dt { "Target" } dd { (format::target(objective.target.get())) " % over a rolling " (objective.window_days) "-day window" }
+            @match objective.window {
+                Window::Rolling(days) => {
+                    dt { "Target" } dd { (format::target(objective.target.get())) " % over a rolling " (days) "-day window" }
+                }
+                Window::Calendar(c) => {
+                    dt { "Target" } dd { (format::target(objective.target.get())) " % per calendar " (c.unit) " in " (c.time_zone.name()) " (weeks start on Monday)" }
+                    @let period = c.period_containing(now);
+                    dt { "This period" } dd.period { (period.start.to_rfc3339()) " – " (period.end.to_rfc3339()) }
+                }
+            }
             dt { "Downtime counted" } dd { (components::mode_label(objective.dependency_exclusion)) }
             dt { "Upstreams never excused" }
             dd {

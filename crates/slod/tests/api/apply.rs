@@ -284,7 +284,7 @@ async fn a_dry_run_changes_nothing_and_guards_a_pull_request() {
     for (file, expected) in [
         (
             "calendar.yaml",
-            "document 1 (line 3): spec.timeWindow[0].isRolling: only rolling windows",
+            "document 1 (line 4): spec.timeWindow[0].duration: `2w` is not a calendar period",
         ),
         ("syntax.yaml", "document 2 (line 6): line 13 column 1: while parsing a flow sequence"),
         ("target-above-one.yaml", "document 2 (line 7): spec.objectives[0].target: "),
@@ -404,6 +404,13 @@ async fn an_export_applied_to_an_empty_database_gives_the_same_objectives() {
     app.create_objective(json!({"name": "db-quarter", "systemId": "db", "target": 95.0,
         "windowDays": 91}))
         .await;
+    // Calendar windows (SPEC §17) travel too.
+    app.create_objective(json!({"name": "api-monthly", "systemId": "api", "target": 99.5,
+        "calendar": {"unit": "month", "timeZone": "Europe/Berlin"}}))
+        .await;
+    app.create_objective(json!({"name": "db-weekly", "systemId": "db", "target": 99.0,
+        "calendar": {"unit": "week", "timeZone": "UTC"}}))
+        .await;
     app.create_objective(json!({"systemId": "web", "target": 90.0, "windowDays": 1})).await;
     let original = objectives_by_name(&app).await;
 
@@ -427,10 +434,11 @@ async fn an_export_applied_to_an_empty_database_gives_the_same_objectives() {
         let file = tmp.path().join(format!("export-{format}.yaml"));
         std::fs::write(&file, &yaml).unwrap();
         let report = apply_via_server(&empty, &[&file], &[]).await;
-        assert_eq!(counts(&report), [5, 0, 0, 0], "{format}: {report}\n{yaml}");
+        assert_eq!(counts(&report), [7, 0, 0, 0], "{format}: {report}\n{yaml}");
         let copied = objectives_by_name(&empty).await;
-        assert_eq!(copied.len(), 3, "{format}");
-        for name in ["api-defaults", "api-everything", "db-quarter"] {
+        assert_eq!(copied.len(), 5, "{format}");
+        assert_eq!(copied["api-monthly"]["windowDays"], Value::Null, "{format}\n{yaml}");
+        for name in ["api-defaults", "api-everything", "db-quarter", "api-monthly", "db-weekly"] {
             assert_eq!(
                 settings(&copied[name]),
                 settings(&original[name]),
@@ -444,7 +452,7 @@ async fn an_export_applied_to_an_empty_database_gives_the_same_objectives() {
         assert_eq!(systems[0]["name"], "API");
         // And the export applied back to where it came from changes nothing.
         let again = apply_via_server(&app, &[&file], &[]).await;
-        assert_eq!(counts(&again), [0, 0, 5, 0], "{format}: {again}");
+        assert_eq!(counts(&again), [0, 0, 7, 0], "{format}: {again}");
     }
     let output = slod(&["export", "--format", "checkstack", "--database", &app.database_url]).await;
     assert!(output.status.success(), "{}", stderr(&output));
@@ -484,4 +492,54 @@ async fn with_tokens_the_cli_sends_its_token_and_apply_needs_manage() {
     let output = slod(&["export", "--server", &app.address, "--token", &read]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("name: search-slo"));
+}
+
+/// SPEC §14 with §17: a file switches an objective from its rolling window
+/// to a calendar one and back; the plan names both fields.
+#[tokio::test]
+async fn a_file_moves_an_objective_between_rolling_and_calendar_windows() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    app.create_objective(json!({"name": "api-availability", "systemId": "api", "target": 99.9,
+        "windowDays": 30}))
+        .await;
+    let calendar = "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: api-availability}\n\
+        spec:\n  service: api\n  timeWindow:\n    - duration: 1Q\n      isRolling: false\n      \
+        calendar: {startTime: \"2024-01-01 00:00:00\", timeZone: America/New_York}\n  \
+        objectives: [{target: 0.999}]\n";
+    let post = |body: String| {
+        let request = app
+            .client
+            .post(app.url("/apply"))
+            .header("content-type", "application/yaml")
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = post(calendar.to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(counts(&body), [0, 1, 0, 0], "{body}");
+    let changes = body["plan"].to_string();
+    assert!(changes.contains("windowDays") && changes.contains("calendar"), "{body}");
+    let stored = objectives_by_name(&app).await["api-availability"].clone();
+    assert_eq!(stored["windowDays"], Value::Null);
+    assert_eq!(stored["calendar"], json!({"unit": "quarter", "timeZone": "America/New_York"}));
+    let (status, again) = post(calendar.to_owned()).await;
+    assert_eq!((status, counts(&again)), (StatusCode::OK, [0, 0, 1, 0]), "{again}");
+
+    // A calendar window without a zone is refused by its path.
+    let (status, body) = post(calendar.replace(", timeZone: America/New_York", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "validation_failed", Some("spec.timeWindow[0].calendar.timeZone"));
+
+    // Back to 28 rolling days.
+    let rolling =
+        "apiVersion: checkstack.io/v1alpha1\nkind: SLO\nmetadata: {name: api-availability}\n\
+        spec: {systemRef: {name: api}, target: 99.9, windowDays: 28}\n";
+    let (status, body) = post(rolling.to_owned()).await;
+    assert_eq!((status, counts(&body)), (StatusCode::OK, [0, 1, 0, 0]), "{body}");
+    let stored = objectives_by_name(&app).await["api-availability"].clone();
+    assert_eq!((&stored["windowDays"], &stored["calendar"]), (&json!(28), &Value::Null));
 }

@@ -321,6 +321,71 @@ async fn a_seven_day_window_lowers_the_thresholds() {
     app.shutdown().await;
 }
 
+/// SPEC §17: a calendar objective's tiers scale with its period. T0 is
+/// 1 March 2026 00:00 UTC, 01:00 in Berlin: the period is March, which
+/// loses an hour to summer time (743 h), so the thresholds are
+/// 2 % × 743 = 14.86, 5 % × 743 / 6 = 6.19… and 10 % × 743 / 72 = 1.03…,
+/// a little above a 30-day objective's 14.4, 6 and 1 (720 h). Down from 0,
+/// at minute t the calendar tiers fire from t = 0.8916, 2.229 and 4.458;
+/// the rolling ones from 0.864, 2.16 and 4.32.
+#[tokio::test]
+async fn a_calendar_objectives_tiers_use_the_length_of_its_period() {
+    let app = App::start().await;
+    let receiver = Receiver::start().await;
+    app.channel(&receiver).await;
+    app.create_system("api").await;
+    let rolling = app.objective("api", 30, json!({})).await;
+    let (code, calendar) = app
+        .post(
+            "/objectives",
+            json!({"systemId": "api", "target": 99.9,
+                   "calendar": {"unit": "month", "timeZone": "Europe/Berlin"},
+                   "createdAt": at(-400 * 24 * 60)}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{calendar}");
+    let per_objective = |receiver: &Receiver, objective: &Value| {
+        alerts(receiver).iter().filter(|a| a["objectiveId"] == objective["id"]).count()
+    };
+    app.report("api", "unhealthy", 0.0).await;
+    let mut seen = Vec::new();
+    for minute in [0.88, 0.9, 2.2, 2.24, 4.4, 4.46, 10.0] {
+        app.tick(minute).await;
+        seen.push((
+            minute,
+            per_objective(&receiver, &rolling),
+            per_objective(&receiver, &calendar),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            (0.88, 1, 0),
+            (0.9, 1, 1),
+            (2.2, 2, 1),
+            (2.24, 2, 2),
+            (4.4, 3, 2),
+            (4.46, 3, 3),
+            (10.0, 3, 3)
+        ]
+    );
+    let fired: Vec<Value> =
+        alerts(&receiver).into_iter().filter(|a| a["objectiveId"] == calendar["id"]).collect();
+    assert_eq!(
+        tiers_of(&fired),
+        [tier("page", "1h", "5m"), tier("page", "6h", "30m"), tier("ticket", "72h", "6h")]
+    );
+    close(&fired[0]["threshold"], 14.86);
+    close(&fired[0]["burnRateLong"], 900.0 / 60.0);
+    close(&fired[1]["threshold"], 5.0 * 743.0 / 600.0);
+    close(&fired[2]["threshold"], 743.0 / 720.0);
+    // The status agrees: March's budget is 0.1 % of 743 h.
+    let (_, read) = app.get(&format!("/objectives/{}", calendar["id"].as_str().unwrap())).await;
+    close(&read["status"]["errorBudgetTotalMinutes"], 743.0 * 60.0 * 0.001);
+    assert_eq!(read["status"]["period"]["start"], "2026-02-28T23:00:00.000Z");
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_short_outage_fires_only_the_tiers_it_crosses() {
     let app = App::start().await;

@@ -82,12 +82,31 @@ pub async fn spawn_app_configured(demo: bool, access: AccessSettings) -> TestApp
     start(database_url, database, dir, demo, access).await
 }
 
+/// [`spawn_app`] without the job scheduler, for tests that move the clock
+/// months ahead and run the daily job themselves (`POST /jobs/daily`).
+pub async fn spawn_app_without_scheduler() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, database) = fresh_database_url(&dir).await;
+    start_with(database_url, database, dir, false, AccessSettings::default(), false).await
+}
+
 async fn start(
     database_url: String,
     database: Option<TestDatabase>,
     dir: TempDir,
     demo: bool,
     access: AccessSettings,
+) -> TestApp {
+    start_with(database_url, database, dir, demo, access, true).await
+}
+
+async fn start_with(
+    database_url: String,
+    database: Option<TestDatabase>,
+    dir: TempDir,
+    demo: bool,
+    access: AccessSettings,
+    scheduler: bool,
 ) -> TestApp {
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -96,7 +115,10 @@ async fn start(
         demo,
     };
     let clock = Arc::new(ManualClock::new(t0()));
-    let app = Application::build_with_access(&settings, access, clock.clone()).await.unwrap();
+    let mut app = Application::build_with_access(&settings, access, clock.clone()).await.unwrap();
+    if !scheduler {
+        app = app.without_scheduler();
+    }
     let address = format!("http://{}", app.address());
     tokio::spawn(app.run_until(std::future::pending()));
     let client = reqwest::Client::builder()

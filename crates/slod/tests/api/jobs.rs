@@ -756,6 +756,78 @@ async fn concurrent_triggers_write_one_snapshot_per_objective() {
     }
 }
 
+/// SPEC §17: `slo.report.monthly` goes out once at 00:00 UTC on the 1st
+/// however many replicas run a scheduler. Two instances, each with its
+/// own connection pool on the one database (PostgreSQL, or one SQLite
+/// file), race for April's 1st at once; the `job_runs` lease lets one send
+/// March's statement and leaves the other the month held or completed.
+/// Each scheduler on its own owes the month (it was up before the 1st), so
+/// without the lease both would send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduled_monthly_report_is_sent_once_by_two_instances() {
+    let app = spawn(false).await;
+    app.create_system("api", "API").await;
+    app.create_objective("api", 99.9, 30, json!({})).await;
+    let (status, channel) = app
+        .send(
+            app.client
+                .post(app.url("/channels"))
+                .json(&json!({"name": "all", "kind": "webhook", "url": "http://127.0.0.1:9/hook"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    // The second instance's store: another pool on the same database.
+    let other: Arc<dyn Store> = slod::database::connect_store(&app.database_url, 4).await.unwrap();
+    let clock: Arc<dyn Clock> = app.clock.clone();
+    let mut one = Scheduler::new(app.store.clone(), clock.clone());
+    let mut two = Scheduler::new(other, clock.clone());
+
+    // Just past midnight on 1 April, with April 1's daily run already done
+    // (by hand), so that both passes go straight to the monthly report.
+    let first = Timestamp::parse("2026-04-01T00:00:00Z").unwrap();
+    app.set(first.plus_millis(MINUTE_MS)).await;
+    let (status, body) = app.post_empty("/jobs/daily?date=2026-04-01").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mut sent = Vec::new();
+    for pass in 0..10 {
+        let now = app.clock.now();
+        let (a, b) = tokio::join!(one.run_due_jobs(now), two.run_due_jobs(now));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a.daily.is_empty() && b.daily.is_empty(), "pass {pass}: no daily run was owed");
+        let retry = a.retry_soon || b.retry_soon;
+        sent.extend([a.monthly, b.monthly].into_iter().flatten());
+        if !retry {
+            break;
+        }
+        // The instance that found the month held looks again shortly.
+        app.set(now.plus_millis(10_000)).await;
+    }
+    assert_eq!(sent.len(), 1, "one statement across both instances");
+    assert_eq!(sent[0].month, "2026-03");
+
+    let runs = app.get_ok("/jobs/runs?kind=monthly_report").await;
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["period"], "2026-03");
+    assert_eq!(runs[0]["status"], "completed");
+    let deliveries =
+        app.get_ok(&format!("/channels/{}/deliveries", channel["id"].as_str().unwrap())).await;
+    let monthly = deliveries["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["eventType"] == "slo.report.monthly")
+        .count();
+    assert_eq!(monthly, 1, "{deliveries}");
+
+    // Later passes on either instance send nothing more this month.
+    app.set(first.plus_millis(DAY_MS / 2)).await;
+    let now = app.clock.now();
+    let (a, b) = tokio::join!(one.run_due_jobs(now), two.run_due_jobs(now));
+    assert!(a.unwrap().monthly.is_none() && b.unwrap().monthly.is_none());
+}
+
 // ---- achievements on recovery --------------------------------------------
 
 /// `rapid_recovery` unlocks when a system comes back within 5 minutes, at
@@ -1194,7 +1266,7 @@ async fn benchmark() {
         system_id: sid(o % systems_n),
         health_check_configuration_id: None,
         target: Target::parse(99.0).unwrap(),
-        window_days: WindowDays::parse(30).unwrap(),
+        window: WindowDays::parse(30).unwrap().into(),
         // Half and half, as slod-bench seeds them.
         dependency_exclusion: if o % 2 == 1 {
             DependencyExclusion::SelfOnly

@@ -8,6 +8,7 @@ mod alertmanager;
 mod apply;
 mod browser;
 mod burn_alerts;
+mod calendar;
 mod checks;
 mod concurrency;
 mod corrections;

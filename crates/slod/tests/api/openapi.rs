@@ -204,3 +204,39 @@ async fn the_documented_error_shape_is_what_errors_look_like() {
         detail["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(fields.keys().copied().collect::<BTreeSet<_>>(), properties);
 }
+
+/// The property names of a component schema, through `allOf` and `$ref`
+/// (a flattened field is an `allOf` part).
+fn properties(document: &Value, schema: &Value) -> BTreeSet<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return properties(document, &document["components"]["schemas"][name]);
+    }
+    let mut names: BTreeSet<String> =
+        schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        names.extend(properties(document, part));
+    }
+    names
+}
+
+/// SPEC §17: the calendar window is documented wherever objectives and
+/// statuses are: `calendar` next to `windowDays`, and a status's `period`.
+#[tokio::test]
+async fn calendar_windows_are_in_the_document() {
+    let app = spawn_app().await;
+    let document = app.get_ok("/openapi.json").await;
+    let schemas = &document["components"]["schemas"];
+    for name in ["Objective", "CreateObjectiveBody", "UpdateObjectiveBody"] {
+        let props = properties(&document, &schemas[name]);
+        assert!(props.contains("windowDays") && props.contains("calendar"), "{name}: {props:?}");
+    }
+    let status = properties(&document, &schemas["SloStatus"]);
+    for field in ["windowDays", "calendar", "period"] {
+        assert!(status.contains(field), "SloStatus.{field}: {status:?}");
+    }
+    let calendar = properties(&document, &schemas["Calendar"]);
+    assert_eq!(calendar, BTreeSet::from(["timeZone".to_owned(), "unit".to_owned()]));
+    let units = &schemas["CalendarUnit"]["enum"];
+    assert_eq!(units, &json!(["week", "month", "quarter", "year"]), "{}", schemas["CalendarUnit"]);
+}

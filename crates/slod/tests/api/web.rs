@@ -706,3 +706,70 @@ async fn a_name_set_in_the_editor_is_shown_and_a_taken_one_is_refused_at_its_fie
     assert!(body.contains("id=\"f-name-error\""), "the error sits at the name field");
     assert_eq!(objective_count(&app).await, 1);
 }
+
+#[tokio::test]
+async fn the_editor_chooses_between_rolling_days_and_a_calendar_period() {
+    let app = spawn_app().await;
+    app.create_system("api").await;
+    let form = html_ok(&app, "/objectives/new?systemId=api").await;
+    assert!(form.contains("name=\"windowKind\" value=\"rolling\" checked"), "rolling by default");
+    assert!(form.contains("name=\"windowKind\" value=\"calendar\""));
+    assert!(form.contains("name=\"calendar.unit\""));
+    assert!(form.contains("name=\"calendar.timeZone\""));
+
+    // A calendar month in Berlin; the rolling field is ignored.
+    let mut fields = valid_form("api");
+    fields.push(("windowKind", "calendar"));
+    fields.push(("calendar.unit", "month"));
+    fields.push(("calendar.timeZone", "Europe/Berlin"));
+    let (status, location, body) = post_form(&app, "/objectives/new", &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let location = location.unwrap();
+    let id = location.strip_prefix("/objectives/").unwrap().to_owned();
+    let objective = app.get_ok(&location).await["objective"].clone();
+    assert_eq!(objective["windowDays"], Value::Null);
+    assert_eq!(objective["calendar"], json!({"unit": "month", "timeZone": "Europe/Berlin"}));
+    let page = html_ok(&app, &location).await;
+    assert!(page.contains("per calendar month in Europe/Berlin"), "the objective's page");
+    // T0 is 1 March 2026 00:00 UTC, 01:00 in Berlin: March began an hour ago.
+    assert!(page.contains("2026-02-28T23:00:00.000Z – 2026-03-31T22:00:00.000Z"), "the period");
+
+    // Next to a rolling objective, on the system's page and the overview:
+    // each row says which window it has.
+    app.create_objective(json!({"systemId": "api", "target": 99.9, "windowDays": 30})).await;
+    for path in ["/systems/api", "/"] {
+        let rows = html_ok(&app, path).await;
+        assert!(rows.contains("99.9 % over 30 days"), "{path}: {rows}");
+        assert!(rows.contains("99.5 % per calendar month (Europe/Berlin)"), "{path}: {rows}");
+    }
+
+    // The edit form comes back on the calendar choice.
+    let edit = html_ok(&app, &format!("/objectives/{id}/edit")).await;
+    assert!(edit.contains("name=\"windowKind\" value=\"calendar\" checked"));
+    assert!(edit.contains("option value=\"month\" selected"));
+    assert!(edit.contains("value=\"Europe/Berlin\""));
+
+    // A zone that is not in the IANA database: shown next to its field,
+    // nothing changed.
+    let mut bad = fields.clone();
+    bad.retain(|(k, _)| *k != "calendar.timeZone");
+    bad.push(("calendar.timeZone", "Berlin"));
+    let (status, _, body) = post_form(&app, &format!("/objectives/{id}/edit"), &bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("id=\"f-calendar-timeZone-error\""), "{body}");
+    assert!(body.contains("value=\"Berlin\""), "the input is kept");
+    let objective = app.get_ok(&location).await["objective"].clone();
+    assert_eq!(objective["calendar"]["timeZone"], "Europe/Berlin");
+
+    // Back to a rolling 14-day window.
+    let mut rolling = valid_form("api");
+    rolling[2] = ("windowDays", "14");
+    rolling.push(("windowKind", "rolling"));
+    rolling.push(("calendar.unit", "month"));
+    rolling.push(("calendar.timeZone", "Europe/Berlin"));
+    let (status, _, body) = post_form(&app, &format!("/objectives/{id}/edit"), &rolling).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let objective = app.get_ok(&location).await["objective"].clone();
+    assert_eq!(objective["windowDays"], 14);
+    assert_eq!(objective["calendar"], Value::Null);
+}
