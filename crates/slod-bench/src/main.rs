@@ -4,7 +4,8 @@
 //! Every subcommand starts its own server from `--slod-bin` on a free
 //! loopback port, so figures include HTTP, JSON and the database.
 
-mod receiver;
+mod fanout;
+mod receive;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -96,8 +97,8 @@ enum Command {
         /// 1: every report is a change (the worst case).
         #[arg(long, default_value_t = 100)]
         flip_every: u64,
-        /// Webhook channels (all events) to a receiver in this process, so
-        /// slod delivers notifications while it ingests; 0: none.
+        /// Webhook channels (all events) to a `slod-bench receive` child
+        /// process, so slod delivers notifications while it ingests; 0: none.
         #[arg(long, default_value_t = 0)]
         channels: usize,
     },
@@ -115,6 +116,46 @@ enum Command {
         alerts: usize,
         #[arg(long, default_value_t = 500)]
         systems: usize,
+    },
+    /// Notification fan-out: `--rate` status changes a second to
+    /// `--channels` webhooks on a `receive` child process; latency from
+    /// each event's `occurredAt` to its arrival there.
+    Fanout {
+        #[arg(long)]
+        slod_bin: String,
+        #[arg(long)]
+        database: String,
+        /// `slo.status.changed` events per second (a multiple of 50).
+        #[arg(long, default_value_t = 1000)]
+        rate: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Webhook channels.
+        #[arg(long, default_value_t = 3)]
+        channels: usize,
+        /// The channels' kinds instead, comma-separated (`webhook`, `slack`,
+        /// `teams`): Slack and Teams messages look up the system and the
+        /// objective to render.
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
+        /// Add a channel whose receiver accepts connections and never answers.
+        #[arg(long)]
+        unreachable: bool,
+        /// The longest wait for deliveries after the load.
+        #[arg(long, default_value_t = 60)]
+        drain_seconds: u64,
+    },
+    /// A webhook receiver in a process of its own: answers every POST with
+    /// 200 and records when each event arrived; `GET /stats?since=MS` gives
+    /// deliveries per path, duplicates and the latency from the payload's
+    /// `occurredAt` to arrival.
+    Receive {
+        /// Where to listen; port 0 takes one from the OS (printed on stdout).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Exit when standard input closes (how `fanout` stops it).
+        #[arg(long)]
+        until_stdin_closes: bool,
     },
 }
 
@@ -158,6 +199,23 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Alertmanager { slod_bin, database, alerts, systems } => {
             alertmanager(&slod_bin, &database, alerts, systems).await
+        }
+        Command::Fanout {
+            slod_bin,
+            database,
+            rate,
+            seconds,
+            channels,
+            kinds,
+            unreachable,
+            drain_seconds,
+        } => {
+            let kinds = if kinds.is_empty() { vec!["webhook".to_owned(); channels] } else { kinds };
+            let load = fanout::FanoutLoad { rate, seconds, kinds, unreachable, drain_seconds };
+            fanout::fanout(&slod_bin, &database, &load).await
+        }
+        Command::Receive { listen, until_stdin_closes } => {
+            receive::run(&listen, until_stdin_closes).await
         }
     }
 }
@@ -570,14 +628,14 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
     let run = now();
     // Ids of their own, so runs can share a database.
     let prefix = format!("ing{:x}", run.millis() % 0xff_ffff);
-    let receiver = if load.channels > 0 { Some(receiver::Receiver::start().await?) } else { None };
+    let receiver = if load.channels > 0 { Some(receive::Receiver::start().await?) } else { None };
     if let Some(receiver) = &receiver {
         for c in 0..load.channels {
             send_ok(
                 &client,
                 reqwest::Method::POST,
                 format!("{}/channels", apis[0]),
-                json!({"name": format!("{prefix}-hook-{c}"), "kind": "webhook", "url": receiver.url}),
+                json!({"name": format!("{prefix}-hook-{c}"), "kind": "webhook", "url": format!("{}/hook-{c}", receiver.base)}),
             )
             .await?;
         }
@@ -690,7 +748,7 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut handles = Vec::new();
     let single_base = base.plus_millis(60 * 60 * 1000);
-    let delivered_before = receiver.as_ref().map(receiver::Receiver::received);
+    let phase_start_ms = now().millis();
     let phase_start = Instant::now();
     for i in 0..count {
         ticker.tick().await;
@@ -736,11 +794,11 @@ async fn ingest(bin: &str, database: &str, load: &IngestLoad) -> anyhow::Result<
         entry.0 += 1;
         entry.1 = entry.1.max(*ms);
     }
-    if let (Some(receiver), Some(before)) = (&receiver, delivered_before) {
+    if let Some(receiver) = &receiver {
+        let stats = receiver.stats(&client, phase_start_ms).await?;
         println!(
-            "webhook deliveries received during the single-report phase: {} ({} channels)",
-            receiver.received() - before,
-            load.channels
+            "webhook deliveries of events from the single-report phase received so far: {} ({} channels)",
+            stats["delivered"], load.channels
         );
     }
     let summary: Vec<String> =

@@ -14,10 +14,12 @@
 //!
 //! Each channel has at most
 //! [`per_channel_concurrency`](super::NotifySettings::per_channel_concurrency)
-//! attempts in flight and claims only as many rows as it has free slots, so a
-//! channel whose receiver hangs ties up its own slots (for at most the
-//! attempt timeout each) and nothing else: other channels keep being claimed
-//! and sent. Each worker cycle records the attempts finished since the last
+//! attempts in flight, and holds at most a few slot-fulls of claimed rows
+//! (no more than it can attempt within half the lease if every attempt times
+//! out, see `Notifier::claim_cap`), so a channel whose receiver hangs ties up
+//! its own slots (for at most the attempt timeout each) and its own claims,
+//! and nothing else: other channels keep being claimed and sent. A busy
+//! channel with a quick receiver is not held to one slot-full per cycle. Each worker cycle records the attempts finished since the last
 //! one and claims new deliveries in a single transaction, so a burst of
 //! events costs a few transactions, not one per attempt (on SQLite every
 //! commit is an fsync shared with report ingestion).
@@ -38,7 +40,7 @@ use slod_core::events::NotificationEvent;
 use slod_core::time::Timestamp;
 use slod_store::notify::{AttemptOutcome, AttemptRecord, ChannelKind, ChannelRow, ClaimedDelivery};
 use slod_store::Store;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::render::{self, Envelope, RenderContext};
@@ -52,6 +54,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The shortest time between two delivery cycles (each one transaction):
 /// a busy channel records and claims in batches, not a row at a time.
 const CYCLE: Duration = Duration::from_millis(25);
+/// A channel holds at most this many slot-fulls of claims ([`Notifier::claim_cap`]).
+const MAX_CLAIM_ROUNDS: u32 = 4;
 /// The most of a failed response's body kept in the attempt log.
 const ERROR_BODY_BYTES: usize = 300;
 
@@ -334,6 +338,7 @@ impl Notifier {
     pub(super) async fn run_delivery_worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let (records, mut finished) = mpsc::unbounded_channel::<AttemptRecord>();
         let in_flight: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+        let mut senders = Senders::default();
         let mut sends = JoinSet::new();
         let mut unrecorded: Vec<AttemptRecord> = Vec::new();
         let mut last_prune: Option<Instant> = None;
@@ -349,7 +354,7 @@ impl Notifier {
             while let Ok(record) = finished.try_recv() {
                 unrecorded.push(record);
             }
-            match self.cycle(&in_flight, &mut sends, &records, &unrecorded).await {
+            match self.cycle(&in_flight, &mut senders, &mut sends, &records, &unrecorded).await {
                 Ok(()) => unrecorded.clear(),
                 Err(err) => {
                     tracing::warn!(error = %format!("{err:#}"), "delivery cycle failed; retrying");
@@ -381,18 +386,36 @@ impl Notifier {
         }
     }
 
+    /// How many claimed deliveries a channel may hold (sending or waiting
+    /// for one of its [`per_channel_concurrency`] sending slots): a few
+    /// cycles' worth, so a busy channel is not held to one slot-full per
+    /// cycle, yet never more than can be attempted within half the lease
+    /// even if every attempt runs to its timeout (a hung receiver's claims
+    /// are all tried, and recorded, before anyone else may take them).
+    ///
+    /// [`per_channel_concurrency`]: super::NotifySettings::per_channel_concurrency
+    fn claim_cap(&self) -> u32 {
+        let cap = self.settings.per_channel_concurrency;
+        let timeout = self.settings.attempt_timeout.as_millis().max(1);
+        let rounds = self.settings.lease.as_millis() / 2 / timeout;
+        let rounds = u32::try_from(rounds).unwrap_or(u32::MAX).clamp(1, MAX_CLAIM_ROUNDS);
+        cap.saturating_mul(rounds)
+    }
+
     /// One cycle: records `done` and claims what each due channel has room
-    /// for, in one transaction, then starts sending what it claimed.
+    /// for, in one transaction, then starts sending what it claimed, at
+    /// most `per_channel_concurrency` at a time per channel.
     async fn cycle(
         self: &Arc<Self>,
         in_flight: &Arc<Mutex<HashMap<String, u32>>>,
+        senders: &mut Senders,
         sends: &mut JoinSet<()>,
         records: &mpsc::UnboundedSender<AttemptRecord>,
         done: &[AttemptRecord],
     ) -> anyhow::Result<()> {
         let now = self.clock.now();
         let due = self.store.due_channels(now).await?;
-        let cap = self.settings.per_channel_concurrency;
+        let cap = self.claim_cap();
         let wanted: Vec<(String, u32)> = {
             let busy = lock(in_flight);
             due.into_iter()
@@ -413,12 +436,19 @@ impl Notifier {
         let lease_until = now.plus_millis(millis(self.settings.lease));
         let claimed = tx.claim_deliveries(now, lease_until, &wanted).await?;
         tx.commit().await?;
+        senders.forget_idle(in_flight);
         for delivery in claimed {
             let slot = Slot::take(in_flight.clone(), delivery.channel.id.clone());
+            let gate = senders.gate(&delivery.channel.id, self.settings.per_channel_concurrency);
             let notifier = self.clone();
             let records = records.clone();
             sends.spawn(async move {
-                let record = notifier.attempt(&delivery, None).await;
+                // The gate is never closed: this waits for a sending slot
+                // and holds it for the attempt only.
+                let record = match gate.acquire_owned().await {
+                    Ok(_sending) => notifier.attempt(&delivery, None).await,
+                    Err(_) => return,
+                };
                 // Only fails once the worker is gone (shutting down); the
                 // lease then expires and the delivery is retried.
                 let _ = records.send(record);
@@ -451,7 +481,29 @@ fn lock(map: &Mutex<HashMap<String, u32>>) -> std::sync::MutexGuard<'_, HashMap<
     map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One of a channel's sending slots, given back when dropped (even if the
+/// Each channel's sending slots: `per_channel_concurrency` permits.
+#[derive(Default)]
+struct Senders {
+    gates: HashMap<String, Arc<Semaphore>>,
+}
+
+impl Senders {
+    fn gate(&mut self, channel: &str, slots: u32) -> Arc<Semaphore> {
+        let slots = usize::try_from(slots).unwrap_or(usize::MAX).max(1);
+        self.gates
+            .entry(channel.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(slots)))
+            .clone()
+    }
+
+    /// Drops the gates of channels holding no claims (deleted ones too).
+    fn forget_idle(&mut self, held: &Mutex<HashMap<String, u32>>) {
+        let held = lock(held);
+        self.gates.retain(|channel, _| held.contains_key(channel));
+    }
+}
+
+/// One of a channel's claims, given back when dropped (even if the
 /// sending task panics).
 struct Slot {
     map: Arc<Mutex<HashMap<String, u32>>>,

@@ -28,9 +28,6 @@ pub struct Received {
     /// Header names lowercased.
     pub headers: HashMap<String, String>,
     pub body: Bytes,
-    /// Wall-clock arrival, milliseconds since the Unix epoch (comparable
-    /// with an event's `occurredAt` under the system clock).
-    pub received_ms: i64,
     /// What the receiver answered.
     pub status: u16,
 }
@@ -83,10 +80,7 @@ async fn record(
             (name.as_str().to_ascii_lowercase(), value.to_str().unwrap_or("").to_owned())
         })
         .collect();
-    let received_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap());
-    inner.requests.lock().unwrap().push(Received { path, headers, body, received_ms, status });
+    inner.requests.lock().unwrap().push(Received { path, headers, body, status });
     inner.arrived.notify_waiters();
     StatusCode::from_u16(status).unwrap()
 }
