@@ -13,7 +13,7 @@ use slod_store::codec::{
 pub(crate) use slod_store::codec::{
     upstream_columns, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
 };
-use slod_store::span_cache::{SpanSource, TailRead};
+use slod_store::span_cache::{self, SpanSource, TailRead};
 use slod_store::{SpanSet, SpanSetBuilder, StoreError, SystemRow};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
@@ -285,34 +285,25 @@ pub(crate) struct SpanReads<'a> {
     pub(crate) pool: &'a sqlx::PgPool,
 }
 
-/// From how many objectives a load is read in two halves at once.
-const SPLIT_LOAD_FROM: usize = 200;
-
 #[async_trait::async_trait]
 impl SpanSource for SpanReads<'_> {
-    /// A load of many objectives (the first read after a start) reads the
-    /// two halves of the ids on two connections at once, when a second one
-    /// is free at once: each statement runs on one core. Each objective's
-    /// spans still come from one statement, so each is one committed state,
-    /// as a tail read's are.
+    /// A load of many objectives (the first read after a start) reads two
+    /// halves at once: [`span_cache::halves`].
     async fn spans(
         &mut self,
         objective_ids: &[String],
         since: Timestamp,
         until: Timestamp,
     ) -> Result<SpanSet, StoreError> {
-        if objective_ids.len() >= SPLIT_LOAD_FROM {
-            let second =
-                tokio::time::timeout(std::time::Duration::from_millis(20), self.pool.acquire())
-                    .await;
-            if let Ok(Ok(mut second)) = second {
-                let (low, high) = objective_ids.split_at(objective_ids.len() / 2);
-                let (mut answer, more) = tokio::try_join!(
-                    query_spans(&mut *self.conn, low, since, until),
-                    query_spans(&mut second, high, since, until),
-                )?;
-                slod_store::span_cache::absorb(&mut answer, more);
-                return Ok(answer);
+        if objective_ids.len() >= span_cache::SPLIT_LOAD_FROM {
+            let wait = span_cache::SECOND_CONNECTION_WAIT;
+            if let Ok(Ok(mut second)) = tokio::time::timeout(wait, self.pool.acquire()).await {
+                let (low, high) = span_cache::halves(objective_ids);
+                return span_cache::join_halves(
+                    query_spans(&mut *self.conn, &low, since, until),
+                    query_spans(&mut second, &high, since, until),
+                )
+                .await;
             }
         }
         query_spans(&mut *self.conn, objective_ids, since, until).await

@@ -11,7 +11,7 @@ use slod_store::codec::{
     self, CheckFields, DowntimeFields, NotificationFields, ObjectiveFields, OutboxFields,
     SystemFields,
 };
-use slod_store::span_cache::{SpanSource, TailRead};
+use slod_store::span_cache::{self, SpanSource, TailRead};
 use slod_store::{SpanSet, SpanSetBuilder, StoreError, SystemRow};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -338,36 +338,25 @@ pub(crate) struct SpanReads<'a> {
     pub(crate) pool: &'a sqlx::SqlitePool,
 }
 
-/// From how many objectives a load is read in two halves at once.
-const SPLIT_LOAD_FROM: usize = 200;
-
 #[async_trait::async_trait]
 impl SpanSource for SpanReads<'_> {
-    /// A load of many objectives (the first read after a start: a million
-    /// events take SQLite most of a second on one core) reads the two halves
-    /// of the ids on two connections at once, when a second one is free at
-    /// once. Each objective's spans still come from one statement, so each
-    /// is one committed state, as a tail read's are.
+    /// A load of many objectives (the first read after a start) reads two
+    /// halves at once: [`span_cache::halves`].
     async fn spans(
         &mut self,
         objective_ids: &[String],
         since: Timestamp,
         until: Timestamp,
     ) -> Result<SpanSet, StoreError> {
-        if objective_ids.len() >= SPLIT_LOAD_FROM {
-            let second =
-                tokio::time::timeout(std::time::Duration::from_millis(20), self.pool.acquire())
-                    .await;
-            if let Ok(Ok(mut second)) = second {
-                let mut ids = objective_ids.to_vec();
-                ids.sort_unstable();
-                let (low, high) = ids.split_at(ids.len() / 2);
-                let (mut answer, more) = tokio::try_join!(
-                    query_spans(&mut *self.conn, low, since, until),
-                    query_spans(&mut second, high, since, until),
-                )?;
-                slod_store::span_cache::absorb(&mut answer, more);
-                return Ok(answer);
+        if objective_ids.len() >= span_cache::SPLIT_LOAD_FROM {
+            let wait = span_cache::SECOND_CONNECTION_WAIT;
+            if let Ok(Ok(mut second)) = tokio::time::timeout(wait, self.pool.acquire()).await {
+                let (low, high) = span_cache::halves(objective_ids);
+                return span_cache::join_halves(
+                    query_spans(&mut *self.conn, &low, since, until),
+                    query_spans(&mut second, &high, since, until),
+                )
+                .await;
             }
         }
         query_spans(&mut *self.conn, objective_ids, since, until).await

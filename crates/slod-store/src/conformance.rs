@@ -56,6 +56,7 @@ macro_rules! conformance_suite {
             deleting_a_system_cascades,
             events_newest_first_and_spans_windowed,
             event_spans_match_the_events,
+            a_first_load_of_many_objectives_reads_them_all,
             event_spans_follow_every_change,
             late_reports_never_double_charge,
             outbox_is_transactional,
@@ -666,6 +667,31 @@ pub async fn event_spans_match_the_events(store: &dyn Store) {
     let spans = store.event_spans(&many, t(0), t(5000)).await.expect("spans");
     assert_eq!(spans.spans.len(), 1);
     assert_eq!(spans.spans["o-strict"].len(), all["o-strict"].len());
+}
+
+/// The first read of many objectives at once (a backend may read it in
+/// parts, see `span_cache::halves`) answers exactly each one's events.
+pub async fn a_first_load_of_many_objectives_reads_them_all(store: &dyn Store) {
+    seed(store, &["api", "db"], &[("api", "db")]).await;
+    let ids: Vec<String> = (0..260).map(|n| format!("o-{n:03}")).collect();
+    for (n, oid) in ids.iter().enumerate() {
+        let mode =
+            if n % 2 == 0 { DependencyExclusion::Strict } else { DependencyExclusion::SelfOnly };
+        add_objective(store, objective(oid, if n % 3 == 0 { "db" } else { "api" }, mode)).await;
+    }
+    let down = HealthStatus::Unhealthy;
+    let up = HealthStatus::Healthy;
+    for (system, status, minute) in
+        [("db", down, 1), ("api", down, 2), ("db", up, 4), ("api", up, 6), ("api", down, 9)]
+    {
+        apply(store, vec![report(system, status, t(minute))], t(minute)).await;
+    }
+    let spans = store.event_spans(&ids, t(0), t(100)).await.expect("spans");
+    for oid in &ids {
+        let events = store.list_events(oid, 100).await.expect("events");
+        assert!(!events.is_empty(), "{oid} has events");
+        assert_eq!(spans_of(&spans, oid), events_in(&events, t(0), t(100)), "{oid}");
+    }
 }
 
 /// `event_spans` stays exactly the events while they open, split and close

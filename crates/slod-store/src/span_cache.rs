@@ -32,6 +32,7 @@
 //! [`Store::event_spans`]: crate::Store::event_spans
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -301,6 +302,36 @@ impl SpanCache {
 /// far below `u32::MAX`: beyond it the table could not be held in memory.
 pub(crate) fn upstream_number(position: usize) -> u32 {
     u32::try_from(position).expect("fewer than u32::MAX distinct upstream systems")
+}
+
+/// From how many objectives an uncached load is read in two halves at once.
+pub const SPLIT_LOAD_FROM: usize = 200;
+
+/// How long a large load waits for a second connection before reading
+/// alone.
+pub const SECOND_CONNECTION_WAIT: Duration = Duration::from_millis(20);
+
+/// The two halves of a load's ids that both backends read at once, one
+/// on each of two connections (each statement runs on one core), for a
+/// load of [`SPLIT_LOAD_FROM`] objectives or more when a second connection
+/// is free within [`SECOND_CONNECTION_WAIT`]. Sorted, so each half is one
+/// index range. Each objective's spans still come from one statement, so
+/// each is one committed state.
+pub fn halves(objective_ids: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut low = objective_ids.to_vec();
+    low.sort_unstable();
+    let high = low.split_off(low.len() / 2);
+    (low, high)
+}
+
+/// The two halves' reads run at once, their spans in one answer.
+pub async fn join_halves(
+    low: impl Future<Output = StoreResult<SpanSet>>,
+    high: impl Future<Output = StoreResult<SpanSet>>,
+) -> StoreResult<SpanSet> {
+    let (mut answer, more) = tokio::try_join!(low, high)?;
+    absorb(&mut answer, more);
+    Ok(answer)
 }
 
 /// Adds the spans of `other` (read uncached) to `answer`, re-indexing
