@@ -294,6 +294,10 @@ impl Store for PgStore {
         "postgres"
     }
 
+    fn has_one_writer(&self) -> bool {
+        false
+    }
+
     async fn list_checks(
         &self,
         id: &SystemId,

@@ -103,6 +103,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn has_one_writer(&self) -> bool {
+        true
+    }
+
     async fn get_system(&self, id: &SystemId) -> StoreResult<Option<SystemRow>> {
         let sql = format!("SELECT {SYSTEM_COLUMNS} FROM systems WHERE id = ?");
         let row = sqlx::query(&sql)

@@ -240,6 +240,13 @@ pub trait Store:
     /// The backend's name, for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
+    /// Whether every write transaction of this store, across all its
+    /// users, goes through one connection (SQLite): then concurrent writes
+    /// queue anyway, and grouping them into one commit costs nobody a
+    /// wait. `false` (PostgreSQL) when writers run side by side under row
+    /// locks.
+    fn has_one_writer(&self) -> bool;
+
     async fn get_system(&self, id: &SystemId) -> StoreResult<Option<SystemRow>>;
     /// All systems, ordered by id.
     async fn list_systems(&self) -> StoreResult<Vec<SystemRow>>;

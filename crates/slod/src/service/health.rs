@@ -95,7 +95,7 @@ fn refuse_future(inputs: &[ReportInput], now: Timestamp) -> ServiceResult<()> {
 }
 
 /// Group commit of `POST /health` requests on a store with one writer
-/// (SQLite).
+/// ([`Store::has_one_writer`]: SQLite).
 ///
 /// There, requests queue for the one write connection anyway, and a
 /// commit (the WAL's fsync, `synchronous = FULL`) costs as much as
@@ -149,7 +149,7 @@ impl ReportQueue {
         now: Timestamp,
         inputs: Vec<ReportInput>,
     ) -> ServiceResult<ReportOutcome> {
-        if store.backend() != "sqlite" {
+        if !store.has_one_writer() {
             return apply_reports(&**store, now, inputs).await;
         }
         refuse_future(&inputs, now)?;
