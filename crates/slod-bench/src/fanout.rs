@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::receive::Receiver;
-use crate::{load_average, now, send_ok, Server};
+use crate::{load_average, now, process_cpu_ms, send_ok, Server};
 
 /// Objectives per system, and reports per second per system.
 const OBJECTIVES_PER_SYSTEM: usize = 10;
@@ -54,16 +54,11 @@ async fn black_hole() -> anyhow::Result<String> {
 
 /// CPU time (user + system) of process `pid` so far, in ms (100 ticks/s).
 fn cpu_ms(pid: Option<u32>) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) * 10.0)
+    process_cpu_ms(pid?)
 }
 
 fn this_process_cpu_ms() -> Option<f64> {
-    cpu_ms(Some(std::process::id()))
+    process_cpu_ms(std::process::id())
 }
 
 fn ms_now() -> i64 {

@@ -367,14 +367,7 @@ impl Server {
     /// sensitive to a busy machine than wall-clock latency. Assumes the
     /// usual 100 clock ticks per second.
     fn cpu_ms(&self) -> Option<f64> {
-        let pid = self.child.id()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the `(comm)`: state is the 3rd field, utime the 14th.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = fields.get(11)?.parse().ok()?;
-        let stime: f64 = fields.get(12)?.parse().ok()?;
-        Some((utime + stime) * 10.0)
+        process_cpu_ms(self.child.id()?)
     }
 
     /// Peak and current resident memory of the server, in MiB.
@@ -391,6 +384,18 @@ impl Server {
         };
         Some((field("VmHWM:")?, field("VmRSS:")?))
     }
+}
+
+/// CPU time (user + system) process `pid` has used so far, in ms, from
+/// `/proc`; assumes the usual 100 clock ticks per second.
+fn process_cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)`: state is the 3rd field, utime the 14th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10.0)
 }
 
 // `p` is a fraction, so the rounded index lies within `sorted`.
