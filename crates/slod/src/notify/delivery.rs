@@ -19,7 +19,8 @@
 //! out, see `Notifier::claim_cap`), so a channel whose receiver hangs ties up
 //! its own slots (for at most the attempt timeout each) and its own claims,
 //! and nothing else: other channels keep being claimed and sent. A busy
-//! channel with a quick receiver is not held to one slot-full per cycle. Each worker cycle records the attempts finished since the last
+//! channel with a quick receiver is not held to one slot-full per cycle.
+//! Each worker cycle records the attempts finished since the last
 //! one and claims new deliveries in a single transaction, so a burst of
 //! events costs a few transactions, not one per attempt (on SQLite every
 //! commit is an fsync shared with report ingestion).
