@@ -31,9 +31,10 @@ use slod_store_postgres::testing::{self as pg_testing, TestDatabase};
 use sqlx::{ConnectOptions, Connection};
 
 /// The SQLite fixtures, oldest first.
-const SQLITE_RELEASES: &[&str] = &["7c8b12c", "8c071d1", "725a5bc"];
+const SQLITE_RELEASES: &[&str] = &["7c8b12c", "8c071d1", "725a5bc", "670e4ee"];
 /// The PostgreSQL fixtures, oldest first.
-const POSTGRES_RELEASES: &[&str] = &["7c8b12c-postgres", "8c071d1-postgres", "725a5bc-postgres"];
+const POSTGRES_RELEASES: &[&str] =
+    &["7c8b12c-postgres", "8c071d1-postgres", "725a5bc-postgres", "670e4ee-postgres"];
 
 fn fixture(release: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade").join(release)
