@@ -55,6 +55,18 @@ async fn cleanup(store: Box<dyn Store>, (pg, database): (PgStore, TestDatabase))
 
 slod_store::conformance_suite!(optional fresh, cleanup);
 
+/// What one replica writes, another one's next read answers.
+#[tokio::test]
+async fn another_stores_writes_are_read() {
+    let Some(admin) = admin_url() else { return };
+    let (reader, database) = testing::fresh_store(&admin, 4).await.expect("fresh database");
+    let writer = PgStore::connect(database.url(), 4).await.expect("second store");
+    slod_store::conformance::another_stores_writes_are_read(&reader, &writer).await;
+    reader.close().await;
+    writer.close().await;
+    testing::drop_database(database).await.expect("drop test database");
+}
+
 fn id(raw: &str) -> SystemId {
     SystemId::parse(raw, "id").expect("valid test id")
 }

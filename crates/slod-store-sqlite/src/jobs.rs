@@ -7,6 +7,7 @@
 //! against a plain connection.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -26,7 +27,7 @@ use slod_store::{JobStore, JobTx, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use crate::rows::{other, push_in_list};
+use crate::rows::{change_counters, other, push_in_list};
 use crate::tx::SqliteTx;
 use crate::{write_error, SqliteStore};
 
@@ -246,9 +247,34 @@ impl JobStore for SqliteStore {
             .map_err(other)
     }
 
+    /// From the rows kept in memory while the database's counters of
+    /// objective and streak changes stay put (`slod_store::counted`).
     async fn streaks(&self, objective_ids: Option<&[String]>) -> StoreResult<Vec<StreakRow>> {
+        if objective_ids.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
         let mut conn = self.reader.acquire().await.map_err(other)?;
-        query_streaks(&mut conn, objective_ids, "o.system_id, s.objective_id").await
+        let counters = change_counters(&mut conn).await?;
+        let counter = (counters.objectives, counters.streaks);
+        let all = match self.streaks.get(counter) {
+            Some(all) => all,
+            None => {
+                let all = query_streaks(&mut conn, None, "o.system_id, s.objective_id").await?;
+                let all = Arc::new(all);
+                self.streaks.put(counter, Arc::clone(&all));
+                all
+            }
+        };
+        Ok(match objective_ids {
+            None => all.to_vec(),
+            Some(ids) => {
+                let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+                all.iter()
+                    .filter(|row| wanted.contains(row.objective_id.as_str()))
+                    .cloned()
+                    .collect()
+            }
+        })
     }
 
     async fn snapshots(

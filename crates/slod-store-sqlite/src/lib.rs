@@ -25,6 +25,7 @@ mod tx;
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -32,6 +33,8 @@ use async_trait::async_trait;
 use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
+use slod_store::counted::Counted;
+use slod_store::jobs::StreakRow;
 use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreError, StoreResult, StoreTx, SystemRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -40,8 +43,8 @@ use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool};
 use slod_store::codec::{self, EVENT_COLUMNS, OBJECTIVE_COLUMNS, OUTBOX_COLUMNS, SYSTEM_COLUMNS};
 
 use crate::rows::{
-    event_from_row, objective_from_row, other, outbox_event, push_in_list, system_row_from_row,
-    SpanReads,
+    change_counters, event_from_row, objective_from_row, other, outbox_event, push_in_list,
+    system_row_from_row, SpanReads,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -51,7 +54,12 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     /// Closed downtime already read (`slod_store::span_cache`).
-    spans: std::sync::Arc<SpanCache>,
+    spans: Arc<SpanCache>,
+    /// Every objective, by system, as last read (`slod_store::counted`).
+    objectives: Arc<Counted<u64, Objective>>,
+    /// Every streak row as last read, under the objectives' and the
+    /// streaks' counters (the rows carry the objective's system).
+    streaks: Arc<Counted<(u64, u64), StreakRow>>,
     /// How [`Store::ping`] opens a fresh read-only connection.
     probe: SqliteConnectOptions,
 }
@@ -82,7 +90,14 @@ impl SqliteStore {
             .connect_with(probe.clone())
             .await
             .with_context(|| format!("opening SQLite database {url} for reading"))?;
-        Ok(Self { writer, reader, spans: std::sync::Arc::new(SpanCache::new()), probe })
+        Ok(Self {
+            writer,
+            reader,
+            spans: Arc::new(SpanCache::new()),
+            objectives: Arc::default(),
+            streaks: Arc::default(),
+            probe,
+        })
     }
 
     /// Closes both pools, flushing the WAL.
@@ -172,19 +187,34 @@ impl Store for SqliteStore {
         row.map(|r| objective_from_row(&r)).transpose()
     }
 
+    /// From the objectives kept in memory while the database's counter of
+    /// objective changes stays put (`slod_store::counted`).
     async fn list_objectives(&self, systems: Option<&[SystemId]>) -> StoreResult<Vec<Objective>> {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives"));
-        if let Some(systems) = systems {
-            if systems.is_empty() {
-                return Ok(Vec::new());
-            }
-            qb.push(" WHERE system_id IN ");
-            push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
+        if systems.is_some_and(<[SystemId]>::is_empty) {
+            return Ok(Vec::new());
         }
-        qb.push(" ORDER BY system_id, created_at, id");
-        let rows = qb.build().fetch_all(&self.reader).await.map_err(other)?;
-        rows.iter().map(objective_from_row).collect()
+        let mut conn = self.reader.acquire().await.map_err(other)?;
+        let counter = change_counters(&mut conn).await?.objectives;
+        let all = match self.objectives.get(counter) {
+            Some(all) => all,
+            None => {
+                let sql = format!(
+                    "SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives ORDER BY system_id, created_at, id"
+                );
+                let rows = sqlx::query(&sql).fetch_all(&mut *conn).await.map_err(other)?;
+                let all =
+                    Arc::new(rows.iter().map(objective_from_row).collect::<StoreResult<_>>()?);
+                self.objectives.put(counter, Arc::clone(&all));
+                all
+            }
+        };
+        Ok(match systems {
+            None => all.to_vec(),
+            Some(systems) => {
+                let wanted: BTreeSet<&SystemId> = systems.iter().collect();
+                all.iter().filter(|o| wanted.contains(&o.system_id)).cloned().collect()
+            }
+        })
     }
 
     async fn list_events(&self, objective_id: &str, limit: u32) -> StoreResult<Vec<DowntimeEvent>> {
@@ -289,4 +319,15 @@ mod tests {
     async fn cleanup(_store: Box<dyn Store>, _dir: tempfile::TempDir) {}
 
     slod_store::conformance_suite!(fresh, cleanup);
+
+    /// What one process writes, another one's next read answers (SQLite:
+    /// the change counters of migration 0012).
+    #[tokio::test]
+    async fn another_stores_writes_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("two.db").display());
+        let reader = super::SqliteStore::connect(&url).await.expect("connect");
+        let writer = super::SqliteStore::connect(&url).await.expect("connect");
+        slod_store::conformance::another_stores_writes_are_read(&reader, &writer).await;
+    }
 }

@@ -331,6 +331,29 @@ pub(crate) async fn query_tails(
     Ok(rows.finish())
 }
 
+/// The change counters of migration 0012 (`slod_store::counted`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChangeCounters {
+    pub(crate) events: u64,
+    pub(crate) objectives: u64,
+    pub(crate) streaks: u64,
+}
+
+/// Reads the change counters: one row.
+pub(crate) async fn change_counters(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<ChangeCounters, StoreError> {
+    let row = sqlx::query("SELECT events, objectives, streaks FROM change_counters")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(other)?;
+    let counter = |i: usize| -> Result<u64, StoreError> {
+        let n: i64 = row.try_get(i).map_err(other)?;
+        u64::try_from(n).map_err(|_| corrupt("change counter", &n.to_string()))
+    };
+    Ok(ChangeCounters { events: counter(0)?, objectives: counter(1)?, streaks: counter(2)? })
+}
+
 /// The span reads of one connection, for the store's span cache, and the
 /// pool to borrow a second connection from for a large load.
 pub(crate) struct SpanReads<'a> {
@@ -364,5 +387,9 @@ impl SpanSource for SpanReads<'_> {
 
     async fn tails(&mut self, reads: &[&TailRead]) -> Result<SpanSet, StoreError> {
         query_tails(&mut *self.conn, reads).await
+    }
+
+    async fn generation(&mut self) -> Result<Option<u64>, StoreError> {
+        Ok(Some(change_counters(&mut *self.conn).await?.events))
     }
 }

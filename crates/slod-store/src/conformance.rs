@@ -733,6 +733,68 @@ pub async fn event_spans_follow_every_change(store: &dyn Store) {
     );
 }
 
+/// Two stores on one database (a server and `slod apply --database`, or
+/// two replicas): whatever one writes, the other's next read answers, however
+/// much it keeps in memory between reads. Not in the suite's macro: it needs
+/// a second store; each backend's tests open one on the same database.
+pub async fn another_stores_writes_are_read(reader: &dyn Store, writer: &dyn Store) {
+    use slod_core::streak::Streak;
+
+    seed(writer, &["api", "db"], &[("api", "db")]).await;
+    add_objective(writer, objective("o-self", "api", DependencyExclusion::SelfOnly)).await;
+    let objective_ids = |objectives: Vec<Objective>| -> Vec<String> {
+        objectives.into_iter().map(|o| o.id.to_string()).collect()
+    };
+    let check = |round: i64| async move {
+        // Twice: the second read may come from what the first one kept.
+        for _ in 0..2 {
+            let listed = reader.list_objectives(None).await.expect("objectives");
+            let expected = writer.list_objectives(None).await.expect("objectives");
+            assert_eq!(listed, expected, "objectives after round {round}");
+            let ids = objective_ids(listed);
+            let streaks = reader.streaks(Some(&ids)).await.expect("streaks");
+            assert_eq!(streaks, writer.streaks(Some(&ids)).await.expect("streaks"), "streaks");
+            let spans = reader.event_spans(&ids, t(0), t(10_000)).await.expect("spans");
+            for o in &ids {
+                let events = writer.list_events(o, 10_000).await.expect("events");
+                let expected = events_in(&events, t(0), t(10_000));
+                assert_eq!(spans_of(&spans, o), expected, "{o} after round {round}");
+            }
+        }
+    };
+    check(0).await;
+    let down = HealthStatus::Unhealthy;
+    let up = HealthStatus::Healthy;
+    for round in 1..=6 {
+        let minute = round * 10;
+        // An outage opens, is split by its upstream, and closes.
+        let steps = [("api", down, 1), ("db", down, 3), ("db", up, 5), ("api", up, 7)];
+        for (system, status, offset) in steps {
+            let at = t(minute + offset);
+            apply(writer, vec![report(system, status, at)], at).await;
+            check(round).await;
+        }
+        if round == 2 {
+            add_objective(writer, objective("o-db", "db", DependencyExclusion::Strict)).await;
+        }
+        if round == 4 {
+            let streak = Streak { current_streak: 4, best_streak: 4, ..Streak::default() };
+            let mut tx = writer.begin().await.expect("begin");
+            tx.save_streaks(&[("o-self".to_owned(), streak)]).await.expect("save");
+            tx.commit().await.expect("commit");
+        }
+        if round == 5 {
+            let mut tx = writer.begin().await.expect("begin");
+            tx.delete_objective("o-db").await.expect("delete");
+            tx.commit().await.expect("commit");
+        }
+        check(round).await;
+    }
+    let streaks = reader.streaks(None).await.expect("streaks");
+    assert_eq!(streaks.len(), 1);
+    assert_eq!(streaks[0].streak.current_streak, 4, "the other store's streak was read");
+}
+
 /// Reports for different systems apply in arrival order; a system's own late
 /// reports must not open downtime inside history already charged (the world
 /// carries `charged_until` from storage).

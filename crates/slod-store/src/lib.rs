@@ -31,6 +31,7 @@ pub mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod corrections;
+pub mod counted;
 pub mod jobs;
 pub mod maintenance;
 pub mod notify;

@@ -20,6 +20,13 @@
 //! one committed state: if it sees an event, it also sees every event that
 //! was closed before it.
 //!
+//! Except when nothing changed: a backend that keeps a change counter of
+//! events ([`SpanSource::generation`]; SQLite, whose one writer makes a
+//! counter row free) has it read first, and an entry last filled in full
+//! at that same counter is still exactly the database's, open event and
+//! all, so the read asks nothing for it. An idle server's list read is then
+//! one row read instead of a thousand index probes.
+//!
 //! An entry holds every closed event of its objective that ends after its
 //! `floor`. A read reaching further back than the floor reloads the entry.
 //! About once an hour an entry is trimmed to a little before the oldest
@@ -65,6 +72,12 @@ pub struct TailRead {
     /// Whether the cache had an entry for the objective (covering `floor`):
     /// when not, the read loads its whole window.
     pub cached: bool,
+    /// The entry holds exactly what the database holds at the change
+    /// counter this read found ([`SpanSource::generation`]): nothing to ask.
+    pub verified: bool,
+    /// The open event the entry held when planned (a verified read answers
+    /// with it).
+    pub open: Option<EventSpan>,
 }
 
 #[derive(Debug)]
@@ -80,11 +93,22 @@ struct Entry {
     /// The oldest `since` read since `trimmed` (`i64::MAX`: none yet).
     oldest_since: i64,
     trimmed: Instant,
+    /// The change counter ([`SpanSource::generation`]) read before the read
+    /// that last made this entry what it is, when that read found every
+    /// event it asked for: the entry then holds the database's events as
+    /// they stood at that counter or later. Since the counter only grows and
+    /// moves with every change, a read finding the same counter again finds
+    /// the database exactly as the entry holds it.
+    verified: Option<u64>,
 }
 
 impl Entry {
     fn closed(&self) -> &[EventSpan] {
         self.spans.get(..self.closed).unwrap_or_default()
+    }
+
+    fn open(&self) -> Option<EventSpan> {
+        self.spans.get(self.closed).copied()
     }
 }
 
@@ -140,8 +164,14 @@ impl SpanCache {
     }
 
     /// What to read from the database for `objective_ids` to answer a read
-    /// from `since`.
-    pub fn plan(&self, objective_ids: &[String], since: Timestamp) -> Vec<TailRead> {
+    /// from `since`, the database's change counter being `generation`
+    /// (`None`: the backend keeps none, so every read asks for the tail).
+    pub fn plan(
+        &self,
+        objective_ids: &[String],
+        since: Timestamp,
+        generation: Option<u64>,
+    ) -> Vec<TailRead> {
         let state = self.lock();
         objective_ids
             .iter()
@@ -151,12 +181,16 @@ impl SpanCache {
                     from: entry.closed().last().map_or(i64::MIN, |s| s.start),
                     floor: entry.floor,
                     cached: true,
+                    verified: generation.is_some() && entry.verified == generation,
+                    open: entry.open(),
                 },
                 _ => TailRead {
                     objective_id: id.clone(),
                     from: i64::MIN,
                     floor: since.millis(),
                     cached: false,
+                    verified: false,
+                    open: None,
                 },
             })
             .collect()
@@ -171,12 +205,17 @@ impl SpanCache {
     /// trimmed or reloaded by another read between [`SpanCache::plan`] and
     /// now, so it may lack events this read relied on. The caller reads
     /// those afresh, uncached, and adds them with [`absorb`].
+    ///
+    /// `generation` is the change counter read before the database was
+    /// asked (the one [`SpanCache::plan`] had); an entry this read leaves
+    /// exactly as the database answered is marked with it.
     pub fn merge(
         &self,
         reads: &[TailRead],
         found: &[SpanSet],
         since: Timestamp,
         until: Timestamp,
+        generation: Option<u64>,
     ) -> (SpanSet, Vec<String>) {
         let mut state = self.lock();
         if state.entries.len() > MAX_ENTRIES {
@@ -186,24 +225,31 @@ impl SpanCache {
         let mut stale = Vec::new();
         let empty = SpanSet::default();
         for read in reads {
-            let (set, rows) = found
-                .iter()
-                .find_map(|set| {
-                    set.spans.get(&read.objective_id).map(|rows| (set, rows.as_slice()))
-                })
-                .unwrap_or((&empty, &[]));
-            let mut fresh: Vec<EventSpan> = Vec::with_capacity(rows.len());
-            for span in rows {
-                let upstream = match span.upstream {
-                    0 => 0,
-                    n => {
-                        let (id, name) = &set.upstreams[n as usize - 1];
-                        state.intern(id, name)
-                    }
-                };
-                fresh.push(EventSpan { upstream, ..*span });
+            let mut fresh: Vec<EventSpan>;
+            if read.verified {
+                // Nothing was asked: the database still holds what the entry
+                // held when planned, whose only news is its open event.
+                fresh = read.open.into_iter().collect();
+            } else {
+                let (set, rows) = found
+                    .iter()
+                    .find_map(|set| {
+                        set.spans.get(&read.objective_id).map(|rows| (set, rows.as_slice()))
+                    })
+                    .unwrap_or((&empty, &[]));
+                fresh = Vec::with_capacity(rows.len());
+                for span in rows {
+                    let upstream = match span.upstream {
+                        0 => 0,
+                        n => {
+                            let (id, name) = &set.upstreams[n as usize - 1];
+                            state.intern(id, name)
+                        }
+                    };
+                    fresh.push(EventSpan { upstream, ..*span });
+                }
+                fresh.sort_by_key(|s| s.start);
             }
-            fresh.sort_by_key(|s| s.start);
             let entry = state.entries.get(&read.objective_id);
             let replace = read.from == i64::MIN
                 && entry.is_none_or(|e| e.closed == 0 || e.floor > read.floor);
@@ -219,7 +265,8 @@ impl SpanCache {
                             e.floor <= read.floor
                                 && e.closed().last().map(|s| s.start) == Some(read.from)
                         })));
-            if read.from != i64::MIN && entry.is_none_or(|e| e.floor > read.floor) {
+            let is_stale = read.from != i64::MIN && entry.is_none_or(|e| e.floor > read.floor);
+            if is_stale {
                 stale.push(read.objective_id.clone());
             } else if !as_planned {
                 // This read's answer: what the cache held of it when planned
@@ -251,7 +298,9 @@ impl SpanCache {
                 closed: 0,
                 oldest_since: since.millis(),
                 trimmed: Instant::now(),
+                verified: None,
             });
+            entry.verified = generation.filter(|_| as_planned && !is_stale);
             let spans = Arc::make_mut(&mut entry.spans);
             // The open event the last read left is no longer news.
             spans.truncate(entry.closed);
@@ -381,6 +430,14 @@ pub trait SpanSource: Send {
     /// the entry's floor, and the later ones start after it ends; so a
     /// range on (objective_id, start_time) is the whole condition.
     async fn tails(&mut self, reads: &[&TailRead]) -> StoreResult<SpanSet>;
+    /// The database's change counter of downtime events, when the backend
+    /// keeps one: it grows with every insert, update and delete of an event
+    /// (by any process) in the same transaction, so two reads finding the
+    /// same value find the same events. `None`: every read asks for the
+    /// tail.
+    async fn generation(&mut self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
 }
 
 impl SpanCache {
@@ -399,16 +456,18 @@ impl SpanCache {
         if objective_ids.is_empty() {
             return Ok(SpanSet::default());
         }
-        let mut reads = self.plan(objective_ids, since);
+        let mut generation = source.generation().await?;
+        let mut reads = self.plan(objective_ids, since, generation);
         let _loading = if reads.iter().any(|read| !read.cached) {
             let gate = self.loads.lock().await;
-            reads = self.plan(objective_ids, since);
+            generation = source.generation().await?;
+            reads = self.plan(objective_ids, since, generation);
             Some(gate)
         } else {
             None
         };
         let (fresh, tails): (Vec<&TailRead>, Vec<&TailRead>) =
-            reads.iter().partition(|read| read.from == i64::MIN);
+            reads.iter().filter(|read| !read.verified).partition(|read| read.from == i64::MIN);
         let mut found = Vec::with_capacity(2);
         if let Some(floor) = fresh.iter().map(|read| read.floor).min() {
             let ids: Vec<String> = fresh.iter().map(|read| read.objective_id.clone()).collect();
@@ -418,7 +477,7 @@ impl SpanCache {
         if !tails.is_empty() {
             found.push(source.tails(&tails).await?);
         }
-        let (mut answer, stale) = self.merge(&reads, &found, since, until);
+        let (mut answer, stale) = self.merge(&reads, &found, since, until, generation);
         if !stale.is_empty() {
             absorb(&mut answer, source.spans(&stale, since, until).await?);
         }
@@ -454,14 +513,16 @@ mod tests {
     fn a_first_read_loads_then_reads_ask_only_for_the_tail() {
         let cache = SpanCache::new();
         let ids = vec!["o".to_owned()];
-        let plan = cache.plan(&ids, t(10 * DAY));
+        let plan = cache.plan(&ids, t(10 * DAY), None);
         assert_eq!(
             plan,
             vec![TailRead {
                 objective_id: "o".into(),
                 from: i64::MIN,
                 floor: 10 * DAY,
-                cached: false
+                cached: false,
+                verified: false,
+                open: None,
             }]
         );
         let found = set(
@@ -474,12 +535,12 @@ mod tests {
             &["db"],
         );
         let (answer, _) =
-            cache.merge(&plan, std::slice::from_ref(&found), t(10 * DAY), t(20 * DAY));
+            cache.merge(&plan, std::slice::from_ref(&found), t(10 * DAY), t(20 * DAY), None);
         assert_eq!(answer.spans["o"].len(), 3);
         assert_eq!(answer.upstreams[answer.spans["o"][1].upstream as usize - 1].0.as_str(), "db");
 
         // The tail starts at the last closed event; the open one is not kept.
-        let plan = cache.plan(&ids, t(10 * DAY));
+        let plan = cache.plan(&ids, t(10 * DAY), None);
         assert_eq!(plan[0].from, 12 * DAY);
         // It closed, and a new one opened.
         let found = set(
@@ -492,7 +553,7 @@ mod tests {
             &["db"],
         );
         let (answer, _) =
-            cache.merge(&plan, std::slice::from_ref(&found), t(10 * DAY), t(20 * DAY));
+            cache.merge(&plan, std::slice::from_ref(&found), t(10 * DAY), t(20 * DAY), None);
         let starts: Vec<i64> = answer.spans["o"].iter().map(|s| s.start).collect();
         assert_eq!(starts, vec![11 * DAY, 12 * DAY, 13 * DAY, 14 * DAY]);
         assert_eq!(answer.spans["o"][2].end, 13 * DAY + 9);
@@ -503,18 +564,18 @@ mod tests {
     fn an_answer_is_not_changed_by_later_reads() {
         let cache = SpanCache::new();
         let ids = vec!["o".to_owned()];
-        let plan = cache.plan(&ids, t(0));
+        let plan = cache.plan(&ids, t(0), None);
         let found = set("o", vec![span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)], &[]);
-        let (first, _) = cache.merge(&plan, std::slice::from_ref(&found), t(0), t(10 * DAY));
+        let (first, _) = cache.merge(&plan, std::slice::from_ref(&found), t(0), t(10 * DAY), None);
         assert_eq!(
             first.spans["o"].as_slice(),
             [span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)]
         );
         // The open event closes and another opens while `first` is held.
-        let plan = cache.plan(&ids, t(0));
+        let plan = cache.plan(&ids, t(0), None);
         assert_eq!(plan[0].from, DAY);
         let found = set("o", vec![span(2 * DAY, 2 * DAY + 7, 0), span(3 * DAY, OPEN_END, 0)], &[]);
-        let (second, _) = cache.merge(&plan, std::slice::from_ref(&found), t(0), t(10 * DAY));
+        let (second, _) = cache.merge(&plan, std::slice::from_ref(&found), t(0), t(10 * DAY), None);
         assert_eq!(
             first.spans["o"].as_slice(),
             [span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)]
@@ -524,16 +585,16 @@ mod tests {
             [span(DAY, DAY + 5, 0), span(2 * DAY, 2 * DAY + 7, 0), span(3 * DAY, OPEN_END, 0)]
         );
         // The open event is gone (deleted: the tail is empty).
-        let plan = cache.plan(&ids, t(0));
+        let plan = cache.plan(&ids, t(0), None);
         assert_eq!(plan[0].from, 2 * DAY);
-        let (third, _) = cache.merge(&plan, &[SpanSet::default()], t(0), t(10 * DAY));
+        let (third, _) = cache.merge(&plan, &[SpanSet::default()], t(0), t(10 * DAY), None);
         assert_eq!(
             third.spans["o"].as_slice(),
             [span(DAY, DAY + 5, 0), span(2 * DAY, 2 * DAY + 7, 0)]
         );
         // A later window, with nothing else holding the entry's spans.
         drop((first, second));
-        let (fourth, _) = cache.merge(&plan, &[SpanSet::default()], t(DAY + 6), t(10 * DAY));
+        let (fourth, _) = cache.merge(&plan, &[SpanSet::default()], t(DAY + 6), t(10 * DAY), None);
         assert_eq!(fourth.spans["o"].as_slice(), [span(2 * DAY, 2 * DAY + 7, 0)]);
     }
 
@@ -541,37 +602,39 @@ mod tests {
     fn a_read_racing_another_answers_its_own_state() {
         let cache = SpanCache::new();
         let ids = vec!["o".to_owned()];
-        let plan = cache.plan(&ids, t(0));
-        cache.merge(&plan, &[set("o", vec![span(DAY, DAY + 5, 0)], &[])], t(0), t(10 * DAY));
+        let plan = cache.plan(&ids, t(0), None);
+        cache.merge(&plan, &[set("o", vec![span(DAY, DAY + 5, 0)], &[])], t(0), t(10 * DAY), None);
         // Two reads plan from the same entry; the second merges first.
-        let slow = cache.plan(&ids, t(0));
-        let fast = cache.plan(&ids, t(0));
+        let slow = cache.plan(&ids, t(0), None);
+        let fast = cache.plan(&ids, t(0), None);
         let newer = set("o", vec![span(2 * DAY, 2 * DAY + 5, 0), span(3 * DAY, OPEN_END, 0)], &[]);
-        cache.merge(&fast, std::slice::from_ref(&newer), t(0), t(10 * DAY));
+        cache.merge(&fast, std::slice::from_ref(&newer), t(0), t(10 * DAY), None);
         // The slow read saw an older state: only the open event at 2 days.
         let older = set("o", vec![span(2 * DAY, OPEN_END, 0)], &[]);
-        let (answer, stale) = cache.merge(&slow, std::slice::from_ref(&older), t(0), t(10 * DAY));
+        let (answer, stale) =
+            cache.merge(&slow, std::slice::from_ref(&older), t(0), t(10 * DAY), None);
         assert!(stale.is_empty());
         assert_eq!(
             answer.spans["o"].as_slice(),
             [span(DAY, DAY + 5, 0), span(2 * DAY, OPEN_END, 0)]
         );
         // The cache kept the newer closed event.
-        assert_eq!(cache.plan(&ids, t(0))[0].from, 2 * DAY);
+        assert_eq!(cache.plan(&ids, t(0), None)[0].from, 2 * DAY);
     }
 
     #[test]
     fn answers_keep_to_since_and_until() {
         let cache = SpanCache::new();
         let ids = vec!["o".to_owned()];
-        let plan = cache.plan(&ids, t(DAY));
+        let plan = cache.plan(&ids, t(DAY), None);
         let found = set("o", vec![span(2 * DAY, 3 * DAY, 0), span(5 * DAY, 6 * DAY, 0)], &[]);
-        cache.merge(&plan, std::slice::from_ref(&found), t(DAY), t(10 * DAY));
+        cache.merge(&plan, std::slice::from_ref(&found), t(DAY), t(10 * DAY), None);
         // Ends at or before `since`, or starts at or after `until`: out.
-        let plan = cache.plan(&ids, t(3 * DAY));
-        let (answer, _) = cache.merge(&plan, &[SpanSet::default()], t(3 * DAY), t(5 * DAY));
+        let plan = cache.plan(&ids, t(3 * DAY), None);
+        let (answer, _) = cache.merge(&plan, &[SpanSet::default()], t(3 * DAY), t(5 * DAY), None);
         assert!(!answer.spans.contains_key("o"), "{answer:?}");
-        let (answer, _) = cache.merge(&plan, &[SpanSet::default()], t(3 * DAY - 1), t(5 * DAY + 1));
+        let (answer, _) =
+            cache.merge(&plan, &[SpanSet::default()], t(3 * DAY - 1), t(5 * DAY + 1), None);
         assert_eq!(answer.spans["o"].len(), 2);
     }
 
@@ -579,33 +642,43 @@ mod tests {
     fn a_read_further_back_than_the_floor_reloads() {
         let cache = SpanCache::with_trim_every(Duration::ZERO);
         let ids = vec!["o".to_owned()];
-        let plan = cache.plan(&ids, t(30 * DAY));
+        let plan = cache.plan(&ids, t(30 * DAY), None);
         cache.merge(
             &plan,
             &[set("o", vec![span(31 * DAY, 32 * DAY, 0)], &[])],
             t(30 * DAY),
             t(40 * DAY),
+            None,
         );
-        let plan = cache.plan(&ids, t(5 * DAY));
+        let plan = cache.plan(&ids, t(5 * DAY), None);
         assert_eq!(
             plan[0],
-            TailRead { objective_id: "o".into(), from: i64::MIN, floor: 5 * DAY, cached: false }
+            TailRead {
+                objective_id: "o".into(),
+                from: i64::MIN,
+                floor: 5 * DAY,
+                cached: false,
+                verified: false,
+                open: None,
+            }
         );
         let found = set("o", vec![span(6 * DAY, 7 * DAY, 0), span(31 * DAY, 32 * DAY, 0)], &[]);
-        let (answer, _) = cache.merge(&plan, std::slice::from_ref(&found), t(5 * DAY), t(40 * DAY));
+        let (answer, _) =
+            cache.merge(&plan, std::slice::from_ref(&found), t(5 * DAY), t(40 * DAY), None);
         assert_eq!(answer.spans["o"].len(), 2);
         // A later, shorter read trims the entry back, keeping a margin
         // (here at once; an hour after the last trim in a server).
-        let plan = cache.plan(&ids, t(30 * DAY));
+        let plan = cache.plan(&ids, t(30 * DAY), None);
         assert_eq!(plan[0].from, 31 * DAY);
         cache.merge(
             &plan,
             &[set("o", vec![span(31 * DAY, 32 * DAY, 0)], &[])],
             t(30 * DAY),
             t(40 * DAY),
+            None,
         );
-        assert_eq!(cache.plan(&ids, t(28 * DAY))[0].floor, 28 * DAY);
-        assert_eq!(cache.plan(&ids, t(27 * DAY))[0].from, i64::MIN);
+        assert_eq!(cache.plan(&ids, t(28 * DAY), None)[0].floor, 28 * DAY);
+        assert_eq!(cache.plan(&ids, t(27 * DAY), None)[0].from, i64::MIN);
     }
 
     #[test]
@@ -613,18 +686,99 @@ mod tests {
         let cache = SpanCache::new();
         let a = vec!["a".to_owned()];
         let b = vec!["b".to_owned()];
-        cache.merge(&cache.plan(&a, t(0)), &[set("a", vec![span(1, 2, 1)], &["db"])], t(0), t(10));
+        cache.merge(
+            &cache.plan(&a, t(0), None),
+            &[set("a", vec![span(1, 2, 1)], &["db"])],
+            t(0),
+            t(10),
+            None,
+        );
         let (answer, _) = cache.merge(
-            &cache.plan(&b, t(0)),
+            &cache.plan(&b, t(0), None),
             &[set("b", vec![span(1, 2, 1)], &["cache"])],
             t(0),
             t(10),
+            None,
         );
         let name = |s: &EventSpan| answer.upstreams[s.upstream as usize - 1].0.as_str().to_owned();
         assert_eq!(name(&answer.spans["b"][0]), "cache");
-        let (answer, _) = cache.merge(&cache.plan(&a, t(0)), &[SpanSet::default()], t(0), t(10));
+        let (answer, _) =
+            cache.merge(&cache.plan(&a, t(0), None), &[SpanSet::default()], t(0), t(10), None);
         let name = |s: &EventSpan| answer.upstreams[s.upstream as usize - 1].0.as_str().to_owned();
         assert_eq!(name(&answer.spans["a"][0]), "db");
+    }
+}
+
+#[cfg(test)]
+mod generation_tests {
+    use super::*;
+
+    fn span(start: i64, end: i64) -> EventSpan {
+        EventSpan { start, end, upstream: 0 }
+    }
+
+    fn found(spans: Vec<EventSpan>) -> SpanSet {
+        let mut set = SpanSet::default();
+        set.spans.insert("o".to_owned(), spans.into());
+        set
+    }
+
+    const DAY: i64 = DAY_MS;
+    const NOW: Timestamp = Timestamp::from_millis(10 * DAY);
+
+    #[test]
+    fn the_same_counter_answers_from_the_entry_open_event_included() {
+        let cache = SpanCache::new();
+        let ids = vec!["o".to_owned()];
+        let plan = cache.plan(&ids, Timestamp::from_millis(0), Some(5));
+        assert!(!plan[0].verified);
+        let rows = found(vec![span(DAY, DAY + 5), span(2 * DAY, OPEN_END)]);
+        cache.merge(&plan, &[rows], Timestamp::from_millis(0), NOW, Some(5));
+
+        let plan = cache.plan(&ids, Timestamp::from_millis(0), Some(5));
+        assert!(plan[0].verified, "{plan:?}");
+        assert_eq!(plan[0].open, Some(span(2 * DAY, OPEN_END)));
+        // Nothing is asked of the database, and the answer is whole.
+        let (answer, stale) = cache.merge(&plan, &[], Timestamp::from_millis(0), NOW, Some(5));
+        assert!(stale.is_empty());
+        assert_eq!(answer.spans["o"].as_slice(), [span(DAY, DAY + 5), span(2 * DAY, OPEN_END)]);
+        // And again: a verified read keeps the entry verified.
+        let plan = cache.plan(&ids, Timestamp::from_millis(0), Some(5));
+        assert!(plan[0].verified);
+
+        // Another counter, or a backend without one, asks for the tail.
+        assert!(!cache.plan(&ids, Timestamp::from_millis(0), Some(6))[0].verified);
+        assert!(!cache.plan(&ids, Timestamp::from_millis(0), None)[0].verified);
+    }
+
+    #[test]
+    fn an_entry_another_read_changed_in_between_is_not_verified() {
+        let cache = SpanCache::new();
+        let ids = vec!["o".to_owned()];
+        let zero = Timestamp::from_millis(0);
+        let plan = cache.plan(&ids, zero, Some(1));
+        cache.merge(&plan, &[found(vec![span(DAY, DAY + 5)])], zero, NOW, Some(1));
+        // A verified read and a tail read at a newer counter plan together;
+        // the tail read merges first, closing nothing old but adding news.
+        let verified = cache.plan(&ids, zero, Some(1));
+        let tail = cache.plan(&ids, zero, Some(2));
+        assert!(verified[0].verified && !tail[0].verified);
+        let news = found(vec![span(2 * DAY, 2 * DAY + 5), span(3 * DAY, OPEN_END)]);
+        cache.merge(&tail, &[news], zero, NOW, Some(2));
+        assert!(cache.plan(&ids, zero, Some(2))[0].verified);
+        // The verified read answers the state it planned on, and the entry,
+        // no longer one counter's state, must be asked again.
+        let (answer, _) = cache.merge(&verified, &[], zero, NOW, Some(1));
+        assert_eq!(answer.spans["o"].as_slice(), [span(DAY, DAY + 5)]);
+        let plan = cache.plan(&ids, zero, Some(2));
+        assert!(!plan[0].verified, "{plan:?}");
+        let (answer, _) =
+            cache.merge(&plan, &[found(vec![span(3 * DAY, OPEN_END)])], zero, NOW, Some(2));
+        assert_eq!(
+            answer.spans["o"].as_slice(),
+            [span(DAY, DAY + 5), span(2 * DAY, 2 * DAY + 5), span(3 * DAY, OPEN_END)]
+        );
+        assert!(cache.plan(&ids, zero, Some(2))[0].verified);
     }
 }
 
@@ -637,14 +791,14 @@ mod trim_tests {
         let cache = SpanCache::new();
         let ids = vec!["o".to_owned()];
         let day = |d: i64| Timestamp::from_millis(d * DAY_MS);
-        let plan = cache.plan(&ids, day(10));
-        cache.merge(&plan, &[SpanSet::default()], day(10), day(100));
+        let plan = cache.plan(&ids, day(10), None);
+        cache.merge(&plan, &[SpanSet::default()], day(10), day(100), None);
         for _ in 0..3 {
             // A 90-day list read, then a 30-day single read: no reload.
-            assert_eq!(cache.plan(&ids, day(10))[0].floor, 10 * DAY_MS);
-            let plan = cache.plan(&ids, day(70));
+            assert_eq!(cache.plan(&ids, day(10), None)[0].floor, 10 * DAY_MS);
+            let plan = cache.plan(&ids, day(70), None);
             assert_eq!(plan[0].floor, 10 * DAY_MS);
-            cache.merge(&plan, &[SpanSet::default()], day(70), day(100));
+            cache.merge(&plan, &[SpanSet::default()], day(70), day(100), None);
         }
     }
 }

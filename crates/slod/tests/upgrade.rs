@@ -315,7 +315,7 @@ fn assert_refused(output: &Output) {
     assert!(!output.status.success(), "{log}");
     assert!(log.contains("newer release"), "{log}");
     assert!(log.contains("version 9999"), "the database's version: {log}");
-    assert!(log.contains("up to 11"), "this binary's version: {log}");
+    assert!(log.contains("up to 12"), "this binary's version: {log}");
 }
 
 #[tokio::test]
