@@ -32,15 +32,7 @@ impl SqliteTx {
         systems: &BTreeSet<SystemId>,
         named: &[String],
     ) -> StoreResult<Vec<(SystemId, CheckId, CheckState)>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {CHECK_COLUMNS} FROM system_checks WHERE system_id IN "
-        ));
-        push_in_list(&mut qb, systems.iter().map(SystemId::as_str));
-        qb.push(" AND (status <> 'healthy' OR check_id IN ");
-        push_in_list(&mut qb, named.iter().map(String::as_str));
-        qb.push(")");
-        let rows = qb.build().fetch_all(&mut *self.tx).await.map_err(other)?;
-        rows.iter().map(check_from_row).collect()
+        crate::rows::packed_checks(&mut self.tx, systems, named).await
     }
 
     /// Edges touching any of `ids`, as (downstream, upstream).
@@ -153,13 +145,11 @@ impl StoreTx for SqliteTx {
 
     async fn load_world_for_reports(&mut self, reports: &[HealthReport]) -> StoreResult<World> {
         let ids: BTreeSet<SystemId> = reports.iter().map(|r| r.system_id.clone()).collect();
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {SYSTEM_COLUMNS} FROM systems WHERE id IN "
-        ));
-        push_in_list(&mut qb, ids.iter().map(SystemId::as_str));
         let mut states = BTreeMap::new();
-        for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
-            let (state, _) = system_state_from_row(&row)?;
+        for fields in
+            crate::rows::packed_systems(&mut self.tx, ids.iter().map(SystemId::as_str)).await?
+        {
+            let (state, _) = fields.decode()?;
             states.insert(state.id.clone(), state);
         }
         let checks = self.load_checks(&ids, &checks_named_by(reports)).await?;
