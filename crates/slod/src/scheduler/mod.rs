@@ -231,7 +231,10 @@ impl Scheduler {
                 self.monthly_attempted = Some(first);
                 done.monthly = Some(report);
             }
-            Ok(MonthlyOutcome::AlreadyCompleted) => self.monthly_attempted = Some(first),
+            // Another attempt took the month over and sends it.
+            Ok(MonthlyOutcome::AlreadyCompleted | MonthlyOutcome::TakenOver) => {
+                self.monthly_attempted = Some(first);
+            }
             Ok(MonthlyOutcome::Held(_)) => done.retry_soon = true,
             Err(err) => {
                 tracing::error!(error = %err, "monthly SLA statement failed; retrying soon");

@@ -32,17 +32,21 @@ pub enum MonthlyOutcome {
     Sent(MonthlyReport),
     AlreadyCompleted,
     Held(JobRunRow),
+    /// The lease ran out while the statement was being made and another
+    /// attempt claimed the month: that attempt sends it, this one did not.
+    TakenOver,
 }
 
 /// The statement of `period` as `slo.report.monthly`, enqueued in one
-/// transaction (with `done` run inside it, to complete a lease).
+/// transaction that also completes `lease`, if any. `None`: the lease was
+/// no longer ours, so nothing was sent.
 async fn send(
     store: &dyn Store,
     period: Period,
     now: Timestamp,
     occurred_at: Timestamp,
     lease: Option<(&Lease, Timestamp)>,
-) -> ServiceResult<MonthlyReport> {
+) -> ServiceResult<Option<MonthlyReport>> {
     let statement = sla_statement(store, period, None, now).await?;
     let report = MonthlyReport { month: period.month_label(), objectives: statement.objectives };
     let event = NotificationEvent::new(
@@ -69,11 +73,11 @@ async fn send(
             // Someone took the month over: they send it, not us (the
             // transaction rolls back with the event in it).
             tracing::warn!(month = %report.month, "lost the monthly report's lease; not sending it twice");
-            return Ok(report);
+            return Ok(None);
         }
     }
     tx.commit().await?;
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// The scheduled statement for the month before the one `at` (a 1st,
@@ -89,7 +93,8 @@ pub async fn run_scheduled_monthly(
     let now = clock.now();
     let start = Timestamp::from_date(period.to);
     let body = async |lease: &Lease| {
-        send(store, period, now, start, Some((lease, clock.now()))).await.map(MonthlyOutcome::Sent)
+        let sent = send(store, period, now, start, Some((lease, clock.now()))).await?;
+        Ok(sent.map_or(MonthlyOutcome::TakenOver, MonthlyOutcome::Sent))
     };
     let key = period.month_label();
     Ok(match Lease::run(store, clock, JobKind::MonthlyReport, key, start, now, body).await? {
@@ -119,5 +124,59 @@ pub async fn trigger_monthly(
         )
         .into());
     }
-    send(store, period, now, now, None).await
+    let sent = send(store, period, now, now, None).await?;
+    sent.ok_or_else(|| {
+        ServiceError::Internal(anyhow::anyhow!("a send without a lease is never refused"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use slod_store::jobs::{ClaimOutcome, JobClaim};
+
+    use super::super::lease::LEASE_MS;
+    use super::*;
+
+    async fn claim(store: &dyn Store, period: &Period, owner: &str, now: Timestamp) {
+        let label = period.month_label();
+        let claim = JobClaim {
+            kind: JobKind::MonthlyReport,
+            period: &label,
+            period_start: Timestamp::from_date(period.to),
+            owner,
+            now,
+            lease_until: now.plus_millis(LEASE_MS),
+        };
+        let mut tx = store.begin().await.expect("begin");
+        assert_eq!(tx.claim_run(&claim).await.expect("claim"), ClaimOutcome::Claimed);
+        tx.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn a_run_that_lost_its_lease_neither_sends_nor_says_it_sent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("monthly.db").display());
+        let store = slod_store_sqlite::SqliteStore::connect(&url).await.expect("store");
+        let first = Timestamp::parse("2026-12-01T00:00:00Z").expect("instant");
+        let period = Period::month_before(first).expect("November");
+        // `a` claims the month, stalls past its lease, and `b` claims it.
+        claim(&store, &period, "a", first).await;
+        let later = first.plus_millis(LEASE_MS + 1);
+        claim(&store, &period, "b", later).await;
+        let lease = |owner: &str| Lease {
+            kind: JobKind::MonthlyReport,
+            period: period.month_label(),
+            owner: owner.to_owned(),
+        };
+
+        let stale = lease("a");
+        let sent = send(&store, period, later, first, Some((&stale, later))).await.expect("send");
+        assert_eq!(sent, None, "the stale holder reports nothing sent");
+        assert!(store.events_after(0, 10).await.expect("outbox").is_empty());
+
+        let holder = lease("b");
+        let sent = send(&store, period, later, first, Some((&holder, later))).await.expect("send");
+        assert_eq!(sent.map(|r| r.month), Some("2026-11".to_owned()));
+        assert_eq!(store.events_after(0, 10).await.expect("outbox").len(), 1);
+    }
 }
