@@ -31,6 +31,7 @@ use slod_store::codec::{
     ACHIEVEMENT_COLUMNS, DIGEST_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_READ_COLUMNS,
     STREAK_COLUMNS,
 };
+use slod_store::counted;
 use slod_store::jobs::{
     AchievementRow, ClaimOutcome, DigestRow, JobClaim, JobKind, JobRunRow, JobRunStatus,
     MilestoneRow, OutageSpan, StreakRow,
@@ -39,7 +40,7 @@ use slod_store::{JobStore, JobTx, StoreError, StoreResult};
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
 
-use crate::rows::{id_strs, other, write_error};
+use crate::rows::{change_counters, id_strs, other, write_error};
 use crate::tx::PgTx;
 use crate::PgStore;
 
@@ -229,9 +230,17 @@ impl JobStore for PgStore {
             .map_err(other)
     }
 
+    /// From the rows kept in memory while the database's counters of
+    /// objective and streak changes stay put (`slod_store::counted`).
     async fn streaks(&self, objective_ids: Option<&[String]>) -> StoreResult<Vec<StreakRow>> {
+        if objective_ids.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
         let mut conn = self.pool.acquire().await.map_err(other)?;
-        query_streaks(&mut conn, objective_ids, "ORDER BY o.system_id, s.objective_id").await
+        let counter = change_counters(&mut conn).await?;
+        let load = query_streaks(&mut conn, None, "ORDER BY o.system_id, s.objective_id");
+        let all = self.streaks.get_or_load(counter, load).await?;
+        Ok(counted::streaks_of(&all, objective_ids))
     }
 
     async fn snapshots(

@@ -35,6 +35,7 @@ mod tx;
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
@@ -43,6 +44,8 @@ use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
 use slod_store::codec::{self, OUTBOX_COLUMNS};
+use slod_store::counted::{self, Counted};
+use slod_store::jobs::StreakRow;
 use slod_store::schema::SchemaStatus;
 use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreResult, StoreTx, SystemRow};
@@ -50,8 +53,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Row};
 
 use crate::rows::{
-    event_from_row, id_strs, objective_from_row, other, outbox_event, system_row_from_row,
-    SpanReads, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
+    change_counters, event_from_row, id_strs, objective_from_row, other, outbox_event,
+    system_row_from_row, SpanReads, EVENT_COLUMNS, OBJECTIVE_COLUMNS, SYSTEM_COLUMNS,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -70,7 +73,12 @@ const CONNECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PgStore {
     pool: PgPool,
     /// Closed downtime already read (`slod_store::span_cache`).
-    spans: std::sync::Arc<SpanCache>,
+    spans: Arc<SpanCache>,
+    /// Every objective, by system, as last read (`slod_store::counted`).
+    objectives: Arc<Counted<i64, Objective>>,
+    /// Every streak row as last read, under the objectives' and the
+    /// streaks' counters (the rows carry the objective's system).
+    streaks: Arc<Counted<(i64, i64), StreakRow>>,
 }
 
 impl PgStore {
@@ -115,7 +123,12 @@ impl PgStore {
             .run(&pool)
             .await
             .with_context(|| format!("running the PostgreSQL migrations at {server}"))?;
-        Ok(Self { pool, spans: std::sync::Arc::new(SpanCache::new()) })
+        Ok(Self {
+            pool,
+            spans: Arc::new(SpanCache::new()),
+            objectives: Arc::default(),
+            streaks: Arc::default(),
+        })
     }
 
     /// Numbers the committed outbox rows that have no `seq` yet, in
@@ -360,28 +373,23 @@ impl Store for PgStore {
         row.map(|r| objective_from_row(&r)).transpose()
     }
 
+    /// From the objectives kept in memory while the database's counter of
+    /// objective changes stays put (`slod_store::counted`).
     async fn list_objectives(&self, systems: Option<&[SystemId]>) -> StoreResult<Vec<Objective>> {
-        let rows = match systems {
-            None => {
-                let sql = format!(
-                    "SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives ORDER BY system_id, created_at, id"
-                );
-                sqlx::query(&sql).fetch_all(&self.pool).await
-            }
-            Some([]) => return Ok(Vec::new()),
-            Some(systems) => {
-                let sql = format!(
-                    "SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives WHERE system_id = ANY($1)
-                     ORDER BY system_id, created_at, id"
-                );
-                sqlx::query(&sql)
-                    .bind(id_strs(systems))
-                    .fetch_all(&self.pool)
-                    .await
-            }
+        if systems.is_some_and(<[SystemId]>::is_empty) {
+            return Ok(Vec::new());
         }
-        .map_err(other)?;
-        rows.iter().map(objective_from_row).collect()
+        let mut conn = self.pool.acquire().await.map_err(other)?;
+        let (counter, _) = change_counters(&mut conn).await?;
+        let sql = format!(
+            "SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives ORDER BY system_id, created_at, id"
+        );
+        let load = async {
+            let rows = sqlx::query(&sql).fetch_all(&mut *conn).await.map_err(other)?;
+            rows.iter().map(objective_from_row).collect()
+        };
+        let all = self.objectives.get_or_load(counter, load).await?;
+        Ok(counted::objectives_of(&all, systems))
     }
 
     async fn list_events(&self, objective_id: &str, limit: u32) -> StoreResult<Vec<DowntimeEvent>> {

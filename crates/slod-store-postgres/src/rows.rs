@@ -313,3 +313,14 @@ impl SpanSource for SpanReads<'_> {
         query_tails(&mut *self.conn, reads).await
     }
 }
+
+/// The change counters of migration 0012 (`slod_store::counted`):
+/// objectives, streaks.
+pub(crate) async fn change_counters(
+    conn: &mut sqlx::PgConnection,
+) -> Result<(i64, i64), StoreError> {
+    sqlx::query_as("SELECT objectives, streaks FROM change_counters")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(other)
+}

@@ -7,7 +7,6 @@
 //! against a plain connection.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -19,6 +18,7 @@ use slod_store::codec::{
     ACHIEVEMENT_COLUMNS, DIGEST_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_READ_COLUMNS,
     STREAK_COLUMNS,
 };
+use slod_store::counted;
 use slod_store::jobs::{
     AchievementRow, ClaimOutcome, DigestRow, JobClaim, JobKind, JobRunRow, JobRunStatus,
     MilestoneRow, OutageSpan, StreakRow,
@@ -256,25 +256,9 @@ impl JobStore for SqliteStore {
         let mut conn = self.reader.acquire().await.map_err(other)?;
         let counters = change_counters(&mut conn).await?;
         let counter = (counters.objectives, counters.streaks);
-        let all = match self.streaks.get(counter) {
-            Some(all) => all,
-            None => {
-                let all = query_streaks(&mut conn, None, "o.system_id, s.objective_id").await?;
-                let all = Arc::new(all);
-                self.streaks.put(counter, Arc::clone(&all));
-                all
-            }
-        };
-        Ok(match objective_ids {
-            None => all.to_vec(),
-            Some(ids) => {
-                let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-                all.iter()
-                    .filter(|row| wanted.contains(row.objective_id.as_str()))
-                    .cloned()
-                    .collect()
-            }
-        })
+        let load = query_streaks(&mut conn, None, "o.system_id, s.objective_id");
+        let all = self.streaks.get_or_load(counter, load).await?;
+        Ok(counted::streaks_of(&all, objective_ids))
     }
 
     async fn snapshots(

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use slod_core::events::NotificationEvent;
 use slod_core::model::{DowntimeEvent, Objective, SystemId};
 use slod_core::time::Timestamp;
-use slod_store::counted::Counted;
+use slod_store::counted::{self, Counted};
 use slod_store::jobs::StreakRow;
 use slod_store::span_cache::SpanCache;
 use slod_store::{DependenciesRow, SpanSet, Store, StoreError, StoreResult, StoreTx, SystemRow};
@@ -195,26 +195,15 @@ impl Store for SqliteStore {
         }
         let mut conn = self.reader.acquire().await.map_err(other)?;
         let counter = change_counters(&mut conn).await?.objectives;
-        let all = match self.objectives.get(counter) {
-            Some(all) => all,
-            None => {
-                let sql = format!(
-                    "SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives ORDER BY system_id, created_at, id"
-                );
-                let rows = sqlx::query(&sql).fetch_all(&mut *conn).await.map_err(other)?;
-                let all =
-                    Arc::new(rows.iter().map(objective_from_row).collect::<StoreResult<_>>()?);
-                self.objectives.put(counter, Arc::clone(&all));
-                all
-            }
+        let sql = format!(
+            "SELECT {OBJECTIVE_COLUMNS} FROM slo_objectives ORDER BY system_id, created_at, id"
+        );
+        let load = async {
+            let rows = sqlx::query(&sql).fetch_all(&mut *conn).await.map_err(other)?;
+            rows.iter().map(objective_from_row).collect()
         };
-        Ok(match systems {
-            None => all.to_vec(),
-            Some(systems) => {
-                let wanted: BTreeSet<&SystemId> = systems.iter().collect();
-                all.iter().filter(|o| wanted.contains(&o.system_id)).cloned().collect()
-            }
-        })
+        let all = self.objectives.get_or_load(counter, load).await?;
+        Ok(counted::objectives_of(&all, systems))
     }
 
     async fn list_events(&self, objective_id: &str, limit: u32) -> StoreResult<Vec<DowntimeEvent>> {

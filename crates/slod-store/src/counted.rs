@@ -2,15 +2,22 @@
 //! database's change counter for them stays where it was when they were
 //! read.
 //!
-//! A backend that keeps change counters (SQLite: migration 0012, bumped by
-//! triggers in the writing transaction, whichever process writes) reads the
+//! A backend that keeps change counters (migration 0012: bumped by triggers
+//! in the writing transaction, whichever process or replica writes) reads the
 //! counter, and answers from memory when it holds the rows read at that
 //! counter; otherwise it reads the rows and keeps them under the counter it
 //! read *before* them. Those rows are then the table as it stood at that
 //! counter or later, and since the counter grows with every change, finding
 //! the same counter again means finding the same rows.
 
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use slod_core::model::{Objective, SystemId};
+
+use crate::jobs::StreakRow;
+use crate::StoreResult;
 
 /// One table's rows, under the counter they were read at (`C`: one
 /// counter, or a tuple of them for rows joined from several tables).
@@ -38,6 +45,46 @@ impl<C: Copy + Ord, T> Counted<C, T> {
         let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.as_ref().is_none_or(|(at, _)| *at <= counter) {
             *slot = Some((counter, rows));
+        }
+    }
+}
+
+impl<C: Copy + Ord, T> Counted<C, T> {
+    /// The rows at `counter`: those held, or what `load` reads (after the
+    /// caller read `counter`), kept for the next read.
+    pub async fn get_or_load<F>(&self, counter: C, load: F) -> StoreResult<Arc<Vec<T>>>
+    where
+        F: Future<Output = StoreResult<Vec<T>>>,
+    {
+        if let Some(rows) = self.get(counter) {
+            return Ok(rows);
+        }
+        let rows = Arc::new(load.await?);
+        self.put(counter, Arc::clone(&rows));
+        Ok(rows)
+    }
+}
+
+/// The objectives of `systems` (every one when `None`) out of the whole
+/// list, in its order.
+pub fn objectives_of(all: &[Objective], systems: Option<&[SystemId]>) -> Vec<Objective> {
+    match systems {
+        None => all.to_vec(),
+        Some(systems) => {
+            let wanted: BTreeSet<&SystemId> = systems.iter().collect();
+            all.iter().filter(|o| wanted.contains(&o.system_id)).cloned().collect()
+        }
+    }
+}
+
+/// The streak rows of `objective_ids` (every one when `None`) out of all
+/// of them, in their order.
+pub fn streaks_of(all: &[StreakRow], objective_ids: Option<&[String]>) -> Vec<StreakRow> {
+    match objective_ids {
+        None => all.to_vec(),
+        Some(ids) => {
+            let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+            all.iter().filter(|row| wanted.contains(row.objective_id.as_str())).cloned().collect()
         }
     }
 }
