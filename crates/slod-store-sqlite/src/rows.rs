@@ -448,25 +448,18 @@ pub(crate) struct SpanReads<'a> {
 #[async_trait::async_trait]
 impl SpanSource for SpanReads<'_> {
     /// A load of many objectives (the first read after a start) reads two
-    /// halves at once: [`span_cache::halves`].
+    /// halves at once: [`span_cache::load_in_halves`].
     async fn spans(
         &mut self,
         objective_ids: &[String],
         since: Timestamp,
         until: Timestamp,
     ) -> Result<SpanSet, StoreError> {
-        if objective_ids.len() >= span_cache::SPLIT_LOAD_FROM {
-            let wait = span_cache::SECOND_CONNECTION_WAIT;
-            if let Ok(Ok(mut second)) = tokio::time::timeout(wait, self.pool.acquire()).await {
-                let (low, high) = span_cache::halves(objective_ids);
-                return span_cache::join_halves(
-                    query_spans(&mut *self.conn, &low, since, until),
-                    query_spans(&mut second, &high, since, until),
-                )
-                .await;
-            }
-        }
-        query_spans(&mut *self.conn, objective_ids, since, until).await
+        let second = async { self.pool.acquire().await.ok() };
+        span_cache::load_in_halves(objective_ids, &mut *self.conn, second, |conn, ids| {
+            Box::pin(query_spans(conn, ids, since, until))
+        })
+        .await
     }
 
     async fn tails(&mut self, reads: &[&TailRead]) -> Result<SpanSet, StoreError> {

@@ -670,7 +670,7 @@ pub async fn event_spans_match_the_events(store: &dyn Store) {
 }
 
 /// The first read of many objectives at once (a backend may read it in
-/// parts, see `span_cache::halves`) answers exactly each one's events.
+/// parts, see `span_cache::load_in_halves`) answers exactly each one's events.
 pub async fn a_first_load_of_many_objectives_reads_them_all(store: &dyn Store) {
     seed(store, &["api", "db"], &[("api", "db")]).await;
     let ids: Vec<String> = (0..260).map(|n| format!("o-{n:03}")).collect();

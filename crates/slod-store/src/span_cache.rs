@@ -40,6 +40,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::DerefMut;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -360,27 +361,38 @@ pub const SPLIT_LOAD_FROM: usize = 200;
 /// alone.
 pub const SECOND_CONNECTION_WAIT: Duration = Duration::from_millis(20);
 
-/// The two halves of a load's ids that both backends read at once, one
-/// on each of two connections (each statement runs on one core), for a
-/// load of [`SPLIT_LOAD_FROM`] objectives or more when a second connection
-/// is free within [`SECOND_CONNECTION_WAIT`]. Sorted, so each half is one
-/// index range. Each objective's spans still come from one statement, so
-/// each is one committed state.
-pub fn halves(objective_ids: &[String]) -> (Vec<String>, Vec<String>) {
-    let mut low = objective_ids.to_vec();
-    low.sort_unstable();
-    let high = low.split_off(low.len() / 2);
-    (low, high)
-}
+/// One backend read of spans, borrowing its connection.
+pub type SpanRead<'c> = std::pin::Pin<Box<dyn Future<Output = StoreResult<SpanSet>> + Send + 'c>>;
 
-/// The two halves' reads run at once, their spans in one answer.
-pub async fn join_halves(
-    low: impl Future<Output = StoreResult<SpanSet>>,
-    high: impl Future<Output = StoreResult<SpanSet>>,
-) -> StoreResult<SpanSet> {
-    let (mut answer, more) = tokio::try_join!(low, high)?;
-    absorb(&mut answer, more);
-    Ok(answer)
+/// An uncached load of `objective_ids` through `read`, as both backends do
+/// it: a load of [`SPLIT_LOAD_FROM`] objectives or more is read in two
+/// halves at once, one on `conn` and one on the connection `second` gives
+/// within [`SECOND_CONNECTION_WAIT`] (each statement runs on one core);
+/// otherwise all of it on `conn`. The halves are of the sorted ids, so each
+/// is one index range, and each objective's spans still come from one
+/// statement, so each is one committed state.
+pub async fn load_in_halves<C, P, R>(
+    objective_ids: &[String],
+    conn: &mut C,
+    second: impl Future<Output = Option<P>>,
+    read: R,
+) -> StoreResult<SpanSet>
+where
+    C: ?Sized,
+    P: DerefMut<Target = C>,
+    R: for<'c> Fn(&'c mut C, &'c [String]) -> SpanRead<'c>,
+{
+    if objective_ids.len() >= SPLIT_LOAD_FROM {
+        if let Ok(Some(mut other)) = tokio::time::timeout(SECOND_CONNECTION_WAIT, second).await {
+            let mut low = objective_ids.to_vec();
+            low.sort_unstable();
+            let high = low.split_off(low.len() / 2);
+            let (mut answer, more) = tokio::try_join!(read(conn, &low), read(&mut other, &high))?;
+            absorb(&mut answer, more);
+            return Ok(answer);
+        }
+    }
+    read(conn, objective_ids).await
 }
 
 /// Adds the spans of `other` (read uncached) to `answer`, re-indexing
