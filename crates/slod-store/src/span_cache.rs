@@ -292,7 +292,9 @@ impl SpanCache {
                 }
             }
 
-            let open = fresh.last().copied().filter(|s| s.end == OPEN_END);
+            // The open event this read found, kept only when the entry is
+            // as planned (the one the last read left is no longer news).
+            let open = fresh.last().copied().filter(|s| as_planned && s.end == OPEN_END);
             let entry = state.entries.entry(read.objective_id.clone()).or_insert_with(|| Entry {
                 floor: read.floor,
                 spans: Arc::default(),
@@ -302,34 +304,42 @@ impl SpanCache {
                 verified: None,
             });
             entry.verified = generation.filter(|_| as_planned && !is_stale);
-            let spans = Arc::make_mut(&mut entry.spans);
-            // The open event the last read left is no longer news.
-            spans.truncate(entry.closed);
-            if replace {
-                entry.floor = read.floor;
-                spans.clear();
-            }
-            let last = spans.last().map(|s| s.start);
-            let floor = entry.floor;
-            spans.extend(fresh.into_iter().filter(|s| {
-                s.end != OPEN_END && s.end > floor && last.is_none_or(|l| s.start > l)
-            }));
-            entry.closed = spans.len();
             // Keep a little before the oldest recent read (module docs).
             entry.oldest_since = entry.oldest_since.min(since.millis());
-            if entry.trimmed.elapsed() >= self.trim_every {
-                let keep_from = entry.oldest_since.saturating_sub(TRIM_MARGIN_MS);
-                if keep_from > entry.floor {
-                    let cut = spans.partition_point(|s| s.end <= keep_from);
-                    spans.drain(..cut);
-                    entry.closed = spans.len();
-                    entry.floor = keep_from;
+            let floor = if replace { read.floor } else { entry.floor };
+            let last = if replace { None } else { entry.closed().last().map(|s| s.start) };
+            let news: Vec<EventSpan> = fresh
+                .into_iter()
+                .filter(|s| s.end != OPEN_END && s.end > floor && last.is_none_or(|l| s.start > l))
+                .collect();
+            let trim = entry.trimmed.elapsed() >= self.trim_every;
+            // Most reads change nothing (a verified one never does): then
+            // the spans are neither copied (another answer may share them)
+            // nor rewritten.
+            if replace || !news.is_empty() || trim || entry.open() != open {
+                let spans = Arc::make_mut(&mut entry.spans);
+                spans.truncate(entry.closed);
+                if replace {
+                    entry.floor = read.floor;
+                    spans.clear();
                 }
-                entry.oldest_since = i64::MAX;
-                entry.trimmed = Instant::now();
+                spans.extend(news);
+                entry.closed = spans.len();
+                if trim {
+                    let keep_from = entry.oldest_since.saturating_sub(TRIM_MARGIN_MS);
+                    if keep_from > entry.floor {
+                        let cut = spans.partition_point(|s| s.end <= keep_from);
+                        spans.drain(..cut);
+                        entry.closed = spans.len();
+                        entry.floor = keep_from;
+                    }
+                    entry.oldest_since = i64::MAX;
+                    entry.trimmed = Instant::now();
+                }
+                spans.extend(open);
             }
             if as_planned {
-                spans.extend(open);
+                let spans = &entry.spans;
                 // Starts strictly increase and so do ends (the open one's
                 // last): the window is two binary searches.
                 let first = spans.partition_point(|s| s.end <= since.millis());
