@@ -47,9 +47,7 @@ impl<C: Copy + Ord, T> Counted<C, T> {
             *slot = Some((counter, rows));
         }
     }
-}
 
-impl<C: Copy + Ord, T> Counted<C, T> {
     /// The rows at `counter`: those held, or what `load` reads (after the
     /// caller read `counter`), kept for the next read.
     pub async fn get_or_load<F>(&self, counter: C, load: F) -> StoreResult<Arc<Vec<T>>>
