@@ -338,8 +338,7 @@ impl Notifier {
     /// not one per row. Cycles run at most every [`CYCLE`], sooner never.
     pub(super) async fn run_delivery_worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let (records, mut finished) = mpsc::unbounded_channel::<AttemptRecord>();
-        let in_flight: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-        let mut senders = Senders::default();
+        let in_flight: HeldClaims = Arc::default();
         let mut sends = JoinSet::new();
         let mut unrecorded: Vec<AttemptRecord> = Vec::new();
         let mut last_prune: Option<Instant> = None;
@@ -355,7 +354,7 @@ impl Notifier {
             while let Ok(record) = finished.try_recv() {
                 unrecorded.push(record);
             }
-            match self.cycle(&in_flight, &mut senders, &mut sends, &records, &unrecorded).await {
+            match self.cycle(&in_flight, &mut sends, &records, &unrecorded).await {
                 Ok(()) => unrecorded.clear(),
                 Err(err) => {
                     tracing::warn!(error = %format!("{err:#}"), "delivery cycle failed; retrying");
@@ -408,8 +407,7 @@ impl Notifier {
     /// most `per_channel_concurrency` at a time per channel.
     async fn cycle(
         self: &Arc<Self>,
-        in_flight: &Arc<Mutex<HashMap<String, u32>>>,
-        senders: &mut Senders,
+        in_flight: &HeldClaims,
         sends: &mut JoinSet<()>,
         records: &mpsc::UnboundedSender<AttemptRecord>,
         done: &[AttemptRecord],
@@ -421,7 +419,7 @@ impl Notifier {
             let busy = lock(in_flight);
             due.into_iter()
                 .map(|channel| {
-                    let used = busy.get(&channel).copied().unwrap_or(0);
+                    let used = busy.get(&channel).map_or(0, |held| held.claims);
                     (channel, cap.saturating_sub(used))
                 })
                 .filter(|(_, free)| *free > 0)
@@ -437,10 +435,9 @@ impl Notifier {
         let lease_until = now.plus_millis(millis(self.settings.lease));
         let claimed = tx.claim_deliveries(now, lease_until, &wanted).await?;
         tx.commit().await?;
-        senders.forget_idle(in_flight);
         for delivery in claimed {
-            let slot = Slot::take(in_flight.clone(), delivery.channel.id.clone());
-            let gate = senders.gate(&delivery.channel.id, self.settings.per_channel_concurrency);
+            let slots = self.settings.per_channel_concurrency;
+            let (slot, gate) = Slot::take(in_flight.clone(), delivery.channel.id.clone(), slots);
             let notifier = self.clone();
             let records = records.clone();
             sends.spawn(async move {
@@ -476,54 +473,53 @@ impl Notifier {
     }
 }
 
-fn lock(map: &Mutex<HashMap<String, u32>>) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+/// What the worker holds of each channel with claims: how many claimed
+/// deliveries (sending or waiting to), and its sending slots
+/// (`per_channel_concurrency` permits). A channel leaves the map, slots and
+/// all, with its last claim, so a deleted channel leaves nothing behind.
+type HeldClaims = Arc<Mutex<HashMap<String, Held>>>;
+
+struct Held {
+    claims: u32,
+    sending: Arc<Semaphore>,
+}
+
+fn lock(map: &Mutex<HashMap<String, Held>>) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
     // The map holds plain counters; a panic elsewhere cannot leave it in a
     // state worse than slightly off counts, so a poisoned lock is used as is.
     map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Each channel's sending slots: `per_channel_concurrency` permits.
-#[derive(Default)]
-struct Senders {
-    gates: HashMap<String, Arc<Semaphore>>,
-}
-
-impl Senders {
-    fn gate(&mut self, channel: &str, slots: u32) -> Arc<Semaphore> {
-        let slots = usize::try_from(slots).unwrap_or(usize::MAX).max(1);
-        self.gates
-            .entry(channel.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(slots)))
-            .clone()
-    }
-
-    /// Drops the gates of channels holding no claims (deleted ones too).
-    fn forget_idle(&mut self, held: &Mutex<HashMap<String, u32>>) {
-        let held = lock(held);
-        self.gates.retain(|channel, _| held.contains_key(channel));
-    }
-}
-
 /// One of a channel's claims, given back when dropped (even if the
 /// sending task panics).
 struct Slot {
-    map: Arc<Mutex<HashMap<String, u32>>>,
+    map: HeldClaims,
     channel: String,
 }
 
 impl Slot {
-    fn take(map: Arc<Mutex<HashMap<String, u32>>>, channel: String) -> Self {
-        *lock(&map).entry(channel.clone()).or_default() += 1;
-        Self { map, channel }
+    /// Takes one claim of `channel`, and hands out its sending slots
+    /// (`slots` of them, made with its first claim).
+    fn take(map: HeldClaims, channel: String, slots: u32) -> (Self, Arc<Semaphore>) {
+        let sending = {
+            let mut held = lock(&map);
+            let held = held.entry(channel.clone()).or_insert_with(|| {
+                let slots = usize::try_from(slots).unwrap_or(usize::MAX).max(1);
+                Held { claims: 0, sending: Arc::new(Semaphore::new(slots)) }
+            });
+            held.claims += 1;
+            Arc::clone(&held.sending)
+        };
+        (Self { map, channel }, sending)
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut map = lock(&self.map);
-        if let Some(count) = map.get_mut(&self.channel) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(held) = map.get_mut(&self.channel) {
+            held.claims = held.claims.saturating_sub(1);
+            if held.claims == 0 {
                 map.remove(&self.channel);
             }
         }
