@@ -69,6 +69,11 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// One connection attempt; a black-holed host otherwise hangs for minutes.
 const CONNECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How [`Store::begin_bookkeeping`] begins: `SET LOCAL` lasts until the
+/// transaction ends, and goes with the `BEGIN` in one simple query, so it
+/// costs no round trip.
+pub(crate) const BOOKKEEPING_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit = off";
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -300,6 +305,11 @@ async fn wait_until_reachable(
 impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         let tx = self.pool.begin().await.map_err(other)?;
+        Ok(Box::new(tx::PgTx::new(tx)))
+    }
+
+    async fn begin_bookkeeping(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self.pool.begin_with(BOOKKEEPING_BEGIN).await.map_err(other)?;
         Ok(Box::new(tx::PgTx::new(tx)))
     }
 

@@ -67,6 +67,30 @@ async fn another_stores_writes_are_read() {
     testing::drop_database(database).await.expect("drop test database");
 }
 
+/// A bookkeeping transaction commits without waiting for the WAL flush;
+/// the setting ends with it, so the next transaction on the same
+/// connection waits again.
+#[tokio::test]
+async fn only_bookkeeping_commits_skip_the_flush() {
+    let Some(admin) = admin_url() else { return };
+    let (url, database) = testing::fresh_database(&admin).await.expect("database");
+    let store = PgStore::connect(&url, 1).await.expect("connect");
+    for _ in 0..2 {
+        let mut tx = store.pool.begin_with(crate::BOOKKEEPING_BEGIN).await.expect("begin");
+        assert_eq!(synchronous_commit(&mut tx).await, "off");
+        tx.commit().await.expect("commit");
+        let mut tx = store.pool.begin().await.expect("begin");
+        assert_eq!(synchronous_commit(&mut tx).await, "on");
+        tx.commit().await.expect("commit");
+    }
+    store.close().await;
+    testing::drop_database(database).await.expect("drop");
+}
+
+async fn synchronous_commit(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) -> String {
+    sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&mut **tx).await.expect("show")
+}
+
 fn id(raw: &str) -> SystemId {
     SystemId::parse(raw, "id").expect("valid test id")
 }

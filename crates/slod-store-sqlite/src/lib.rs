@@ -5,7 +5,10 @@
 //! a pool of exactly one connection: SQLite allows one writer at a time, and
 //! queueing writers in-process (instead of letting them race for the file
 //! lock) is what serialises reports for the same system. Reads use a separate
-//! pool and never wait for the writer, thanks to WAL.
+//! pool and never wait for the writer, thanks to WAL. The delivery worker's
+//! bookkeeping commits without the fsync ([`Store::begin_bookkeeping`]), and
+//! a task of the store's, not the committing writer, checkpoints the WAL
+//! (`checkpoint`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -15,6 +18,7 @@
 
 mod audit;
 mod auth;
+mod checkpoint;
 mod corrections;
 mod jobs;
 mod maintenance;
@@ -42,6 +46,7 @@ use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use slod_store::codec::{self, EVENT_COLUMNS, OBJECTIVE_COLUMNS, OUTBOX_COLUMNS, SYSTEM_COLUMNS};
 
+use crate::checkpoint::Checkpointer;
 use crate::rows::{
     change_counters, event_from_row, objective_from_row, other, outbox_event, push_in_list,
     system_row_from_row, SpanReads,
@@ -62,6 +67,8 @@ pub struct SqliteStore {
     streaks: Arc<Counted<(u64, u64), StreakRow>>,
     /// How [`Store::ping`] opens a fresh read-only connection.
     probe: SqliteConnectOptions,
+    /// Checkpoints the WAL in the writer's stead (`checkpoint`).
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -80,10 +87,15 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
+            // Checkpoints are the checkpointer's (`checkpoint`), not the
+            // committing report's.
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .with_context(|| format!("opening SQLite database {url}"))?;
         MIGRATOR.run(&writer).await.context("running SQLite migrations")?;
+        let checkpointer = Checkpointer::start(&options)
+            .await
+            .with_context(|| format!("opening SQLite database {url} for checkpoints"))?;
         let probe = options.read_only(true);
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -97,11 +109,31 @@ impl SqliteStore {
             objectives: Arc::default(),
             streaks: Arc::default(),
             probe,
+            checkpointer: Arc::new(checkpointer),
         })
+    }
+
+    /// Starts a write transaction on the writer, committed at `level`.
+    ///
+    /// SQLite refuses to change `synchronous` inside a transaction, and the
+    /// setting stays with the connection, so every transaction sets it
+    /// just before its `BEGIN`, in the same call to the database thread
+    /// (no extra round trip): an ordinary transaction never inherits a
+    /// bookkeeping one's `NORMAL`. In WAL mode `NORMAL` skips the commit's
+    /// fsync; the database stays consistent, and the next `FULL` commit's
+    /// fsync of the WAL makes the earlier frames durable too.
+    async fn begin_synced(&self, level: SqliteSynchronous) -> StoreResult<tx::SqliteTx> {
+        let begin = match level {
+            SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL; BEGIN",
+            _ => "PRAGMA synchronous = FULL; BEGIN",
+        };
+        let tx = self.writer.begin_with(begin).await.map_err(other)?;
+        Ok(tx::SqliteTx { tx })
     }
 
     /// Closes both pools, flushing the WAL.
     pub async fn close(&self) {
+        self.checkpointer.stop().await;
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -110,8 +142,11 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        let tx = self.writer.begin().await.map_err(other)?;
-        Ok(Box::new(tx::SqliteTx { tx }))
+        Ok(Box::new(self.begin_synced(SqliteSynchronous::Full).await?))
+    }
+
+    async fn begin_bookkeeping(&self) -> StoreResult<Box<dyn StoreTx>> {
+        Ok(Box::new(self.begin_synced(SqliteSynchronous::Normal).await?))
     }
 
     fn backend(&self) -> &'static str {
@@ -318,5 +353,28 @@ mod tests {
         let reader = super::SqliteStore::connect(&url).await.expect("connect");
         let writer = super::SqliteStore::connect(&url).await.expect("connect");
         slod_store::conformance::another_stores_writes_are_read(&reader, &writer).await;
+    }
+
+    /// A bookkeeping transaction commits without the fsync, and the
+    /// ordinary transaction after it on the same (only) writer connection
+    /// is back to `FULL`.
+    #[tokio::test]
+    async fn only_bookkeeping_commits_skip_the_fsync() {
+        use sqlx::sqlite::SqliteSynchronous::{Full, Normal};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("sync.db").display());
+        let store = super::SqliteStore::connect(&url).await.expect("connect");
+        for (level, expected) in [(Full, 2), (Normal, 1), (Full, 2), (Normal, 1), (Normal, 1)] {
+            let mut tx = store.begin_synced(level).await.expect("begin");
+            let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *tx.tx)
+                .await
+                .expect("pragma");
+            assert_eq!(synchronous, expected, "{level:?}");
+            tx.tx.commit().await.expect("commit");
+        }
+        let ordinary = store.begin().await.expect("begin");
+        ordinary.commit().await.expect("commit");
     }
 }

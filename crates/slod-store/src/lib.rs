@@ -238,6 +238,18 @@ pub trait Store:
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
 
+    /// Starts a write transaction whose commit does not wait for the disk:
+    /// for bookkeeping that a power failure may take back without harm,
+    /// because losing it only repeats work (delivery claims and attempt
+    /// records: delivery is at least once). It stays atomic and consistent,
+    /// and the next ordinary commit makes it durable too. On SQLite, where
+    /// every commit of the one writer is an fsync that reports queue
+    /// behind, this keeps the delivery worker off the report path's disk
+    /// time.
+    async fn begin_bookkeeping(&self) -> StoreResult<Box<dyn StoreTx>> {
+        self.begin().await
+    }
+
     /// The backend's name, for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -291,7 +291,7 @@ impl Notifier {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_bookkeeping().await?;
         let lease_until = now.plus_millis(millis(self.settings.lease));
         let claimed = tx.claim_deliveries(now, lease_until, wanted).await?;
         tx.commit().await?;
@@ -333,9 +333,12 @@ impl Notifier {
     ///
     /// Each cycle is one write transaction that records the attempts
     /// finished since the last cycle *and* claims what the channels have
-    /// room for: on SQLite every commit is an fsync shared with report
-    /// ingestion, so a burst of deliveries must cost a few transactions,
-    /// not one per row. Cycles run at most every [`CYCLE`], sooner never.
+    /// room for: on SQLite every transaction holds the one writer that
+    /// report ingestion waits for, so a burst of deliveries must cost a few
+    /// transactions, not one per row. They are bookkeeping transactions
+    /// ([`Store::begin_bookkeeping`]): their commits do not wait for the
+    /// disk, since a lost claim or record only means a repeated attempt.
+    /// Cycles run at most every [`CYCLE`], sooner never.
     pub(super) async fn run_delivery_worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let (records, mut finished) = mpsc::unbounded_channel::<AttemptRecord>();
         let in_flight: HeldClaims = Arc::default();
@@ -428,7 +431,7 @@ impl Notifier {
         if wanted.is_empty() && done.is_empty() {
             return Ok(());
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_bookkeeping().await?;
         if !done.is_empty() {
             tx.record_attempts(done).await?;
         }
@@ -460,7 +463,7 @@ impl Notifier {
     async fn prune(&self) {
         let before = self.clock.now().minus_millis(millis(self.settings.retention));
         let pruned = async {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.store.begin_bookkeeping().await?;
             let count = tx.prune_deliveries(before).await?;
             tx.commit().await?;
             Ok::<_, slod_store::StoreError>(count)
@@ -530,7 +533,7 @@ async fn write_records(store: &dyn Store, records: &[AttemptRecord]) -> anyhow::
     if records.is_empty() {
         return Ok(());
     }
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_bookkeeping().await?;
     tx.record_attempts(records).await?;
     tx.commit().await?;
     Ok(())
