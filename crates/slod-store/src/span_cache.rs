@@ -339,11 +339,7 @@ impl SpanCache {
                 spans.extend(open);
             }
             if as_planned {
-                let spans = &entry.spans;
-                // Starts strictly increase and so do ends (the open one's
-                // last): the window is two binary searches.
-                let first = spans.partition_point(|s| s.end <= since.millis());
-                let last = spans.partition_point(|s| s.start < until.millis()).max(first);
+                let (first, last) = window_of(&entry.spans, since.millis(), until.millis());
                 if first < last {
                     answer.spans.insert(
                         read.objective_id.clone(),
@@ -355,6 +351,22 @@ impl SpanCache {
         answer.upstreams = state.upstreams.clone();
         (answer, stale)
     }
+}
+
+/// The range of `spans` (starts strictly increasing, and so ends, the open
+/// one's last) that reaches into `[since, until)`. Usually that is all of
+/// them (an entry holds what recent reads wanted), which the first and the
+/// last span tell without the two binary searches' cache misses.
+fn window_of(spans: &[EventSpan], since: i64, until: i64) -> (usize, usize) {
+    let first = match spans.first() {
+        Some(span) if span.end > since => 0,
+        _ => spans.partition_point(|s| s.end <= since),
+    };
+    let last = match spans.last() {
+        Some(span) if span.start < until => spans.len(),
+        _ => spans.partition_point(|s| s.start < until),
+    };
+    (first, last.max(first))
 }
 
 /// The 1-based number [`EventSpan::upstream`] holds for the `position`th
@@ -523,6 +535,31 @@ mod tests {
             .map(|u| (SystemId::from_trusted((*u).to_owned()), format!("{u} name")))
             .collect();
         set
+    }
+
+    /// The shortcut answers what the two binary searches answer, for every
+    /// range against spans with gaps, touching ends and an open last one.
+    #[test]
+    fn the_window_shortcut_matches_the_binary_searches() {
+        let shapes = [
+            vec![],
+            vec![span(10, 20, 0)],
+            vec![span(10, 20, 0), span(20, 30, 1), span(40, 50, 0)],
+            vec![span(10, 20, 0), span(25, 35, 0), span(40, OPEN_END, 2)],
+        ];
+        for spans in &shapes {
+            for since in 0..60 {
+                for until in since..62 {
+                    let first = spans.partition_point(|s| s.end <= since);
+                    let last = spans.partition_point(|s| s.start < until).max(first);
+                    assert_eq!(
+                        window_of(spans, since, until),
+                        (first, last),
+                        "{spans:?} [{since}, {until})"
+                    );
+                }
+            }
+        }
     }
 
     fn t(ms: i64) -> Timestamp {
