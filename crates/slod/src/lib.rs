@@ -24,6 +24,7 @@
 //!   function, and render.
 //! - [`input`]: request types parsed from JSON, shared by the API and the
 //!   dashboard.
+//! - [`halves`]: the list reads' work over two cores.
 //! - [`demo`]: deterministic demo data for `slod serve --demo`.
 //! - [`ops`]: `slod backup` and `slod migrate` (SPEC §18).
 //! - [`manifest`]: SLOs as files (SPEC §14), pure: the documents, the
@@ -46,6 +47,7 @@ pub mod database;
 pub mod demo;
 pub mod documents;
 pub mod files;
+pub mod halves;
 pub mod input;
 pub mod manifest;
 pub mod metrics;

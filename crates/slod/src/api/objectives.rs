@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use slod_core::model::{DowntimeEvent, Objective, ReportSource, SystemId, ValidationError};
 use slod_core::time::Timestamp;
@@ -11,6 +13,7 @@ use slod_core::time::Timestamp;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, PathId, QueryParams};
 use super::systems::system_id;
+use crate::halves::in_halves;
 use crate::input::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
 use crate::service::objectives as service;
 use crate::service::status::{group_by_system, ObjectiveWithStatus};
@@ -70,6 +73,9 @@ pub struct ObjectivesBySystemResponse {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ObjectivesAnswer {
+    /// Written by `json_with_list` byte for byte, in halves; the variant is
+    /// the answer's schema in the OpenAPI document.
+    #[allow(dead_code)]
     All(ObjectiveListResponse),
     BySystem(ObjectivesBySystemResponse),
 }
@@ -82,10 +88,7 @@ pub struct DowntimeEventsResponse {
 /// `GET /objectives` answers `{objectives}`; with `?systemId=` (repeatable)
 /// it answers `{systems: {id: [...]}}` with every requested id present.
 #[utoipa::path(get, path = "/objectives", tag = "objectives", params(("systemId" = Option<Vec<String>>, Query, explode = true, description = "Only these systems' objectives, grouped by system (repeatable)")), responses((status = 200, description = "`{objectives}`, or `{systems: {id: [...]}}` with `systemId`", body = ObjectivesAnswer)))]
-pub(super) async fn list(
-    State(state): State<AppState>,
-    query: QueryParams,
-) -> ApiResult<axum::Json<ObjectivesAnswer>> {
+pub(super) async fn list(State(state): State<AppState>, query: QueryParams) -> ApiResult<Response> {
     query.only(&["systemId"])?;
     let mut requested: Vec<SystemId> = Vec::new();
     for raw in query.all("systemId") {
@@ -97,11 +100,49 @@ pub(super) async fn list(
     let now = state.now();
     if requested.is_empty() {
         let objectives = service::list_objectives(&*state.store, None, now).await?;
-        return Ok(axum::Json(ObjectivesAnswer::All(ObjectiveListResponse { objectives })));
+        // `{"objectives": […]}`, as `ObjectiveListResponse` serializes.
+        let body = json_with_list("objectives", &objectives)
+            .map_err(|err| ApiError::internal(&anyhow::Error::new(err)))?;
+        return Ok(([(CONTENT_TYPE, "application/json")], body).into_response());
     }
     let items = service::list_objectives(&*state.store, Some(&requested), now).await?;
     let systems = group_by_system(&requested, items);
-    Ok(axum::Json(ObjectivesAnswer::BySystem(ObjectivesBySystemResponse { systems })))
+    Ok(axum::Json(ObjectivesAnswer::BySystem(ObjectivesBySystemResponse { systems }))
+        .into_response())
+}
+
+/// From how many items [`json_with_list`] encodes in two halves at once.
+const SPLIT_ENCODING_FROM: usize = 256;
+
+/// `{"<key>": [items…]}` in compact JSON, byte for byte what serde_json
+/// writes for a struct of that one field, with a long list encoded in two
+/// halves at once ([`crate::halves`]): encoding 1,000 objectives with
+/// their status is one core's 4 ms.
+fn json_with_list<T: Serialize + Sync>(
+    key: &str,
+    items: &[T],
+) -> Result<Vec<u8>, serde_json::Error> {
+    let parts = in_halves(items, SPLIT_ENCODING_FROM, serde_json::to_vec);
+    let mut body = serde_json::to_vec(key)?;
+    body.reserve(parts.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum::<usize>() + 8);
+    body.insert(0, b'{');
+    body.extend_from_slice(b":[");
+    let mut first = true;
+    for part in parts {
+        let part = part?;
+        // Each part is a whole array, `[…]`: its elements go in.
+        let elements = part.get(1..part.len().saturating_sub(1)).unwrap_or_default();
+        if elements.is_empty() {
+            continue;
+        }
+        if !first {
+            body.push(b',');
+        }
+        first = false;
+        body.extend_from_slice(elements);
+    }
+    body.extend_from_slice(b"]}");
+    Ok(body)
 }
 
 #[utoipa::path(get, path = "/systems/{id}/objectives", tag = "objectives", params(("id" = String, Path, description = "The system id")), responses((status = 200, description = "The system's objectives with their status", body = Vec<ObjectiveWithStatus>)))]
@@ -183,4 +224,41 @@ pub(super) async fn events(
     Ok(axum::Json(DowntimeEventsResponse {
         events: events.into_iter().map(DowntimeEventResponse::from).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+
+    use super::{json_with_list, SPLIT_ENCODING_FROM};
+
+    #[derive(Serialize)]
+    struct Item {
+        name: String,
+        value: f64,
+        tags: Vec<&'static str>,
+    }
+
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        objectives: &'a [Item],
+    }
+
+    /// Split or not, the body is what serde_json writes for the whole
+    /// answer, escapes and empty lists included.
+    #[test]
+    fn a_list_encoded_in_halves_is_the_whole_answer() {
+        for n in [0, 1, 2, SPLIT_ENCODING_FROM - 1, SPLIT_ENCODING_FROM, 1_001] {
+            let items: Vec<Item> = (0..n)
+                .map(|i| Item {
+                    name: format!("obj-{i} \"quoted\" \u{e9}"),
+                    value: i as f64 / 3.0,
+                    tags: if i % 2 == 0 { vec![] } else { vec!["a", "b"] },
+                })
+                .collect();
+            let whole = serde_json::to_vec(&Answer { objectives: &items }).expect("encode");
+            let halves = json_with_list("objectives", &items).expect("encode");
+            assert_eq!(String::from_utf8(halves), String::from_utf8(whole), "{n} items");
+        }
+    }
 }

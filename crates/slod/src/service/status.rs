@@ -35,6 +35,7 @@ use slod_core::time::Timestamp;
 use slod_store::{SpanSet, Spans, Store, StoreTx};
 
 use super::{corrections, maintenance, ServiceResult};
+use crate::halves::in_halves;
 
 /// An objective with its status and streak, the API's
 /// `{objective, status, streak}`.
@@ -117,39 +118,12 @@ pub async fn statuses(
             })
             .collect()
     };
-    Ok(in_halves(objectives, compute))
+    Ok(in_halves(objectives, SPLIT_STATUSES_FROM, compute).into_iter().flatten().collect())
 }
 
-/// From how many objectives [`statuses`] computes in two halves at once.
+/// From how many objectives [`statuses`] computes in two halves at once
+/// ([`crate::halves`]).
 const SPLIT_STATUSES_FROM: usize = 256;
-
-/// `compute` over `objectives`, in order; from [`SPLIT_STATUSES_FROM`] on,
-/// the second half on a thread of its own while this one does the first.
-/// The arithmetic over a large list's spans is bound by memory, not by the
-/// core (about 4 ns a span), and one core does not use the memory's width:
-/// a list of 1,000 objectives over 1,000,000 events is answered in about
-/// three quarters of the time (`docs/BENCHMARKS.md`). The work already
-/// holds this task's worker thread while it runs; the scope holds it until
-/// both halves are done, and a panic in either half is this call's panic.
-fn in_halves<I: Sync, T: Send>(
-    objectives: &[I],
-    compute: impl Fn(&[I]) -> Vec<T> + Sync,
-) -> Vec<T> {
-    if objectives.len() < SPLIT_STATUSES_FROM {
-        return compute(objectives);
-    }
-    let (low, high) = objectives.split_at(objectives.len() / 2);
-    let compute = &compute;
-    std::thread::scope(|scope| {
-        let second = scope.spawn(move || compute(high));
-        let mut answer = compute(low);
-        match second.join() {
-            Ok(rest) => answer.extend(rest),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        answer
-    })
-}
 
 /// Rewinds events to how they stood at the past instant `t`: one that
 /// ended after `t` was still open then, so it runs to `t` and counts only
@@ -272,32 +246,4 @@ pub(super) async fn judge_with(
         })
         .collect();
     Ok((judged, spans))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{in_halves, SPLIT_STATUSES_FROM};
-
-    /// Split or not, every item is computed once and the answers keep the
-    /// items' order.
-    #[test]
-    fn statuses_in_halves_come_back_whole_and_in_order() {
-        for n in [0, 1, SPLIT_STATUSES_FROM - 1, SPLIT_STATUSES_FROM, 1_001] {
-            let items: Vec<usize> = (0..n).collect();
-            let doubled =
-                in_halves(&items, |part: &[usize]| part.iter().map(|i| i * 2).collect::<Vec<_>>());
-            assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>(), "{n} items");
-        }
-    }
-
-    /// A panic in the half computed on the other thread is the caller's.
-    #[test]
-    #[should_panic(expected = "second half")]
-    fn a_panic_in_the_other_half_reaches_the_caller() {
-        let items: Vec<usize> = (0..SPLIT_STATUSES_FROM * 2).collect();
-        in_halves(&items, |part: &[usize]| {
-            assert!(part[0] < SPLIT_STATUSES_FROM, "second half");
-            part.to_vec()
-        });
-    }
 }
