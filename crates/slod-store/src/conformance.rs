@@ -551,7 +551,7 @@ pub async fn events_newest_first_and_spans_windowed(store: &dyn Store) {
     let spans =
         store.event_spans(&["o1".into(), "o2".into()], t(205), t(300)).await.expect("spans");
     assert_eq!(spans.spans["o1"].len(), 1);
-    assert_eq!(spans.spans["o1"][0].start, t(200).millis());
+    assert_eq!({ spans.spans["o1"][0].start }, t(200).millis());
     assert_eq!(spans.spans["o2"].len(), 1);
     let none = store.event_spans(&[], t(0), t(1000)).await.expect("spans");
     assert!(none.spans.is_empty());

@@ -615,8 +615,8 @@ mod tests {
             cache.merge(&plan, std::slice::from_ref(&found), t(10 * DAY), t(20 * DAY), None);
         let starts: Vec<i64> = answer.spans["o"].iter().map(|s| s.start).collect();
         assert_eq!(starts, vec![11 * DAY, 12 * DAY, 13 * DAY, 14 * DAY]);
-        assert_eq!(answer.spans["o"][2].end, 13 * DAY + 9);
-        assert_eq!(answer.spans["o"][3].end, OPEN_END);
+        assert_eq!({ answer.spans["o"][2].end }, 13 * DAY + 9);
+        assert_eq!({ answer.spans["o"][3].end }, OPEN_END);
     }
 
     #[test]
