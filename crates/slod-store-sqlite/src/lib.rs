@@ -69,6 +69,9 @@ pub struct SqliteStore {
     probe: SqliteConnectOptions,
     /// Checkpoints the WAL in the writer's stead (`checkpoint`).
     checkpointer: Arc<Checkpointer>,
+    /// Whether the writer may be at `synchronous = NORMAL`, left by a
+    /// bookkeeping transaction ([`SqliteStore::begin_synced`]).
+    synchronous_relaxed: Arc<tokio::sync::Mutex<bool>>,
 }
 
 impl SqliteStore {
@@ -110,25 +113,35 @@ impl SqliteStore {
             streaks: Arc::default(),
             probe,
             checkpointer: Arc::new(checkpointer),
+            synchronous_relaxed: Arc::default(),
         })
     }
 
-    /// Starts a write transaction on the writer, committed at `level`.
+    /// Starts a write transaction on the writer; a `bookkeeping` one
+    /// commits at `synchronous = NORMAL`, any other at `FULL`.
     ///
     /// SQLite refuses to change `synchronous` inside a transaction, and the
-    /// setting stays with the connection, so every transaction sets it
-    /// just before its `BEGIN`, in the same call to the database thread
-    /// (no extra round trip): an ordinary transaction never inherits a
-    /// bookkeeping one's `NORMAL`. In WAL mode `NORMAL` skips the commit's
-    /// fsync; the database stays consistent, and the next `FULL` commit's
-    /// fsync of the WAL makes the earlier frames durable too.
-    async fn begin_synced(&self, level: SqliteSynchronous) -> StoreResult<tx::SqliteTx> {
-        let begin = match level {
-            SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL; BEGIN",
-            _ => "PRAGMA synchronous = FULL; BEGIN",
+    /// setting stays with the connection. So `synchronous_relaxed` says
+    /// whether the writer may still be at `NORMAL`, and a transaction
+    /// changes the setting just before its `BEGIN` (in the same call to the
+    /// database thread) only when it needs the other one: an ordinary
+    /// transaction after an ordinary one, a report's nearly always, begins
+    /// as it did before there were two. The lock is held until `BEGIN` has
+    /// run on the one connection, so what it says is that connection's
+    /// setting. In WAL mode `NORMAL` skips the commit's fsync; the database
+    /// stays consistent, and the next `FULL` commit's fsync of the WAL makes
+    /// the earlier frames durable too.
+    async fn begin_synced(&self, bookkeeping: bool) -> StoreResult<tx::SqliteTx> {
+        let mut relaxed = self.synchronous_relaxed.lock().await;
+        let begun = match (bookkeeping, *relaxed) {
+            (true, false) => self.writer.begin_with("PRAGMA synchronous = NORMAL; BEGIN").await,
+            (false, true) => self.writer.begin_with("PRAGMA synchronous = FULL; BEGIN").await,
+            _ => self.writer.begin().await,
         };
-        let tx = self.writer.begin_with(begin).await.map_err(other)?;
-        Ok(tx::SqliteTx { tx })
+        // After a failure the setting is unknown: the next ordinary
+        // transaction sets `FULL` again.
+        *relaxed = bookkeeping || begun.is_err();
+        Ok(tx::SqliteTx { tx: begun.map_err(other)? })
     }
 
     /// Closes both pools, flushing the WAL.
@@ -142,11 +155,11 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        Ok(Box::new(self.begin_synced(SqliteSynchronous::Full).await?))
+        Ok(Box::new(self.begin_synced(false).await?))
     }
 
     async fn begin_bookkeeping(&self) -> StoreResult<Box<dyn StoreTx>> {
-        Ok(Box::new(self.begin_synced(SqliteSynchronous::Normal).await?))
+        Ok(Box::new(self.begin_synced(true).await?))
     }
 
     fn backend(&self) -> &'static str {
@@ -360,18 +373,16 @@ mod tests {
     /// is back to `FULL`.
     #[tokio::test]
     async fn only_bookkeeping_commits_skip_the_fsync() {
-        use sqlx::sqlite::SqliteSynchronous::{Full, Normal};
-
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("sync.db").display());
         let store = super::SqliteStore::connect(&url).await.expect("connect");
-        for (level, expected) in [(Full, 2), (Normal, 1), (Full, 2), (Normal, 1), (Normal, 1)] {
-            let mut tx = store.begin_synced(level).await.expect("begin");
+        for (bookkeeping, expected) in [(false, 2), (true, 1), (false, 2), (true, 1), (true, 1)] {
+            let mut tx = store.begin_synced(bookkeeping).await.expect("begin");
             let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
                 .fetch_one(&mut *tx.tx)
                 .await
                 .expect("pragma");
-            assert_eq!(synchronous, expected, "{level:?}");
+            assert_eq!(synchronous, expected, "bookkeeping: {bookkeeping}");
             tx.tx.commit().await.expect("commit");
         }
         let ordinary = store.begin().await.expect("begin");
