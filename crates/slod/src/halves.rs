@@ -10,6 +10,11 @@
 //! caller's thread until both are done (the work held it anyway), and a
 //! panic in either half is the caller's.
 
+/// From how many items the list reads split their work (the statuses, and
+/// `GET /objectives`' JSON). The halves were measured on 1,000 objectives
+/// (`docs/BENCHMARKS.md`); a short list stays on one thread.
+pub const SPLIT_FROM: usize = 256;
+
 /// `work` over `items`: once over all of them below `split_from` items,
 /// else over each half, the second on a thread of its own. The results
 /// come back in the items' order.

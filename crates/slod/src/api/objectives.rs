@@ -13,7 +13,7 @@ use slod_core::time::Timestamp;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, PathId, QueryParams};
 use super::systems::system_id;
-use crate::halves::in_halves;
+use crate::halves::{self, in_halves};
 use crate::input::objectives::{CreateObjectiveRequest, UpdateObjectiveRequest};
 use crate::service::objectives as service;
 use crate::service::status::{group_by_system, ObjectiveWithStatus};
@@ -111,9 +111,6 @@ pub(super) async fn list(State(state): State<AppState>, query: QueryParams) -> A
         .into_response())
 }
 
-/// From how many items [`json_with_list`] encodes in two halves at once.
-const SPLIT_ENCODING_FROM: usize = 256;
-
 /// `{"<key>": [items…]}` in compact JSON, byte for byte what serde_json
 /// writes for a struct of that one field, with a long list encoded in two
 /// halves at once ([`crate::halves`]): encoding 1,000 objectives with
@@ -122,23 +119,22 @@ fn json_with_list<T: Serialize + Sync>(
     key: &str,
     items: &[T],
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let parts = in_halves(items, SPLIT_ENCODING_FROM, serde_json::to_vec);
-    let mut body = serde_json::to_vec(key)?;
-    body.reserve(parts.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum::<usize>() + 8);
-    body.insert(0, b'{');
+    let parts: Vec<Vec<u8>> = in_halves(items, halves::SPLIT_FROM, serde_json::to_vec)
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let mut body = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + key.len() + 8);
+    body.push(b'{');
+    serde_json::to_writer(&mut body, key)?;
     body.extend_from_slice(b":[");
-    let mut first = true;
-    for part in parts {
-        let part = part?;
-        // Each part is a whole array, `[…]`: its elements go in.
-        let elements = part.get(1..part.len().saturating_sub(1)).unwrap_or_default();
-        if elements.is_empty() {
-            continue;
-        }
-        if !first {
+    // Each part is a whole array, `[…]`: its elements go in, between commas.
+    let elements = parts
+        .iter()
+        .map(|part| part.get(1..part.len().saturating_sub(1)).unwrap_or_default())
+        .filter(|elements| !elements.is_empty());
+    for (n, elements) in elements.enumerate() {
+        if n > 0 {
             body.push(b',');
         }
-        first = false;
         body.extend_from_slice(elements);
     }
     body.extend_from_slice(b"]}");
@@ -230,7 +226,8 @@ pub(super) async fn events(
 mod tests {
     use serde::Serialize;
 
-    use super::{json_with_list, SPLIT_ENCODING_FROM};
+    use super::json_with_list;
+    use crate::halves::SPLIT_FROM;
 
     #[derive(Serialize)]
     struct Item {
@@ -248,7 +245,7 @@ mod tests {
     /// answer, escapes and empty lists included.
     #[test]
     fn a_list_encoded_in_halves_is_the_whole_answer() {
-        for n in [0, 1, 2, SPLIT_ENCODING_FROM - 1, SPLIT_ENCODING_FROM, 1_001] {
+        for n in [0, 1, 2, SPLIT_FROM - 1, SPLIT_FROM, 1_001] {
             let items: Vec<Item> = (0..n)
                 .map(|i| Item {
                     name: format!("obj-{i} \"quoted\" \u{e9}"),

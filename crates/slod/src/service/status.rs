@@ -35,7 +35,7 @@ use slod_core::time::Timestamp;
 use slod_store::{SpanSet, Spans, Store, StoreTx};
 
 use super::{corrections, maintenance, ServiceResult};
-use crate::halves::in_halves;
+use crate::halves::{self, in_halves};
 
 /// An objective with its status and streak, the API's
 /// `{objective, status, streak}`.
@@ -118,12 +118,8 @@ pub async fn statuses(
             })
             .collect()
     };
-    Ok(in_halves(objectives, SPLIT_STATUSES_FROM, compute).into_iter().flatten().collect())
+    Ok(in_halves(objectives, halves::SPLIT_FROM, compute).into_iter().flatten().collect())
 }
-
-/// From how many objectives [`statuses`] computes in two halves at once
-/// ([`crate::halves`]).
-const SPLIT_STATUSES_FROM: usize = 256;
 
 /// Rewinds events to how they stood at the past instant `t`: one that
 /// ended after `t` was still open then, so it runs to `t` and counts only
