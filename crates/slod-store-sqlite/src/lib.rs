@@ -54,6 +54,9 @@ use crate::rows::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Bytes the WAL file is cut back to when the writer rewinds it.
+const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -92,11 +95,18 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(60))
             // Checkpoints are the checkpointer's (`checkpoint`), not the
             // committing report's.
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            // A WAL a burst made larger than this is cut back to it once
+            // the writer rewinds it.
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string()),
+            )
             .await
             .with_context(|| format!("opening SQLite database {url}"))?;
         MIGRATOR.run(&writer).await.context("running SQLite migrations")?;
-        let checkpointer = Checkpointer::start(&options)
+        let checkpointer = Checkpointer::start(&options, writer.clone())
             .await
             .with_context(|| format!("opening SQLite database {url} for checkpoints"))?;
         let probe = options.read_only(true);
