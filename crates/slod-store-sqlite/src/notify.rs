@@ -5,7 +5,7 @@
 //! matter, for a worker killed mid-send: its claimed rows become due again
 //! once the lease expires.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use slod_core::events::{EventType, NotificationEvent};
@@ -16,7 +16,8 @@ use slod_store::codec::{
     CHANNEL_COLUMNS,
 };
 use slod_store::notify::{
-    AlertState, AttemptOutcome, AttemptRecord, AttemptRow, ChannelRow, ClaimedDelivery, DeliveryRow,
+    AlertState, AlertSwap, AttemptOutcome, AttemptRecord, AttemptRow, ChannelRow, ClaimedDelivery,
+    DeliveryRow,
 };
 use slod_store::{NotifyStore, NotifyTx, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
@@ -448,7 +449,99 @@ impl NotifyTx for SqliteTx {
         .map_err(other)?;
         Ok(inserted.rows_affected() > 0)
     }
+
+    /// Two statements for the whole set instead of one or two for each
+    /// objective: the swaps of the rows that are as expected, then the rows
+    /// created for objectives that have none and expected none.
+    async fn swap_alert_states(
+        &mut self,
+        swaps: &[AlertSwap],
+        now: Timestamp,
+    ) -> StoreResult<BTreeSet<String>> {
+        let distinct: BTreeSet<&str> = swaps.iter().map(|s| s.objective_id.as_str()).collect();
+        if distinct.len() != swaps.len() {
+            // Each swap must see the one before it: one at a time.
+            let mut changed = BTreeSet::new();
+            for swap in swaps {
+                if self.swap_alert_state(&swap.objective_id, swap.expected, swap.new, now).await? {
+                    changed.insert(swap.objective_id.clone());
+                }
+            }
+            return Ok(changed);
+        }
+        let mut changed = BTreeSet::new();
+        for chunk in swaps.chunks(SWAPS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE alert_state SET warning = v.column2, critical = v.column3,
+                     exhausted = v.column4, burn_fast = v.column5, burn_tiers = v.column6,
+                     updated_at = ",
+            );
+            qb.push_bind(now.millis()).push(" FROM (");
+            qb.push_values(chunk, |mut row, swap| {
+                let (new, old) = (swap.new, swap.expected);
+                row.push_bind(&swap.objective_id)
+                    .push_bind(new.warning)
+                    .push_bind(new.critical)
+                    .push_bind(new.exhausted)
+                    .push_bind(new.burn_fast)
+                    .push_bind(i64::from(new.burn_tiers))
+                    .push_bind(old.warning)
+                    .push_bind(old.critical)
+                    .push_bind(old.exhausted)
+                    .push_bind(old.burn_fast)
+                    .push_bind(i64::from(old.burn_tiers));
+            });
+            qb.push(
+                ") AS v WHERE alert_state.objective_id = v.column1
+                   AND alert_state.warning = v.column7 AND alert_state.critical = v.column8
+                   AND alert_state.exhausted = v.column9 AND alert_state.burn_fast = v.column10
+                   AND alert_state.burn_tiers = v.column11
+                 RETURNING objective_id",
+            );
+            for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
+                changed.insert(row.try_get::<String, _>(0).map_err(other)?);
+            }
+            // No row yet means nothing fired: create it, unless someone else
+            // just did (then their state wins and ours was stale).
+            let fresh: Vec<&AlertSwap> = chunk
+                .iter()
+                .filter(|s| s.expected == AlertState::default())
+                .filter(|s| !changed.contains(&s.objective_id))
+                .collect();
+            if fresh.is_empty() {
+                continue;
+            }
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO alert_state
+                     (objective_id, warning, critical, exhausted, burn_fast, burn_tiers, updated_at)
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, ",
+            );
+            qb.push_bind(now.millis()).push(" FROM (");
+            qb.push_values(fresh, |mut row, swap| {
+                let new = swap.new;
+                row.push_bind(&swap.objective_id)
+                    .push_bind(new.warning)
+                    .push_bind(new.critical)
+                    .push_bind(new.exhausted)
+                    .push_bind(new.burn_fast)
+                    .push_bind(i64::from(new.burn_tiers));
+            });
+            qb.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM slo_objectives WHERE id = v.column1)
+                 ON CONFLICT (objective_id) DO NOTHING
+                 RETURNING objective_id",
+            );
+            for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
+                changed.insert(row.try_get::<String, _>(0).map_err(other)?);
+            }
+        }
+        Ok(changed)
+    }
 }
+
+/// Swaps per statement: eleven bound values a row, far below SQLite's
+/// limit.
+const SWAPS_PER_STATEMENT: usize = 500;
 
 /// The stored alert state of each of `objective_ids` that has one.
 async fn read_alert_states(

@@ -282,43 +282,59 @@ impl StoreTx for SqliteTx {
         }
         // Outages: an outage that began and ended inside this batch has a
         // start and an end entry; count them so only the outage still open at
-        // the end of the batch gets an open row.
+        // the end of the batch gets an open row. Ended ones close their open
+        // row, or are inserted closed when it began in this batch.
         let mut balance: BTreeMap<(&SystemId, Timestamp), i64> = BTreeMap::new();
-        for (system, began, ended) in &changes.outages_ended {
+        for (system, began, _) in &changes.outages_ended {
             *balance.entry((system, *began)).or_default() -= 1;
-            let closed = sqlx::query(
-                "UPDATE system_outages SET end_time = ? WHERE system_id = ? AND start_time = ? AND end_time IS NULL",
-            )
-            .bind(ended.millis())
-            .bind(system.as_str())
-            .bind(began.millis())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(other)?;
-            if closed.rows_affected() == 0 && ended > began {
-                sqlx::query(
-                    "INSERT INTO system_outages (system_id, start_time, end_time) VALUES (?, ?, ?)",
-                )
-                .bind(system.as_str())
-                .bind(began.millis())
-                .bind(ended.millis())
-                .execute(&mut *self.tx)
-                .await
-                .map_err(other)?;
+        }
+        for chunk in changes.outages_ended.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE system_outages SET end_time = v.column3 FROM (",
+            );
+            qb.push_values(chunk, |mut row, (system, began, ended)| {
+                row.push_bind(system.as_str()).push_bind(began.millis()).push_bind(ended.millis());
+            });
+            qb.push(
+                ") AS v WHERE system_outages.system_id = v.column1
+                   AND system_outages.start_time = v.column2 AND system_outages.end_time IS NULL
+                 RETURNING system_id, start_time",
+            );
+            let mut closed = BTreeSet::new();
+            for row in qb.build().fetch_all(&mut *self.tx).await.map_err(other)? {
+                let system: String = row.try_get(0).map_err(other)?;
+                let began: i64 = row.try_get(1).map_err(other)?;
+                closed.insert((system, began));
+            }
+            let unopened: Vec<_> = chunk
+                .iter()
+                .filter(|(system, began, ended)| {
+                    ended > began && !closed.contains(&(system.as_str().to_owned(), began.millis()))
+                })
+                .collect();
+            if !unopened.is_empty() {
+                let mut qb = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO system_outages (system_id, start_time, end_time) ",
+                );
+                qb.push_values(unopened, |mut row, (system, began, ended)| {
+                    row.push_bind(system.as_str())
+                        .push_bind(began.millis())
+                        .push_bind(ended.millis());
+                });
+                qb.build().execute(&mut *self.tx).await.map_err(other)?;
             }
         }
         for (system, began) in &changes.outages_started {
             *balance.entry((system, *began)).or_default() += 1;
         }
-        for ((system, began), count) in balance {
-            if count > 0 {
-                sqlx::query("INSERT INTO system_outages (system_id, start_time) VALUES (?, ?)")
-                    .bind(system.as_str())
-                    .bind(began.millis())
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(other)?;
-            }
+        let opened: Vec<_> = balance.into_iter().filter(|(_, count)| *count > 0).collect();
+        for chunk in opened.chunks(ROWS_PER_STATEMENT) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("INSERT INTO system_outages (system_id, start_time) ");
+            qb.push_values(chunk, |mut row, ((system, began), _)| {
+                row.push_bind(system.as_str()).push_bind(began.millis());
+            });
+            qb.build().execute(&mut *self.tx).await.map_err(other)?;
         }
         Ok(())
     }

@@ -64,6 +64,7 @@ macro_rules! conformance_suite {
             enqueue_fans_out_to_subscribed_channels,
             deliveries_claim_lease_and_record,
             alert_state_compare_and_swap,
+            alert_states_swap_together,
             open_downtime_and_outbox_head,
             job_snapshots_and_streaks_round_trip,
             achievements_unlock_once,
@@ -1180,6 +1181,56 @@ pub async fn alert_state_compare_and_swap(store: &dyn Store) {
     drop(tx);
 }
 
+/// Many swaps at once answer what they would one by one: a row as
+/// expected swaps, a missing row expected empty is created, a stale or
+/// unknown one is left alone, and a repeated objective sees the swap before
+/// it.
+pub async fn alert_states_swap_together(store: &dyn Store) {
+    use crate::notify::{AlertState, AlertSwap};
+
+    seed(store, &["api"], &[]).await;
+    for id in ["o1", "o2", "o3", "o4"] {
+        add_objective(store, objective(id, "api", DependencyExclusion::Strict)).await;
+    }
+    let none = AlertState::default();
+    let warned = AlertState { warning: true, ..none };
+    let exhausted = AlertState { warning: true, critical: true, exhausted: true, ..none };
+    let tiers = AlertState { burn_tiers: 0b101, ..warned };
+    let swap = |id: &str, expected, new| AlertSwap { objective_id: id.into(), expected, new };
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.swap_alert_state("o1", none, warned, t(1)).await.expect("swap"));
+    assert!(tx.swap_alert_state("o2", none, warned, t(1)).await.expect("swap"));
+    let changed = tx
+        .swap_alert_states(
+            &[
+                swap("o1", warned, exhausted), // as expected
+                swap("o2", tiers, none),       // stale
+                swap("o3", none, tiers),       // no row yet
+                swap("o4", warned, none),      // no row, expected one
+                swap("ghost", none, warned),   // no such objective
+            ],
+            t(2),
+        )
+        .await
+        .expect("swaps");
+    assert_eq!(changed.into_iter().collect::<Vec<_>>(), ["o1", "o3"]);
+    let ids: Vec<String> = ["o1", "o2", "o3", "o4", "ghost"].map(String::from).to_vec();
+    let states = tx.alert_states(&ids).await.expect("states");
+    assert_eq!(states.len(), 3, "{states:?}");
+    assert_eq!((states["o1"], states["o2"], states["o3"]), (exhausted, warned, tiers));
+    // The same objective twice: the second sees the first.
+    let changed = tx
+        .swap_alert_states(&[swap("o2", warned, none), swap("o2", none, exhausted)], t(3))
+        .await
+        .expect("swaps");
+    assert_eq!(changed.into_iter().collect::<Vec<_>>(), ["o2"]);
+    assert_eq!(tx.alert_states(&["o2".into()]).await.expect("states")["o2"], exhausted);
+    assert!(tx.swap_alert_states(&[], t(3)).await.expect("nothing").is_empty());
+    tx.commit().await.expect("commit");
+    assert_eq!(store.alert_states(&ids).await.expect("committed").len(), 3);
+}
+
 /// The open-downtime read lists objectives with an open event; the outbox
 /// head is the last sequence number.
 pub async fn open_downtime_and_outbox_head(store: &dyn Store) {
@@ -1493,6 +1544,27 @@ pub async fn recent_outages_per_system(store: &dyn Store) {
     tx.write_changes(&changes).await.expect("write");
     let seen = tx.recent_outages(&[id("api")], t(63), 1).await.expect("in tx");
     assert_eq!(seen[&id("api")], [span(60, 63)]);
+    drop(tx);
+
+    // One batch over several systems: an open outage closes, one begins
+    // and ends inside the batch, one begins and stays open.
+    apply(
+        store,
+        vec![
+            report("db", HealthStatus::Unhealthy, t(70)),
+            report("api", HealthStatus::Healthy, t(71)),
+            report("db", HealthStatus::Healthy, t(72)),
+            report("quiet", HealthStatus::Unhealthy, t(73)),
+        ],
+        t(73),
+    )
+    .await;
+    let recent = store.recent_outages(&systems, t(100), 1).await.expect("outages");
+    assert_eq!(recent[&id("api")], [span(60, 71)]);
+    assert_eq!(recent[&id("db")], [span(70, 72)]);
+    assert!(!recent.contains_key(&id("quiet")), "{recent:?}");
+    let down = store.systems_down_at(&systems, t(80)).await.expect("down");
+    assert_eq!(down.into_iter().collect::<Vec<_>>(), [id("quiet")]);
 }
 
 /// Digests round trip whole, newest first.

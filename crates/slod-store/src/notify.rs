@@ -23,7 +23,7 @@
 //!   compare-and-swap ([`NotifyTx::swap_alert_state`]), so two replicas
 //!   judging the same objective at once fire one event, not two.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use async_trait::async_trait;
@@ -285,4 +285,28 @@ pub trait NotifyTx: Send {
         new: AlertState,
         now: Timestamp,
     ) -> StoreResult<bool>;
+    /// [`NotifyTx::swap_alert_state`] for each of `swaps` (distinct
+    /// objectives); the ids of those that changed. A store that pays a
+    /// round trip per statement does it in a few.
+    async fn swap_alert_states(
+        &mut self,
+        swaps: &[AlertSwap],
+        now: Timestamp,
+    ) -> StoreResult<BTreeSet<String>> {
+        let mut changed = BTreeSet::new();
+        for swap in swaps {
+            if self.swap_alert_state(&swap.objective_id, swap.expected, swap.new, now).await? {
+                changed.insert(swap.objective_id.clone());
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// One objective's alert state to set if it is still as expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSwap {
+    pub objective_id: String,
+    pub expected: AlertState,
+    pub new: AlertState,
 }

@@ -45,7 +45,7 @@ use slod_core::events::{EventType, NotificationEvent};
 use slod_core::model::{Objective, ObjectiveId, SystemId};
 use slod_core::status::SloStatus;
 use slod_core::time::Timestamp;
-use slod_store::notify::AlertState;
+use slod_store::notify::{AlertState, AlertSwap};
 use slod_store::{Store, StoreTx};
 
 use super::status::{self, Judged};
@@ -232,16 +232,29 @@ pub async fn evaluate(
     }
     let ids: Vec<String> = judged.iter().map(|j| j.objective.id.to_string()).collect();
     let stored = tx.alert_states(&ids).await?;
-    let mut events = Vec::new();
+    let mut moved = Vec::new();
+    let mut swaps = Vec::new();
     for Judged { objective, status } in judged {
         let fired = stored.get(objective.id.as_str()).copied().unwrap_or_default();
         let active = active_thresholds(objective, status);
-        if active == fired {
-            continue;
+        if active != fired {
+            moved.push((objective, status, fired, active));
+            swaps.push(AlertSwap {
+                objective_id: objective.id.to_string(),
+                expected: fired,
+                new: active,
+            });
         }
-        if !tx.swap_alert_state(&objective.id, fired, active, now).await? {
-            // Someone else moved this objective's state since we read it;
-            // they emitted whatever crossing there was.
+    }
+    if swaps.is_empty() {
+        return Ok(Vec::new());
+    }
+    // An objective left out of `changed` had its state moved by someone
+    // else since we read it; they emitted whatever crossing there was.
+    let changed = tx.swap_alert_states(&swaps, now).await?;
+    let mut events = Vec::new();
+    for (objective, status, fired, active) in moved {
+        if !changed.contains(objective.id.as_str()) {
             continue;
         }
         for event_type in crossings(fired, active) {
