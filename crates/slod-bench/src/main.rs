@@ -315,6 +315,9 @@ async fn seed(
         }
     }
     written += flush(&*store, &mut pending).await?;
+    // So the servers the benchmark starts find the events in the database
+    // file, not in a WAL they must read first.
+    store.close().await;
     println!(
         "seeded {systems} systems, {objectives} objectives, {written} events in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -170,11 +170,6 @@ impl PgStore {
         .map_err(other)?;
         tx.commit().await.map_err(other)
     }
-
-    /// Closes the pool, waiting for connections in use to come back.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 /// Parses `url`, refusing anything but a PostgreSQL URL.
@@ -470,6 +465,11 @@ impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(other)?;
         Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to come back.
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }
 

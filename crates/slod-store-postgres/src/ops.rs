@@ -3,6 +3,7 @@
 //! (`pg_dump`), not slod's.
 
 use slod_store::schema::{Migration, SchemaStatus};
+use slod_store::Store;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use anyhow::Context;

@@ -120,6 +120,8 @@ async fn checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
 mod tests {
     use std::time::Instant;
 
+    use slod_store::Store;
+
     use super::EVERY;
     use crate::SqliteStore;
 

@@ -153,13 +153,6 @@ impl SqliteStore {
         *relaxed = bookkeeping || begun.is_err();
         Ok(tx::SqliteTx { tx: begun.map_err(other)? })
     }
-
-    /// Closes both pools, flushing the WAL.
-    pub async fn close(&self) {
-        self.checkpointer.stop().await;
-        self.reader.close().await;
-        self.writer.close().await;
-    }
 }
 
 #[async_trait]
@@ -337,6 +330,15 @@ impl Store for SqliteStore {
         let answered = sqlx::query(QUERY).fetch_one(&mut fresh).await.map_err(other);
         let _ = sqlx::Connection::close(fresh).await;
         answered.map(|_| ())
+    }
+
+    /// Stops the checkpointer, then closes the readers and last the
+    /// writer: the last connection to close copies the WAL into the
+    /// database file and deletes it.
+    async fn close(&self) {
+        self.checkpointer.stop().await;
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }
 

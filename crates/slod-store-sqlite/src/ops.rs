@@ -21,6 +21,8 @@ use slod_store::schema::{Migration, SchemaStatus};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
+use slod_store::Store;
+
 use crate::{SqliteStore, MIGRATOR};
 
 /// The migrations this binary carries, in order.

@@ -301,6 +301,11 @@ pub trait Store:
     /// Succeeds when the database answers a trivial query: the readiness
     /// probe (`GET /readyz`, SPEC §18). The caller bounds how long it waits.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes the store at shutdown, once nothing uses it any more; a
+    /// query after it fails. SQLite copies the WAL into the database file
+    /// and removes it, so the next start has no log to read first.
+    async fn close(&self);
 }
 
 /// One write transaction; rolled back when dropped uncommitted.

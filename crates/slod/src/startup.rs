@@ -230,6 +230,11 @@ impl Application {
             }
         }
         warm.abort();
+        // Last, once nothing else uses it: on SQLite this copies the WAL
+        // into the database file, so the next start has no log to read.
+        if tokio::time::timeout(WORKER_STOP_LIMIT, self.store.close()).await.is_err() {
+            tracing::warn!("the database did not close in time");
+        }
         served?;
         tracing::info!("stopped");
         Ok(())

@@ -347,7 +347,9 @@ async fn readyz_turns_503_when_the_postgres_database_is_dropped() {
 #[tokio::test]
 async fn sigterm_under_load_loses_no_acknowledged_batch_and_half_applies_none() {
     let dir = tempfile::tempdir().unwrap();
-    sigterm_under_load(&format!("sqlite://{}", dir.path().join("slod.db").display())).await;
+    let wal = dir.path().join("slod.db-wal");
+    sigterm_under_load(&format!("sqlite://{}", dir.path().join("slod.db").display()), Some(&wal))
+        .await;
 }
 
 #[tokio::test]
@@ -361,15 +363,16 @@ async fn sigterm_under_load_on_postgres_loses_no_acknowledged_batch_and_half_app
         return;
     };
     let (url, database) = pg_testing::fresh_database(&admin).await.unwrap();
-    sigterm_under_load(&url).await;
+    sigterm_under_load(&url, None).await;
     pg_testing::drop_database(database).await.unwrap();
 }
 
 /// Writers send batches continuously, the server gets SIGTERM, and then:
 /// it exited 0 within 30 s, every acknowledged batch is stored, and every
 /// stored batch is whole (in the report log, the systems' state and the
-/// objectives' events alike).
-async fn sigterm_under_load(url: &str) {
+/// objectives' events alike). On SQLite (`wal` given) the stopped server
+/// left no WAL behind: the next start has no log to read first.
+async fn sigterm_under_load(url: &str, wal: Option<&std::path::Path>) {
     let url = url.to_owned();
     let server = Server::start(&url).await;
     let client = client();
@@ -420,6 +423,11 @@ async fn sigterm_under_load(url: &str) {
     // The writers end on their first refused request.
     for task in tasks {
         tokio::time::timeout(Duration::from_secs(60), task).await.unwrap().unwrap();
+    }
+
+    if let Some(wal) = wal {
+        let left = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(left, 0, "the stopped server left {left} bytes of WAL in {}", wal.display());
     }
 
     // Read back what was stored, by SQL and through a new server.
