@@ -224,6 +224,147 @@ fn sweep<const EXCLUDE: bool>(
     }
 }
 
+/// What [`aggregate`] found for the settled part of one span list, kept
+/// between reads so the next read of the same list walks only the rest.
+///
+/// A span is settled for a read when it is closed, starts at or after the
+/// window's start and ends by the widest burn window's start: then all it
+/// adds is its length to its attribution slot, whatever `at`, the system's
+/// health or the objective's mode. Time only moves forward, so a span stays
+/// settled until the window's start passes its start, and the settled spans
+/// of a list sorted by start are one run `[first, last)` whose ends move
+/// forward only. A read therefore drops the few spans the window left
+/// behind, takes in the ones the burn windows let go, and walks the spans
+/// outside the run as [`aggregate`] does (the last 72 hours, nearly always).
+///
+/// The sums hold for the one list they were taken on, which the caller
+/// keeps next to them: its address and length are checked on every use,
+/// and a list that is changed in place must get fresh sums.
+#[derive(Debug, Default)]
+pub struct SettledSums(std::sync::Mutex<Option<Settled>>);
+
+#[derive(Debug)]
+struct Settled {
+    /// The list these are for: its address and length.
+    list: (usize, usize),
+    upstream_count: usize,
+    /// The window start and burn horizon of the last read: every span of
+    /// `first..last` is closed, starts at or after the one and ends by the
+    /// other.
+    window_start: i64,
+    horizon: i64,
+    first: usize,
+    last: usize,
+    /// Lengths of the spans of `first..last` by slot, as [`aggregate`]
+    /// numbers them (0 self, then the upstream table, then unknown).
+    slots: Vec<i64>,
+}
+
+impl Settled {
+    fn slot(&self, span: &EventSpan) -> usize {
+        (span.upstream as usize).min(self.upstream_count + 1)
+    }
+
+    fn add(&mut self, span: &EventSpan, sign: i64) {
+        let slot = self.slot(span);
+        if let Some(sum) = self.slots.get_mut(slot) {
+            *sum += sign * (span.end - span.start);
+        }
+    }
+}
+
+/// Whether `span` is settled for a read with this window start and burn
+/// horizon (see [`SettledSums`]).
+fn settled(span: &EventSpan, window_start: i64, horizon: i64) -> bool {
+    span.end != OPEN_END && span.start >= window_start && span.end <= horizon
+}
+
+/// [`aggregate`], walking only the spans that are not settled since the
+/// last call with the same `sums` (see [`SettledSums`]). The answer is
+/// always [`aggregate`]'s: a call that cannot use the sums (another list, a
+/// window start or `at` earlier than the last, spans out of order)
+/// computes it whole and leaves them as they were.
+pub fn aggregate_settled(
+    spans: &[EventSpan],
+    sums: &SettledSums,
+    upstream_count: usize,
+    window_start: i64,
+    at: i64,
+    system_down: bool,
+    strict: bool,
+) -> Aggregate {
+    let list = (spans.as_ptr() as usize, spans.len());
+    let horizon = at - BURN_WINDOWS[BURN_WINDOWS.len() - 1].1;
+    // Nothing panics while holding it; were it poisoned, the sums would
+    // only be recomputed.
+    let mut guard = sums.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let usable = guard.as_ref().is_some_and(|s| {
+        s.list == list
+            && s.upstream_count == upstream_count
+            && window_start >= s.window_start
+            && horizon >= s.horizon
+    });
+    if !usable {
+        // Another list, or another upstream table, starts the sums afresh;
+        // a read further back in time than the last leaves them for the
+        // next read that is not.
+        let fresh =
+            guard.as_ref().is_none_or(|s| s.list != list || s.upstream_count != upstream_count);
+        // Only a sorted list has one run of settled spans.
+        if !(fresh && spans.windows(2).all(|w| w[0].start <= w[1].start)) {
+            return aggregate(spans, upstream_count, window_start, at, system_down, strict);
+        }
+        let first = spans.partition_point(|span| span.start < window_start);
+        *guard = Some(Settled {
+            list,
+            upstream_count,
+            window_start,
+            horizon,
+            first,
+            last: first,
+            slots: vec![0; upstream_count + 2],
+        });
+    }
+    let Some(state) = guard.as_mut() else {
+        return aggregate(spans, upstream_count, window_start, at, system_down, strict);
+    };
+    // Spans the window's start has passed leave the run.
+    let run = spans.get(state.first..state.last).unwrap_or_default();
+    let left = run.partition_point(|span| span.start < window_start);
+    for span in run.iter().take(left) {
+        state.add(span, -1);
+    }
+    state.first += left;
+    state.window_start = window_start;
+    // Spans the burn windows let go join it.
+    if state.first == state.last {
+        state.first = spans.partition_point(|span| span.start < window_start);
+        state.last = state.first;
+    }
+    while let Some(span) = spans.get(state.last).filter(|s| settled(s, window_start, horizon)) {
+        let span = *span;
+        state.add(&span, 1);
+        state.last += 1;
+    }
+    state.horizon = horizon;
+
+    let (before, rest) = spans.split_at(state.first.min(spans.len()));
+    let after = rest.get(state.last - state.first..).unwrap_or_default();
+    let mut total = aggregate(before, upstream_count, window_start, at, system_down, strict);
+    let tail = aggregate(after, upstream_count, window_start, at, system_down, strict);
+    total.total_ms += tail.total_ms + state.slots.iter().sum::<i64>();
+    total.self_ms += tail.self_ms + state.slots.first().copied().unwrap_or(0);
+    for (i, sum) in total.upstream_ms.iter_mut().enumerate() {
+        *sum += tail.upstream_ms.get(i).copied().unwrap_or(0)
+            + state.slots.get(i + 1).copied().unwrap_or(0);
+    }
+    for (sum, more) in total.burn_ms.iter_mut().zip(tail.burn_ms) {
+        *sum += more;
+    }
+    total.has_open |= tail.has_open;
+    total
+}
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BurnRates {
@@ -338,8 +479,34 @@ pub fn compute_status_corrected(
     windows: &[(i64, i64)],
     overlay: &Overlay<'_>,
 ) -> SloStatus {
+    compute_status_settled(objective, spans, None, upstreams, at, system_down, windows, overlay)
+}
+
+/// [`compute_status_corrected`], with the settled sums kept next to
+/// `spans` when the caller has them (see [`SettledSums`]): used when no
+/// maintenance and no correction reshapes the spans.
+#[allow(clippy::too_many_arguments)]
+pub fn compute_status_settled(
+    objective: &Objective,
+    spans: &[EventSpan],
+    settled: Option<&SettledSums>,
+    upstreams: &[(SystemId, String)],
+    at: Timestamp,
+    system_down: bool,
+    windows: &[(i64, i64)],
+    overlay: &Overlay<'_>,
+) -> SloStatus {
     if overlay.is_empty() {
-        return status_from(objective, spans, upstreams, at, system_down, windows);
+        let agg = match settled {
+            Some(sums) if windows.is_empty() => {
+                let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
+                let window_start = objective.window.bounds(at).start.millis();
+                let (ms, count) = (at.millis(), upstreams.len());
+                aggregate_settled(spans, sums, count, window_start, ms, system_down, strict)
+            }
+            _ => aggregate_for(objective, spans, upstreams, at, system_down, windows),
+        };
+        return status_of(objective, agg, upstreams, at, system_down);
     }
     let applied = overlay.apply(spans, |id| relabel_index(objective, upstreams, id), system_down);
     let maintenance = merge_intervals(windows, &applied.maintenance);
@@ -370,10 +537,22 @@ fn status_from(
     system_down: bool,
     maintenance: &[(i64, i64)],
 ) -> SloStatus {
+    let agg = aggregate_for(objective, spans, upstreams, at, system_down, maintenance);
+    status_of(objective, agg, upstreams, at, system_down)
+}
+
+/// The sums [`status_of`] turns into a status, with `maintenance` excluded.
+fn aggregate_for(
+    objective: &Objective,
+    spans: &[EventSpan],
+    upstreams: &[(SystemId, String)],
+    at: Timestamp,
+    system_down: bool,
+    maintenance: &[(i64, i64)],
+) -> Aggregate {
     let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
-    let bounds = objective.window.bounds(at);
-    let window_start = bounds.start.millis();
-    let agg = aggregate_excluding(
+    let window_start = objective.window.bounds(at).start.millis();
+    aggregate_excluding(
         spans,
         maintenance,
         upstreams.len(),
@@ -381,7 +560,20 @@ fn status_from(
         at.millis(),
         system_down,
         strict,
-    );
+    )
+}
+
+/// The status an objective's sums make at `at`.
+fn status_of(
+    objective: &Objective,
+    agg: Aggregate,
+    upstreams: &[(SystemId, String)],
+    at: Timestamp,
+    system_down: bool,
+) -> SloStatus {
+    let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
+    let bounds = objective.window.bounds(at);
+    let window_start = bounds.start.millis();
 
     // The budget is over the whole window; availability over the part of it
     // that has elapsed, which is all of a rolling window (SPEC §17).
@@ -1018,6 +1210,27 @@ mod tests {
         })
     }
 
+    /// Spans on whole minutes over the 40 days before `T`, up to 3 days
+    /// long, sorted by start, some overlapping, the last sometimes open.
+    fn month_spans() -> impl Strategy<Value = Vec<EventSpan>> {
+        prop::collection::vec((-40 * 1440..0i64, 0..3 * 1440i64, 0u32..5), 0..40)
+            .prop_flat_map(|pieces| (Just(pieces), prop::bool::weighted(0.2)))
+            .prop_map(|(pieces, last_open)| {
+                let mut spans: Vec<EventSpan> = pieces
+                    .into_iter()
+                    .map(|(start, len, upstream)| {
+                        let start = T + start * MINUTE_MS;
+                        EventSpan { start, end: start + len * MINUTE_MS, upstream }
+                    })
+                    .collect();
+                spans.sort_by_key(|span| span.start);
+                if let Some(last) = spans.last_mut().filter(|_| last_open) {
+                    last.end = OPEN_END;
+                }
+                spans
+            })
+    }
+
     /// One-off maintenance windows on whole minutes in the last 5 days, up
     /// to a day long; some cancelled.
     fn minute_windows() -> impl Strategy<Value = Vec<MaintenanceWindow>> {
@@ -1035,6 +1248,62 @@ mod tests {
     }
 
     proptest! {
+        /// Reads moving forward in time over one list, with the settled
+        /// sums kept between them, answer what the plain pass does; so do
+        /// reads back in time in between, and the same sums over another
+        /// list or upstream table.
+        #[test]
+        fn settled_sums_answer_what_the_plain_pass_does(
+            spans in month_spans(),
+            other in month_spans(),
+            steps in prop::collection::vec((0i64..3 * 1440, 0i64..1440, prop::bool::weighted(0.15)), 1..16),
+            window_days in 1i64..35,
+            down: bool,
+            strict: bool,
+        ) {
+            let sums = SettledSums::default();
+            let mut at = T - 20 * DAY_MS;
+            for (step, back, use_other) in steps {
+                at += step * MINUTE_MS;
+                let window_start = at - window_days * DAY_MS;
+                let list = if use_other { &other } else { &spans };
+                let upstreams = if use_other { 3 } else { 2 };
+                let got = aggregate_settled(list, &sums, upstreams, window_start, at, down, strict);
+                prop_assert_eq!(&got, &aggregate(list, upstreams, window_start, at, down, strict));
+                // A read further back answers too, and leaves the sums be.
+                let earlier = at - back * MINUTE_MS;
+                let start = earlier - window_days * DAY_MS;
+                let got = aggregate_settled(&spans, &sums, 2, start, earlier, down, strict);
+                prop_assert_eq!(&got, &aggregate(&spans, 2, start, earlier, down, strict));
+            }
+        }
+
+        /// The whole status with settled sums is the status without them.
+        #[test]
+        fn a_status_from_settled_sums_is_the_plain_status(
+            spans in month_spans(),
+            steps in prop::collection::vec(0i64..2 * 1440, 1..8),
+            window_days in 1u32..35,
+            down: bool,
+            strict: bool,
+        ) {
+            let mode = if strict { DependencyExclusion::Strict } else { DependencyExclusion::SelfOnly };
+            let objective = objective(99.5, window_days, mode);
+            let ups: Vec<(SystemId, String)> = ["db", "cache", "dns", "queue"]
+                .map(|id| (SystemId::parse(id, "id").unwrap(), id.to_uppercase()))
+                .to_vec();
+            let sums = SettledSums::default();
+            let overlay = Overlay::default();
+            let mut at = T - 10 * DAY_MS;
+            for step in steps {
+                at += step * MINUTE_MS;
+                let at = Timestamp::from_millis(at);
+                let plain = compute_status_corrected(&objective, &spans, &ups, at, down, &[], &overlay);
+                let settled = compute_status_settled(&objective, &spans, Some(&sums), &ups, at, down, &[], &overlay);
+                prop_assert_eq!(settled, plain);
+            }
+        }
+
         #[test]
         fn exclusion_matches_a_minute_by_minute_count(
             mut spans in minute_spans(),

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use slod_core::engine::{Changeset, CheckState, HealthReport, World};
 use slod_core::events::NotificationEvent;
 use slod_core::model::{CheckId, DowntimeEvent, HealthStatus, Objective, System, SystemId};
-use slod_core::status::EventSpan;
+use slod_core::status::{EventSpan, SettledSums};
 use slod_core::time::Timestamp;
 
 pub mod audit;
@@ -166,28 +166,46 @@ impl SpanSetBuilder {
 /// that a read answered from the span cache hands out the spans the cache
 /// holds instead of copying them (a million of them for a list read).
 /// Derefs to the slice; [`Spans::to_mut`] copies on write.
+///
+/// Each carries the settled sums of the status arithmetic
+/// ([`slod_core::status::SettledSums`]), shared with the span cache's entry
+/// for as long as that entry's spans stay as they are, so that the next
+/// read of an unchanged objective walks only its recent spans.
 #[derive(Clone, Default)]
 pub struct Spans {
     all: std::sync::Arc<Vec<EventSpan>>,
     range: std::ops::Range<usize>,
+    settled: std::sync::Arc<SettledSums>,
 }
 
 impl Spans {
-    /// `all[range]`, sharing `all`. `range` must lie within `all`.
-    pub fn shared(all: std::sync::Arc<Vec<EventSpan>>, range: std::ops::Range<usize>) -> Self {
+    /// `all[range]`, sharing `all` and the sums kept for it. `range` must
+    /// lie within `all`, and `settled` must be used with `all` alone.
+    pub fn shared(
+        all: std::sync::Arc<Vec<EventSpan>>,
+        range: std::ops::Range<usize>,
+        settled: std::sync::Arc<SettledSums>,
+    ) -> Self {
         debug_assert!(range.start <= range.end && range.end <= all.len());
-        Self { all, range }
+        Self { all, range, settled }
     }
 
     pub fn as_slice(&self) -> &[EventSpan] {
         self.all.get(self.range.clone()).unwrap_or_default()
     }
 
-    /// The spans to change, copied first when they are shared or a part.
+    /// The settled sums of these spans.
+    pub fn settled(&self) -> &SettledSums {
+        &self.settled
+    }
+
+    /// The spans to change, copied first when they are shared or a part;
+    /// the sums start afresh.
     pub fn to_mut(&mut self) -> &mut [EventSpan] {
         if self.range != (0..self.all.len()) {
             *self = Self::from(self.as_slice().to_vec());
         }
+        self.settled = std::sync::Arc::default();
         std::sync::Arc::make_mut(&mut self.all).as_mut_slice()
     }
 }
@@ -195,7 +213,7 @@ impl Spans {
 impl From<Vec<EventSpan>> for Spans {
     fn from(spans: Vec<EventSpan>) -> Self {
         let range = 0..spans.len();
-        Self { all: std::sync::Arc::new(spans), range }
+        Self { all: std::sync::Arc::new(spans), range, settled: std::sync::Arc::default() }
     }
 }
 

@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slod_core::model::SystemId;
-use slod_core::status::{EventSpan, OPEN_END};
+use slod_core::status::{EventSpan, SettledSums, OPEN_END};
 use slod_core::time::{Timestamp, DAY_MS};
 
 use crate::{SpanSet, Spans, StoreResult};
@@ -89,6 +89,9 @@ struct Entry {
     /// Shared with the answers handed out, copied on write if one is still
     /// held.
     spans: Arc<Vec<EventSpan>>,
+    /// The status arithmetic's sums over `spans` as they are, handed out
+    /// with them; new whenever `spans` changes.
+    settled: Arc<SettledSums>,
     /// How many of `spans` are closed.
     closed: usize,
     /// The oldest `since` read since `trimmed` (`i64::MAX`: none yet).
@@ -298,6 +301,7 @@ impl SpanCache {
             let entry = state.entries.entry(read.objective_id.clone()).or_insert_with(|| Entry {
                 floor: read.floor,
                 spans: Arc::default(),
+                settled: Arc::default(),
                 closed: 0,
                 oldest_since: since.millis(),
                 trimmed: Instant::now(),
@@ -317,6 +321,7 @@ impl SpanCache {
             // the spans are neither copied (another answer may share them)
             // nor rewritten.
             if replace || !news.is_empty() || trim || entry.open() != open {
+                entry.settled = Arc::default();
                 let spans = Arc::make_mut(&mut entry.spans);
                 spans.truncate(entry.closed);
                 if replace {
@@ -343,7 +348,7 @@ impl SpanCache {
                 if first < last {
                     answer.spans.insert(
                         read.objective_id.clone(),
-                        Spans::shared(entry.spans.clone(), first..last),
+                        Spans::shared(entry.spans.clone(), first..last, entry.settled.clone()),
                     );
                 }
             }

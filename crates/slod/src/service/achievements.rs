@@ -184,9 +184,15 @@ pub async fn on_recovery(
                             spans.spans.get(objective.id.as_str()).cloned().unwrap_or_default(),
                         )]);
                         super::status::as_of(&mut rewound, at);
-                        let own_spans = rewound.remove(objective.id.as_str()).unwrap_or_default();
+                        let own_spans = rewound.remove(objective.id.as_str());
                         super::corrections::compute(
-                            objective, &own_spans, &upstreams, at, false, &windows, &fixes,
+                            objective,
+                            own_spans.as_ref(),
+                            &upstreams,
+                            at,
+                            false,
+                            &windows,
+                            &fixes,
                         )
                     }
                     None => compute_status(objective, &[], &[], at, false),

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use slod_core::corrections::{self as core, CorrectionKind, Overlay};
 use slod_core::model::{Objective, SystemId};
-use slod_core::status::{compute_status_corrected, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
+use slod_core::status::{compute_status_settled, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
 use slod_core::streak::{self, Snapshot};
 use slod_core::time::Timestamp;
 use slod_store::corrections::{CorrectionRow, LiveCorrections};
@@ -111,11 +111,13 @@ pub fn upstream_table(
 }
 
 /// The status of `objective` at `at` from its spans (already rewound to
-/// `at` when `at` is past), with maintenance and the system's corrections.
-/// `upstreams` must come from [`upstream_table`].
+/// `at` when `at` is past; `None`: it has none), with maintenance and the
+/// system's corrections. `upstreams` must come from [`upstream_table`].
+/// The spans' settled sums are used and moved on when nothing reshapes
+/// them.
 pub fn compute(
     objective: &Objective,
-    spans: &[EventSpan],
+    spans: Option<&Spans>,
     upstreams: &[(SystemId, String)],
     at: Timestamp,
     system_down: bool,
@@ -124,7 +126,11 @@ pub fn compute(
 ) -> SloStatus {
     let excluded = maintenance::excluded(objective, windows, at);
     let overlay = overlay_for(objective, corrections);
-    compute_status_corrected(objective, spans, upstreams, at, system_down, &excluded, &overlay)
+    let (own, settled) = match spans {
+        Some(spans) => (spans.as_slice(), Some(spans.settled())),
+        None => (&[][..], None),
+    };
+    compute_status_settled(objective, own, settled, upstreams, at, system_down, &excluded, &overlay)
 }
 
 /// Makes a correction and, in the same transaction, recomputes what it
@@ -270,10 +276,17 @@ async fn recompute(
         let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
         for old in history.iter().skip(split).filter(|s| s.date <= now) {
             let midnight = old.date;
-            let rewound = rewind(own, midnight);
+            let rewound = Spans::from(rewind(own, midnight));
             let down = down_at.get(&midnight).copied().unwrap_or(false);
-            let status =
-                compute(objective, &rewound, &upstreams, midnight, down, &windows, &corrections);
+            let status = compute(
+                objective,
+                Some(&rewound),
+                &upstreams,
+                midnight,
+                down,
+                &windows,
+                &corrections,
+            );
             let new = streak::snapshot(&status, midnight, streak.current_streak);
             if new.values() != old.values() {
                 rewritten.push(new);

@@ -111,8 +111,7 @@ pub async fn statuses(
         objectives
             .iter()
             .map(|objective| {
-                let own =
-                    spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
+                let own = spans.spans.get(objective.id.as_str());
                 let is_down = down.contains(&objective.system_id);
                 corrections::compute(objective, own, &upstreams, t, is_down, &windows, &fixes)
             })
@@ -234,7 +233,7 @@ pub(super) async fn judge_with(
     let judged = objectives
         .into_iter()
         .map(|objective| {
-            let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
+            let own = spans.spans.get(objective.id.as_str());
             let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
             let status =
                 corrections::compute(objective, own, &upstreams, now, down, &windows, &fixes);
