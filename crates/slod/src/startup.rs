@@ -161,6 +161,12 @@ impl Application {
     }
 
     /// The address actually bound (the real port when asked for port 0).
+    /// The store it serves; whoever opened it closes it once served
+    /// ([`Store::close`]).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     pub fn address(&self) -> SocketAddr {
         self.address
     }
@@ -230,11 +236,6 @@ impl Application {
             }
         }
         warm.abort();
-        // Last, once nothing else uses it: on SQLite this copies the WAL
-        // into the database file, so the next start has no log to read.
-        if tokio::time::timeout(WORKER_STOP_LIMIT, self.store.close()).await.is_err() {
-            tracing::warn!("the database did not close in time");
-        }
         served?;
         tracing::info!("stopped");
         Ok(())
