@@ -256,19 +256,19 @@ struct Settled {
     first: usize,
     last: usize,
     /// Lengths of the spans of `first..last` by slot, as [`aggregate`]
-    /// numbers them (0 self, then the upstream table, then unknown).
-    slots: Vec<i64>,
+    /// numbers them (0 self, then the upstream table, then unknown): only
+    /// the slots an objective's spans use (a handful), not one for every
+    /// upstream in the table, which is shared by all objectives.
+    slots: Vec<(usize, i64)>,
 }
 
 impl Settled {
-    fn slot(&self, span: &EventSpan) -> usize {
-        (span.upstream as usize).min(self.upstream_count + 1)
-    }
-
     fn add(&mut self, span: &EventSpan, sign: i64) {
-        let slot = self.slot(span);
-        if let Some(sum) = self.slots.get_mut(slot) {
-            *sum += sign * (span.end - span.start);
+        let slot = (span.upstream as usize).min(self.upstream_count + 1);
+        let length = sign * (span.end - span.start);
+        match self.slots.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, sum)) => *sum += length,
+            None => self.slots.push((slot, length)),
         }
     }
 }
@@ -322,7 +322,7 @@ pub fn aggregate_settled(
             horizon,
             first,
             last: first,
-            slots: vec![0; upstream_count + 2],
+            slots: Vec::new(),
         });
     }
     let Some(state) = guard.as_mut() else {
@@ -352,14 +352,26 @@ pub fn aggregate_settled(
     let after = rest.get(state.last - state.first..).unwrap_or_default();
     let mut total = aggregate(before, upstream_count, window_start, at, system_down, strict);
     let tail = aggregate(after, upstream_count, window_start, at, system_down, strict);
-    total.total_ms += tail.total_ms + state.slots.iter().sum::<i64>();
-    total.self_ms += tail.self_ms + state.slots.first().copied().unwrap_or(0);
-    for (i, sum) in total.upstream_ms.iter_mut().enumerate() {
-        *sum += tail.upstream_ms.get(i).copied().unwrap_or(0)
-            + state.slots.get(i + 1).copied().unwrap_or(0);
+    total.total_ms += tail.total_ms;
+    total.self_ms += tail.self_ms;
+    for (sum, more) in total.upstream_ms.iter_mut().zip(&tail.upstream_ms) {
+        *sum += more;
     }
     for (sum, more) in total.burn_ms.iter_mut().zip(tail.burn_ms) {
         *sum += more;
+    }
+    for &(slot, sum) in &state.slots {
+        total.total_ms += sum;
+        match slot {
+            0 => total.self_ms += sum,
+            n => {
+                // Slot `upstream_count + 1` (unknown) counts in the total
+                // only.
+                if let Some(upstream) = total.upstream_ms.get_mut(n - 1) {
+                    *upstream += sum;
+                }
+            }
+        }
     }
     total.has_open |= tail.has_open;
     total

@@ -8,6 +8,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
+//! use slod_store::Store;
 //! use slod_store_postgres::testing;
 //! let Some(admin_url) = testing::admin_url_from_env() else { return Ok(()) };
 //! let (store, database) = testing::fresh_store(&admin_url, 4).await?;
