@@ -240,8 +240,21 @@ fn sweep<const EXCLUDE: bool>(
 /// The sums hold for the one list they were taken on, which the caller
 /// keeps next to them: its address and length are checked on every use,
 /// and a list that is changed in place must get fresh sums.
+///
+/// The sums are taken on the second read of a list, not the first: most
+/// lists made for one status (inside a transaction, for a past instant)
+/// are read once, and for them taking the sums would only add a pass.
 #[derive(Debug, Default)]
-pub struct SettledSums(std::sync::Mutex<Option<Settled>>);
+pub struct SettledSums(std::sync::Mutex<Memo>);
+
+#[derive(Debug, Default)]
+enum Memo {
+    #[default]
+    Empty,
+    /// A list read once, by address and length, with its upstream count.
+    Seen((usize, usize), usize),
+    Taken(Settled),
+}
 
 #[derive(Debug)]
 struct Settled {
@@ -298,35 +311,41 @@ pub fn aggregate_settled(
     // Nothing panics while holding it; were it poisoned, the sums would
     // only be recomputed.
     let mut guard = sums.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let usable = guard.as_ref().is_some_and(|s| {
-        s.list == list
-            && s.upstream_count == upstream_count
-            && window_start >= s.window_start
-            && horizon >= s.horizon
-    });
-    if !usable {
-        // Another list, or another upstream table, starts the sums afresh;
-        // a read further back in time than the last leaves them for the
-        // next read that is not.
-        let fresh =
-            guard.as_ref().is_none_or(|s| s.list != list || s.upstream_count != upstream_count);
-        // Only a sorted list has one run of settled spans.
-        if !(fresh && spans.windows(2).all(|w| w[0].start <= w[1].start)) {
-            return aggregate(spans, upstream_count, window_start, at, system_down, strict);
+    let plain = || aggregate(spans, upstream_count, window_start, at, system_down, strict);
+    match &*guard {
+        Memo::Taken(s) if s.list == list && s.upstream_count == upstream_count => {
+            // A read further back in time than the last leaves the sums
+            // for the next read that is not.
+            if window_start < s.window_start || horizon < s.horizon {
+                return plain();
+            }
         }
-        let first = spans.partition_point(|span| span.start < window_start);
-        *guard = Some(Settled {
-            list,
-            upstream_count,
-            window_start,
-            horizon,
-            first,
-            last: first,
-            slots: Vec::new(),
-        });
+        // The second read of a list takes the sums, if the list is sorted
+        // (only then are its settled spans one run).
+        Memo::Seen(seen, count)
+            if *seen == list
+                && *count == upstream_count
+                && spans.windows(2).all(|w| w[0].start <= w[1].start) =>
+        {
+            let first = spans.partition_point(|span| span.start < window_start);
+            *guard = Memo::Taken(Settled {
+                list,
+                upstream_count,
+                window_start,
+                horizon,
+                first,
+                last: first,
+                slots: Vec::new(),
+            });
+        }
+        // A first read, another list or another upstream table.
+        _ => {
+            *guard = Memo::Seen(list, upstream_count);
+            return plain();
+        }
     }
-    let Some(state) = guard.as_mut() else {
-        return aggregate(spans, upstream_count, window_start, at, system_down, strict);
+    let Memo::Taken(state) = &mut *guard else {
+        return plain();
     };
     // Spans the window's start has passed leave the run.
     let run = spans.get(state.first..state.last).unwrap_or_default();
