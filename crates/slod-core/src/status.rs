@@ -528,15 +528,7 @@ pub fn compute_status_settled(
     overlay: &Overlay<'_>,
 ) -> SloStatus {
     if overlay.is_empty() {
-        let agg = match settled {
-            Some(sums) if windows.is_empty() => {
-                let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
-                let window_start = objective.window.bounds(at).start.millis();
-                let (ms, count) = (at.millis(), upstreams.len());
-                aggregate_settled(spans, sums, count, window_start, ms, system_down, strict)
-            }
-            _ => aggregate_for(objective, spans, upstreams, at, system_down, windows),
-        };
+        let agg = aggregate_for(objective, spans, settled, upstreams, at, system_down, windows);
         return status_of(objective, agg, upstreams, at, system_down);
     }
     let applied = overlay.apply(spans, |id| relabel_index(objective, upstreams, id), system_down);
@@ -568,14 +560,17 @@ fn status_from(
     system_down: bool,
     maintenance: &[(i64, i64)],
 ) -> SloStatus {
-    let agg = aggregate_for(objective, spans, upstreams, at, system_down, maintenance);
+    let agg = aggregate_for(objective, spans, None, upstreams, at, system_down, maintenance);
     status_of(objective, agg, upstreams, at, system_down)
 }
 
-/// The sums [`status_of`] turns into a status, with `maintenance` excluded.
+/// The sums [`status_of`] turns into a status, with `maintenance` excluded;
+/// from the settled sums kept with `spans` when there are some and no
+/// maintenance to exclude.
 fn aggregate_for(
     objective: &Objective,
     spans: &[EventSpan],
+    settled: Option<&SettledSums>,
     upstreams: &[(SystemId, String)],
     at: Timestamp,
     system_down: bool,
@@ -583,15 +578,21 @@ fn aggregate_for(
 ) -> Aggregate {
     let strict = objective.dependency_exclusion == DependencyExclusion::Strict;
     let window_start = objective.window.bounds(at).start.millis();
-    aggregate_excluding(
-        spans,
-        maintenance,
-        upstreams.len(),
-        window_start,
-        at.millis(),
-        system_down,
-        strict,
-    )
+    let (at, upstream_count) = (at.millis(), upstreams.len());
+    match settled {
+        Some(sums) if maintenance.is_empty() => {
+            aggregate_settled(spans, sums, upstream_count, window_start, at, system_down, strict)
+        }
+        _ => aggregate_excluding(
+            spans,
+            maintenance,
+            upstream_count,
+            window_start,
+            at,
+            system_down,
+            strict,
+        ),
+    }
 }
 
 /// The status an objective's sums make at `at`.
