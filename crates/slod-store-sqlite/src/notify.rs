@@ -16,8 +16,8 @@ use slod_store::codec::{
     CHANNEL_COLUMNS,
 };
 use slod_store::notify::{
-    AlertState, AlertSwap, AttemptOutcome, AttemptRecord, AttemptRow, ChannelRow, ClaimedDelivery,
-    DeliveryRow,
+    swap_one_by_one, AlertState, AlertSwap, AttemptOutcome, AttemptRecord, AttemptRow, ChannelRow,
+    ClaimedDelivery, DeliveryRow,
 };
 use slod_store::{NotifyStore, NotifyTx, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
@@ -460,14 +460,8 @@ impl NotifyTx for SqliteTx {
     ) -> StoreResult<BTreeSet<String>> {
         let distinct: BTreeSet<&str> = swaps.iter().map(|s| s.objective_id.as_str()).collect();
         if distinct.len() != swaps.len() {
-            // Each swap must see the one before it: one at a time.
-            let mut changed = BTreeSet::new();
-            for swap in swaps {
-                if self.swap_alert_state(&swap.objective_id, swap.expected, swap.new, now).await? {
-                    changed.insert(swap.objective_id.clone());
-                }
-            }
-            return Ok(changed);
+            // Each swap must see the one before it.
+            return swap_one_by_one(self, swaps, now).await;
         }
         let mut changed = BTreeSet::new();
         for chunk in swaps.chunks(SWAPS_PER_STATEMENT) {

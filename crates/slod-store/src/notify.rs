@@ -293,14 +293,25 @@ pub trait NotifyTx: Send {
         swaps: &[AlertSwap],
         now: Timestamp,
     ) -> StoreResult<BTreeSet<String>> {
-        let mut changed = BTreeSet::new();
-        for swap in swaps {
-            if self.swap_alert_state(&swap.objective_id, swap.expected, swap.new, now).await? {
-                changed.insert(swap.objective_id.clone());
-            }
-        }
-        Ok(changed)
+        swap_one_by_one(self, swaps, now).await
     }
+}
+
+/// [`NotifyTx::swap_alert_states`] as one [`NotifyTx::swap_alert_state`]
+/// after another, each seeing the ones before it: the default, and what a
+/// store's own version falls back to.
+pub async fn swap_one_by_one<T: NotifyTx + ?Sized>(
+    tx: &mut T,
+    swaps: &[AlertSwap],
+    now: Timestamp,
+) -> StoreResult<BTreeSet<String>> {
+    let mut changed = BTreeSet::new();
+    for swap in swaps {
+        if tx.swap_alert_state(&swap.objective_id, swap.expected, swap.new, now).await? {
+            changed.insert(swap.objective_id.clone());
+        }
+    }
+    Ok(changed)
 }
 
 /// One objective's alert state to set if it is still as expected.

@@ -232,23 +232,25 @@ pub async fn evaluate(
     }
     let ids: Vec<String> = judged.iter().map(|j| j.objective.id.to_string()).collect();
     let stored = tx.alert_states(&ids).await?;
-    let mut moved = Vec::new();
-    let mut swaps = Vec::new();
-    for Judged { objective, status } in judged {
-        let fired = stored.get(objective.id.as_str()).copied().unwrap_or_default();
-        let active = active_thresholds(objective, status);
-        if active != fired {
-            moved.push((objective, status, fired, active));
-            swaps.push(AlertSwap {
-                objective_id: objective.id.to_string(),
-                expected: fired,
-                new: active,
-            });
-        }
-    }
-    if swaps.is_empty() {
+    let moved: Vec<_> = judged
+        .iter()
+        .filter_map(|Judged { objective, status }| {
+            let fired = stored.get(objective.id.as_str()).copied().unwrap_or_default();
+            let active = active_thresholds(objective, status);
+            (active != fired).then_some((objective, status, fired, active))
+        })
+        .collect();
+    if moved.is_empty() {
         return Ok(Vec::new());
     }
+    let swaps: Vec<AlertSwap> = moved
+        .iter()
+        .map(|(objective, _, fired, active)| AlertSwap {
+            objective_id: objective.id.to_string(),
+            expected: *fired,
+            new: *active,
+        })
+        .collect();
     // An objective left out of `changed` had its state moved by someone
     // else since we read it; they emitted whatever crossing there was.
     let changed = tx.swap_alert_states(&swaps, now).await?;
