@@ -184,10 +184,11 @@ pub async fn on_recovery(
                             spans.spans.get(objective.id.as_str()).cloned().unwrap_or_default(),
                         )]);
                         super::status::as_of(&mut rewound, at);
-                        let own_spans = rewound.remove(objective.id.as_str());
+                        let own_spans = rewound.remove(objective.id.as_str()).unwrap_or_default();
                         super::corrections::compute(
                             objective,
-                            own_spans.as_ref(),
+                            &own_spans,
+                            Some(own_spans.settled()),
                             &upstreams,
                             at,
                             false,

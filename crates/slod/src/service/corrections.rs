@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 
 use slod_core::corrections::{self as core, CorrectionKind, Overlay};
 use slod_core::model::{Objective, SystemId};
-use slod_core::status::{compute_status_settled, EventSpan, SloStatus, BURN_WINDOWS, OPEN_END};
+use slod_core::status::{
+    compute_status_settled, EventSpan, SettledSums, SloStatus, BURN_WINDOWS, OPEN_END,
+};
 use slod_core::streak::{self, Snapshot};
 use slod_core::time::Timestamp;
 use slod_store::corrections::{CorrectionRow, LiveCorrections};
@@ -111,13 +113,15 @@ pub fn upstream_table(
 }
 
 /// The status of `objective` at `at` from its spans (already rewound to
-/// `at` when `at` is past; `None`: it has none), with maintenance and the
-/// system's corrections. `upstreams` must come from [`upstream_table`].
-/// The spans' settled sums are used and moved on when nothing reshapes
-/// them.
+/// `at` when `at` is past), with maintenance and the system's corrections.
+/// `upstreams` must come from [`upstream_table`]. `settled`, the sums kept
+/// with the spans ([`Spans::settled`]), are used and moved on when nothing
+/// reshapes the spans.
+#[allow(clippy::too_many_arguments)]
 pub fn compute(
     objective: &Objective,
-    spans: Option<&Spans>,
+    spans: &[EventSpan],
+    settled: Option<&SettledSums>,
     upstreams: &[(SystemId, String)],
     at: Timestamp,
     system_down: bool,
@@ -126,11 +130,16 @@ pub fn compute(
 ) -> SloStatus {
     let excluded = maintenance::excluded(objective, windows, at);
     let overlay = overlay_for(objective, corrections);
-    let (own, settled) = match spans {
-        Some(spans) => (spans.as_slice(), Some(spans.settled())),
-        None => (&[][..], None),
-    };
-    compute_status_settled(objective, own, settled, upstreams, at, system_down, &excluded, &overlay)
+    compute_status_settled(
+        objective,
+        spans,
+        settled,
+        upstreams,
+        at,
+        system_down,
+        &excluded,
+        &overlay,
+    )
 }
 
 /// Makes a correction and, in the same transaction, recomputes what it
@@ -276,11 +285,12 @@ async fn recompute(
         let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
         for old in history.iter().skip(split).filter(|s| s.date <= now) {
             let midnight = old.date;
-            let rewound = Spans::from(rewind(own, midnight));
+            let rewound = rewind(own, midnight);
             let down = down_at.get(&midnight).copied().unwrap_or(false);
             let status = compute(
                 objective,
-                Some(&rewound),
+                &rewound,
+                None,
                 &upstreams,
                 midnight,
                 down,

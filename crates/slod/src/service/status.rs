@@ -112,8 +112,12 @@ pub async fn statuses(
             .iter()
             .map(|objective| {
                 let own = spans.spans.get(objective.id.as_str());
+                let (own, settled) =
+                    (own.map_or(&[][..], Spans::as_slice), own.map(Spans::settled));
                 let is_down = down.contains(&objective.system_id);
-                corrections::compute(objective, own, &upstreams, t, is_down, &windows, &fixes)
+                corrections::compute(
+                    objective, own, settled, &upstreams, t, is_down, &windows, &fixes,
+                )
             })
             .collect()
     };
@@ -233,10 +237,11 @@ pub(super) async fn judge_with(
     let judged = objectives
         .into_iter()
         .map(|objective| {
-            let own = spans.spans.get(objective.id.as_str());
+            let own = spans.spans.get(objective.id.as_str()).map(Spans::as_slice).unwrap_or(&[]);
             let down = world.systems.get(&objective.system_id).is_some_and(|s| s.is_down());
+            // Read once, inside the transaction: no sums to keep.
             let status =
-                corrections::compute(objective, own, &upstreams, now, down, &windows, &fixes);
+                corrections::compute(objective, own, None, &upstreams, now, down, &windows, &fixes);
             Judged { objective: objective.clone(), status }
         })
         .collect();
