@@ -8,7 +8,7 @@ use clap::Parser;
 use slod::access::AccessSettings;
 use slod::clock::SystemClock;
 use slod::config::{Cli, Command, Settings};
-use slod::startup::{shutdown_signal, Application, WORKER_STOP_LIMIT};
+use slod::startup::{shutdown_signal, Application};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,12 +36,5 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: &Settings, access: AccessSettings) -> anyhow::Result<()> {
     let app = Application::build_with_access(settings, access, Arc::new(SystemClock)).await?;
-    let store = app.store();
-    let served = app.run_until(shutdown_signal()).await;
-    // Last, once nothing else uses it: on SQLite this copies the WAL into
-    // the database file, so the next start has no log to read first.
-    if tokio::time::timeout(WORKER_STOP_LIMIT, store.close()).await.is_err() {
-        tracing::warn!("the database did not close in time");
-    }
-    served
+    app.run_until(shutdown_signal()).await
 }

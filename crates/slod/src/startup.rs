@@ -46,6 +46,9 @@ pub struct Application {
     /// the jobs by hand.
     scheduler: Option<crate::scheduler::Scheduler>,
     store: Arc<dyn Store>,
+    /// Whether it opened `store` itself ([`build`](Self::build)), and so
+    /// closes it once served; a store handed in stays its owner's.
+    owns_store: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -71,7 +74,8 @@ impl Application {
             database = %database::redact(&settings.database_url),
             "database ready"
         );
-        Self::with_store_and_access(settings, store, access, clock).await
+        let app = Self::with_store_and_access(settings, store, access, clock).await?;
+        Ok(Self { owns_store: true, ..app })
     }
 
     /// Like [`build`](Self::build), with a store already opened.
@@ -135,6 +139,7 @@ impl Application {
             notify_workers: true,
             scheduler,
             store,
+            owns_store: false,
             clock,
         })
     }
@@ -161,12 +166,6 @@ impl Application {
     }
 
     /// The address actually bound (the real port when asked for port 0).
-    /// The store it serves; whoever opened it closes it once served
-    /// ([`Store::close`]).
-    pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
-    }
-
     pub fn address(&self) -> SocketAddr {
         self.address
     }
@@ -182,6 +181,7 @@ impl Application {
     /// work (a delivery, an evaluation pass, one daily run's period); one
     /// that overstays [`WORKER_STOP_LIMIT`] is abandoned: deliveries are
     /// leased and retried, job runs are idempotent and resumed at start.
+    /// Last, a store the application opened itself is closed.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -236,6 +236,14 @@ impl Application {
             }
         }
         warm.abort();
+        // Last, once nothing else uses it, and only a store it opened: on
+        // SQLite this copies the WAL into the database file, so the next
+        // start has no log to read first.
+        if self.owns_store
+            && tokio::time::timeout(WORKER_STOP_LIMIT, self.store.close()).await.is_err()
+        {
+            tracing::warn!("the database did not close in time");
+        }
         served?;
         tracing::info!("stopped");
         Ok(())
