@@ -123,17 +123,15 @@ mod tests {
     use slod_store::Store;
 
     use super::EVERY;
-    use crate::SqliteStore;
+    use crate::temp_store;
 
     /// The writer never checkpoints, and the store's task does: a
     /// transaction of several megabytes reaches the database file within a
     /// few rounds, while the writer's WAL setting stays off.
     #[tokio::test]
     async fn the_task_checkpoints_and_the_writer_does_not() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, dir) = temp_store("wal.db").await;
         let path = dir.path().join("wal.db");
-        let store =
-            SqliteStore::connect(&format!("sqlite://{}", path.display())).await.expect("connect");
         let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
             .fetch_one(&store.writer)
             .await
@@ -168,10 +166,7 @@ mod tests {
     /// nearly all of it).
     #[tokio::test]
     async fn sustained_writes_do_not_grow_the_wal_without_bound() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("wal.db");
-        let store =
-            SqliteStore::connect(&format!("sqlite://{}", path.display())).await.expect("connect");
+        let (store, dir) = temp_store("wal.db").await;
         sqlx::query("CREATE TABLE filler (b BLOB)").execute(&store.writer).await.expect("table");
         let wal = dir.path().join("wal.db-wal");
         let mut largest = 0;

@@ -94,9 +94,8 @@ impl SqliteStore {
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
             // Checkpoints are the checkpointer's (`checkpoint`), not the
-            // committing report's.
-            // A WAL a burst made larger than this is cut back to it once
-            // the writer rewinds it.
+            // committing report's; a WAL a burst made larger than the limit
+            // is cut back to it once the writer rewinds it.
             .connect_with(
                 options
                     .clone()
@@ -352,16 +351,23 @@ pub(crate) fn write_error(err: sqlx::Error) -> StoreError {
     }
 }
 
+/// A store on a new file `name` in a temporary directory, kept as long as
+/// the directory is.
+#[cfg(test)]
+pub(crate) async fn temp_store(name: &str) -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join(name).display());
+    (SqliteStore::connect(&url).await.expect("connect"), dir)
+}
+
 #[cfg(test)]
 mod tests {
     use slod_store::Store;
 
+    use super::temp_store;
+
     async fn fresh() -> (Box<dyn Store>, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("conformance.db");
-        let store = super::SqliteStore::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("connect");
+        let (store, dir) = temp_store("conformance.db").await;
         (Box::new(store), dir)
     }
 
@@ -385,9 +391,7 @@ mod tests {
     /// is back to `FULL`.
     #[tokio::test]
     async fn only_bookkeeping_commits_skip_the_fsync() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("sync.db").display());
-        let store = super::SqliteStore::connect(&url).await.expect("connect");
+        let (store, _dir) = temp_store("sync.db").await;
         for (bookkeeping, expected) in [(false, 2), (true, 1), (false, 2), (true, 1), (true, 1)] {
             let mut tx = store.begin_synced(bookkeeping).await.expect("begin");
             let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
