@@ -3,9 +3,10 @@
 //! The list reads' work per item is small and their lists are long: the
 //! status arithmetic over 1,000 objectives' spans is bound by memory, and
 //! one core does not use the memory's width; encoding the 1.7 MB answer
-//! is one core's work too. On a 2-core machine two halves at once answer
+//! is one core's work too. On a 2-core machine two halves at once answered
 //! `GET /objectives` over 1,000 objectives / 1,000,000 events in about
-//! three quarters of the time (`docs/BENCHMARKS.md`). The calling thread
+//! three quarters of the time (`docs/BENCHMARKS.md`, fourth session;
+//! measured before the settled sums took most of the arithmetic away). The calling thread
 //! does the first half and a scoped thread the second; the call holds the
 //! caller's thread until both are done (the work held it anyway), and a
 //! panic in either half is the caller's.
